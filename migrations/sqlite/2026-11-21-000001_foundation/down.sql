@@ -1,0 +1,3 @@
+DROP TABLE campaigns;
+DROP TABLE notices;
+DROP TABLE regions;

@@ -1,0 +1,153 @@
+//! `GET /campaigns`, `GET /campaigns/{id}`: one campaign kind per region and year.
+
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::paging::{self, Page};
+use super::query::{year, Checker, NoParams, Params};
+use super::regions::RegionRef;
+use super::{run, AppState};
+use crate::db::campaigns::{CampaignFilter, CampaignWithRegion};
+use crate::db::YearIdKey;
+use crate::domain::{to_shanghai, Adcode, CampaignKind};
+use crate::error::{ApiError, Problem};
+
+/// A Quality Month campaign of one kind in one region and year.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Campaign {
+    /// Stable id.
+    #[schema(example = "jiangxi-2022-organic-week")]
+    pub id: String,
+    /// Kind of campaign.
+    pub kind: CampaignKind,
+    /// Campaign year.
+    pub year: i32,
+    /// Name of the campaign as the notice gives it.
+    #[schema(example = "有机产品认证宣传周")]
+    pub title: String,
+    /// Theme (主题); `null` when the notice defers to the national theme without naming it.
+    #[schema(example = "护航消费升级 优享品质生活")]
+    pub theme: Option<String>,
+    /// Region the campaign covers; `null` for national campaigns.
+    pub region: Option<RegionRef>,
+    /// First day: the exact start, or the start of the window the notice allows.
+    pub starts_on: Option<NaiveDate>,
+    /// Last day: the exact end, or the end of the window.
+    pub ends_on: Option<NaiveDate>,
+    /// The notice's own wording of the period when it is not exact dates (e.g. `9月任选一周`).
+    pub period_text: Option<String>,
+    /// The notice that announces the campaign.
+    pub notice_id: String,
+    /// Where this record comes from.
+    pub source: String,
+    /// Last change of this record, Asia/Shanghai.
+    pub updated_at: DateTime<FixedOffset>,
+}
+
+impl From<CampaignWithRegion> for Campaign {
+    fn from((row, region_name): CampaignWithRegion) -> Self {
+        Self {
+            kind: row.kind.parse().unwrap_or(CampaignKind::SmeQms),
+            region: RegionRef::from_parts(row.region, region_name),
+            id: row.id,
+            year: row.year,
+            title: row.title,
+            theme: row.theme,
+            starts_on: row.starts_on,
+            ends_on: row.ends_on,
+            period_text: row.period_text,
+            notice_id: row.notice_id,
+            source: row.source,
+            updated_at: to_shanghai(row.updated_at),
+        }
+    }
+}
+
+/// Filters of `GET /campaigns`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CampaignsQuery {
+    /// Only campaigns of this year.
+    #[param(value_type = Option<i32>, minimum = 2000, maximum = 2100, example = 2022)]
+    year: Option<String>,
+    /// Only campaigns of this kind.
+    #[param(value_type = Option<CampaignKind>)]
+    kind: Option<String>,
+    /// Only campaigns of this region or any region below it.
+    #[param(value_type = Option<String>, pattern = "^[1-9][0-9]{5}$", example = "360000")]
+    region: Option<String>,
+    /// Page size, 1 to 100.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
+    limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+impl CampaignsQuery {
+    fn into_filter(self) -> Result<CampaignFilter, ApiError> {
+        let mut check = Checker::default();
+        let filter = CampaignFilter {
+            year: check.parse("year", self.year.as_deref(), year),
+            kind: check.parse("kind", self.kind.as_deref(), str::parse),
+            region: check.parse("region", self.region.as_deref(), str::parse::<Adcode>),
+            after: check.parse("cursor", self.cursor.as_deref(), paging::decode_year_id),
+            limit: check.limit(self.limit.as_deref()),
+        };
+        check.finish(filter)
+    }
+}
+
+/// List campaigns, newest year first.
+#[utoipa::path(
+    operation_id = "list_campaigns",
+    tag = "campaigns",
+    params(CampaignsQuery),
+    responses(
+        (status = 200, description = "A page of campaigns", body = Page<Campaign>,
+            headers(("Link" = String, description = "rel=\"next\" URL when more pages follow"))),
+        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/campaigns")]
+pub async fn list_campaigns(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Params(query): Params<CampaignsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = query.into_filter()?;
+    let (rows, more) = run(&state, move |conn| {
+        crate::db::campaigns::list(conn, &filter)
+    })
+    .await?;
+    let next_cursor = more.then(|| rows.last()).flatten().map(|(row, _)| {
+        paging::encode_year_id(&YearIdKey {
+            year: row.year,
+            id: row.id.clone(),
+        })
+    });
+    let items = rows.into_iter().map(Campaign::from).collect();
+    Ok(paging::respond(&req, Page { items, next_cursor }))
+}
+
+/// Get one campaign.
+#[utoipa::path(
+    operation_id = "get_campaign",
+    tag = "campaigns",
+    params(("id" = String, Path, description = "Campaign id", example = "jiangxi-2022-organic-week")),
+    responses(
+        (status = 200, description = "The campaign", body = Campaign),
+        (status = 404, description = "No such campaign", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/campaigns/{id}")]
+pub async fn get_campaign(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    _params: Params<NoParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let row = run(&state, move |conn| crate::db::campaigns::get(conn, &id)).await?;
+    Ok(HttpResponse::Ok().json(Campaign::from(row)))
+}

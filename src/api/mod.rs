@@ -1,0 +1,53 @@
+//! HTTP: handlers and wire types, one file per resource. Never touches SQL;
+//! every database call goes through `run`, off the async executor.
+
+pub mod caching;
+pub mod campaigns;
+pub mod notices;
+pub mod paging;
+pub mod query;
+pub mod regions;
+pub mod service;
+
+use actix_web::web;
+use utoipa_actix_web::{scope, service_config::ServiceConfig};
+
+use crate::db::{DbConn, DbPool, DbResult};
+use crate::error::ApiError;
+
+/// What every handler shares: the connection pool.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: DbPool,
+}
+
+/// Runs `query` on a pooled connection in actix's blocking thread pool.
+pub async fn run<T, F>(state: &AppState, query: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn) -> DbResult<T> + Send + 'static,
+{
+    let pool = state.pool.clone();
+    let result = web::block(move || {
+        let mut conn = pool.get()?;
+        query(&mut conn)
+    })
+    .await?;
+    result.map_err(ApiError::from)
+}
+
+/// Every route, registered through utoipa-actix-web so the OpenAPI document
+/// is produced from the same registrations that route requests.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(service::healthz)
+        .service(service::readyz)
+        .service(
+            scope::scope("/api/v1")
+                .service(regions::list_regions)
+                .service(regions::get_region)
+                .service(notices::list_notices)
+                .service(notices::get_notice)
+                .service(campaigns::list_campaigns)
+                .service(campaigns::get_campaign),
+        );
+}

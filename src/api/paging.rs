@@ -1,0 +1,87 @@
+//! Cursor pagination: `{"items": [...], "next_cursor": …}` plus `Link: rel="next"`.
+//! Cursors are keyset positions (the sort key of the last item), so a page is
+//! an indexed range scan at any depth and stays stable under inserts.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::YearIdKey;
+use crate::domain::Invalid;
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    /// The records of this page, in the list's order.
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Cursor format version, so the encoding can change without old cursors
+/// being misread.
+const VERSION: &str = "v1";
+
+pub fn encode(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{VERSION}|{key}"))
+}
+
+fn decode(raw: &str) -> Result<String, Invalid> {
+    let refuse =
+        || Invalid::new("is not a cursor issued by this API; follow the Link rel=\"next\" URL");
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| refuse())?;
+    let text = String::from_utf8(bytes).map_err(|_| refuse())?;
+    text.strip_prefix(VERSION)
+        .and_then(|rest| rest.strip_prefix('|'))
+        .map(str::to_owned)
+        .ok_or_else(refuse)
+}
+
+/// Cursor of a list ordered by a single string key (regions by adcode).
+pub fn decode_key(raw: &str) -> Result<String, Invalid> {
+    let key = decode(raw)?;
+    if key.is_empty() || key.contains('\0') {
+        return Err(Invalid::new("is not a cursor issued by this API"));
+    }
+    Ok(key)
+}
+
+pub fn encode_year_id(key: &YearIdKey) -> String {
+    encode(&format!("{}|{}", key.year, key.id))
+}
+
+/// Cursor of a list ordered by (year DESC, id).
+pub fn decode_year_id(raw: &str) -> Result<YearIdKey, Invalid> {
+    let key = decode(raw)?;
+    let (year, id) = key
+        .split_once('|')
+        .ok_or_else(|| Invalid::new("is not a cursor issued by this API"))?;
+    let year = year
+        .parse()
+        .map_err(|_| Invalid::new("is not a cursor issued by this API"))?;
+    Ok(YearIdKey {
+        year,
+        id: id.to_owned(),
+    })
+}
+
+/// 200 with the page as JSON and, when there is a next page, a `Link` header
+/// to it that repeats the request's other parameters.
+pub fn respond<T: Serialize>(req: &HttpRequest, page: Page<T>) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    if let Some(cursor) = &page.next_cursor {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
+            if key != "cursor" {
+                query.append_pair(&key, &value);
+            }
+        }
+        query.append_pair("cursor", cursor);
+        let link = format!("<{}?{}>; rel=\"next\"", req.path(), query.finish());
+        response.insert_header((header::LINK, link));
+    }
+    response.json(page)
+}

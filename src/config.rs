@@ -1,0 +1,56 @@
+//! Command line and environment, with zero-setup defaults.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ticweek",
+    version,
+    about = "Open-data API for China's Quality Month TIC campaigns"
+)]
+pub struct Cli {
+    /// `postgres://…` for PostgreSQL; a file path or `sqlite://PATH` for SQLite.
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        default_value = "ticweek.db"
+    )]
+    pub database_url: String,
+
+    /// Address the server listens on.
+    #[arg(
+        long,
+        global = true,
+        env = "TICWEEK_BIND",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub bind: String,
+
+    /// Connections in the database pool.
+    #[arg(long, global = true, env = "TICWEEK_POOL_SIZE", default_value_t = 8)]
+    pub pool_size: u32,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Create the database if needed and apply pending migrations.
+    Migrate,
+    /// Load an import document (JSON); all or nothing.
+    Import {
+        /// Path of the JSON document (`-` for standard input).
+        file: String,
+        /// Report every bad row and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write every record as an import document (JSON) to standard output.
+    Export,
+    /// Print the OpenAPI document.
+    Openapi,
+}

@@ -1,0 +1,76 @@
+//! The bundled public data: the GB/T 2260 region table and the records
+//! transcribed from the notices in `data/`. Compiled into the binary so a
+//! fresh `ticweek` needs no files besides itself.
+
+use crate::db::regions::RegionRow;
+use crate::db::DbConn;
+
+const REGIONS_CSV: &str = include_str!("../data/regions.csv");
+const BUNDLED_JSON: &str = include_str!("../data/bundled.json");
+
+#[derive(Debug, serde::Deserialize)]
+struct RegionCsv {
+    adcode: String,
+    name: String,
+    level: String,
+    parent: Option<String>,
+    lat: f64,
+    lon: f64,
+}
+
+/// Parses the region table, filling in each row's province and city ancestors.
+pub fn regions() -> Result<Vec<RegionRow>, String> {
+    let mut reader = csv::Reader::from_reader(REGIONS_CSV.as_bytes());
+    let mut rows: Vec<RegionRow> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for (line, record) in reader.deserialize::<RegionCsv>().enumerate() {
+        let r = record.map_err(|e| format!("data/regions.csv row {}: {e}", line + 2))?;
+        let parent = r.parent.filter(|p| !p.is_empty());
+        let (province, city) = match (r.level.as_str(), &parent) {
+            ("province", _) => (r.adcode.clone(), None),
+            ("city", Some(p)) => (p.clone(), Some(r.adcode.clone())),
+            (_, Some(p)) => {
+                let parent_row: &RegionRow = index.get(p).map(|&i| &rows[i]).ok_or_else(|| {
+                    format!("data/regions.csv: parent {p} of {} comes later", r.adcode)
+                })?;
+                if parent_row.level == "province" {
+                    (p.clone(), None)
+                } else {
+                    (parent_row.province.clone(), Some(p.clone()))
+                }
+            }
+            _ => return Err(format!("data/regions.csv: {} has no parent", r.adcode)),
+        };
+        index.insert(r.adcode.clone(), rows.len());
+        rows.push(RegionRow {
+            adcode: r.adcode,
+            name: r.name,
+            level: r.level,
+            parent,
+            province,
+            city,
+            lat: r.lat,
+            lon: r.lon,
+        });
+    }
+    Ok(rows)
+}
+
+/// On an empty database: loads the regions, then the bundled notices and
+/// campaigns through the ordinary import path.
+pub fn load_bundled_if_empty(conn: &mut DbConn) -> Result<(), String> {
+    if !crate::db::import::is_empty(conn).map_err(|e| e.to_string())? {
+        return Ok(());
+    }
+    let rows = regions()?;
+    crate::db::import::write_regions(conn, &rows).map_err(|e| e.to_string())?;
+    let report = crate::import::run(conn, BUNDLED_JSON, false)?;
+    if !report.errors.is_empty() {
+        return Err(format!("bundled data is invalid:\n{report}"));
+    }
+    log::info!(
+        "loaded {} regions and the bundled records ({report})",
+        rows.len()
+    );
+    Ok(())
+}

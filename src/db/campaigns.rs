@@ -1,0 +1,107 @@
+//! Campaigns: one kind of Quality Month campaign in one region and year.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::schema::campaigns;
+use super::{Backend, DbConn, DbError, DbResult, YearIdKey};
+use crate::domain::{Adcode, CampaignKind};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = campaigns, treat_none_as_null = true)]
+pub struct CampaignRow {
+    pub id: String,
+    pub kind: String,
+    pub year: i32,
+    pub title: String,
+    pub theme: Option<String>,
+    pub region: Option<String>,
+    pub starts_on: Option<NaiveDate>,
+    pub ends_on: Option<NaiveDate>,
+    pub period_text: Option<String>,
+    pub notice_id: String,
+    pub source: String,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A campaign with the name of its region (None for national campaigns).
+pub type CampaignWithRegion = (CampaignRow, Option<String>);
+
+#[derive(Debug, Default)]
+pub struct CampaignFilter {
+    pub year: Option<i32>,
+    pub kind: Option<CampaignKind>,
+    pub region: Option<Adcode>,
+    pub after: Option<YearIdKey>,
+    pub limit: i64,
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    filter: &CampaignFilter,
+) -> DbResult<(Vec<CampaignWithRegion>, bool)> {
+    let subtree = match &filter.region {
+        Some(region) => Some(super::regions::subtree(conn, "region", region)?),
+        None => None,
+    };
+    let mut query = campaigns::table.into_boxed::<Backend>();
+    if let Some(year) = filter.year {
+        query = query.filter(campaigns::year.eq(year));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(campaigns::kind.eq(kind.as_str()));
+    }
+    if let Some(codes) = subtree {
+        query = query.filter(campaigns::region.assume_not_null().eq_any(codes));
+    }
+    if let Some(after) = &filter.after {
+        query = query.filter(
+            campaigns::year.lt(after.year).or(campaigns::year
+                .eq(after.year)
+                .and(campaigns::id.gt(after.id.clone()))),
+        );
+    }
+    let mut rows: Vec<CampaignRow> = query
+        .select(CampaignRow::as_select())
+        .order((campaigns::year.desc(), campaigns::id.asc()))
+        .limit(filter.limit + 1)
+        .load(conn)?;
+    let more = rows.len() as i64 > filter.limit;
+    rows.truncate(filter.limit as usize);
+    Ok((
+        super::regions::with_names(conn, rows, |r| r.region.as_deref())?,
+        more,
+    ))
+}
+
+pub fn get(conn: &mut DbConn, id: &str) -> DbResult<CampaignWithRegion> {
+    let row = campaigns::table
+        .find(id)
+        .select(CampaignRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| DbError::NotFound(format!("no campaign with id {id:?}")))?;
+    Ok(super::regions::with_names(conn, vec![row], |r| r.region.as_deref())?.remove(0))
+}
+
+/// Every campaign, in id order, for `ticweek export`.
+pub fn all(conn: &mut DbConn) -> DbResult<Vec<CampaignWithRegion>> {
+    let rows = campaigns::table
+        .select(CampaignRow::as_select())
+        .order(campaigns::id)
+        .load(conn)?;
+    super::regions::with_names(conn, rows, |r| r.region.as_deref())
+}
+
+/// Inserts or replaces by id.
+pub fn upsert(conn: &mut DbConn, campaign: &CampaignRow) -> DbResult<()> {
+    let updated = diesel::update(campaigns::table.find(&campaign.id))
+        .set(campaign)
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(campaigns::table)
+            .values(campaign)
+            .execute(conn)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! Persistence: one `DbConn` over SQLite or PostgreSQL, its pool, the embedded
+//! migrations, and one file of queries per resource. Nothing here knows HTTP.
+
+pub mod campaigns;
+pub mod import;
+pub mod notices;
+pub mod regions;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// How long a request waits for a pooled connection before answering 503.
+const POOL_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long SQLite waits on a lock held by another connection (WAL writers).
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(SqliteConnection),
+    Pg(PgConnection),
+}
+
+/// The backend type of `DbConn`, for boxed queries written once for both.
+pub type Backend = <DbConn as Connection>::Backend;
+
+pub type DbPool = Pool<ConnectionManager<DbConn>>;
+pub type PooledConn = PooledConnection<ConnectionManager<DbConn>>;
+
+/// Which backend a database URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// `postgres://…` / `postgresql://…` select PostgreSQL; `sqlite://PATH`
+    /// or a plain file path select SQLite. Any other scheme is an error, so a
+    /// typo such as `postgress://…` never silently creates a file.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("the database URL is empty".into());
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(Self::Postgres(raw.to_owned()));
+        }
+        if let Some(path) = raw.strip_prefix("sqlite://") {
+            return if path.is_empty() {
+                Err("sqlite:// needs a file path, e.g. sqlite://ticweek.db".into())
+            } else {
+                Ok(Self::Sqlite(path.to_owned()))
+            };
+        }
+        let before_slash = raw.split('/').next().unwrap_or(raw);
+        if raw.contains("://") || before_slash.contains(':') {
+            return Err(format!(
+                "unrecognised database URL {raw:?}: use postgres://…, sqlite://PATH or a file path"
+            ));
+        }
+        Ok(Self::Sqlite(raw.to_owned()))
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    fn connection_string(&self) -> &str {
+        match self {
+            Self::Sqlite(path) | Self::Postgres(path) => path,
+        }
+    }
+}
+
+/// Errors of the persistence layer, in terms the API can map to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Input that is well-formed but refers to something that does not exist
+    /// (an unknown region in a filter): (field, message).
+    #[error("invalid reference")]
+    Invalid(Vec<(String, String)>),
+    #[error("query failed: {0}")]
+    Query(String),
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(err: diesel::result::Error) -> Self {
+        match err {
+            diesel::result::Error::NotFound => Self::NotFound("no such record".into()),
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ClosedConnection
+                | diesel::result::DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => Self::Unavailable(info.message().to_owned()),
+            other => Self::Query(other.to_string()),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for DbError {
+    fn from(err: diesel::r2d2::PoolError) -> Self {
+        Self::Unavailable(err.to_string())
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Per-connection settings that SQLite keeps per connection, not per file.
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
+        if let DbConn::Sqlite(sqlite) = conn {
+            sqlite
+                .batch_execute(&format!(
+                    "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};
+                     PRAGMA foreign_keys = ON;
+                     PRAGMA synchronous = NORMAL;"
+                ))
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+/// One connection for set-up work before the pool exists: WAL is a property
+/// of the SQLite file, so it is set here once, not per pooled connection.
+pub fn connect_for_setup(url: &DatabaseUrl) -> DbResult<DbConn> {
+    let mut conn = connect(url)?;
+    if let DbConn::Sqlite(sqlite) = &mut conn {
+        sqlite
+            .batch_execute(
+                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+            )
+            .map_err(DbError::from)?;
+    }
+    Ok(conn)
+}
+
+/// A pool that connects lazily: the process comes up (and `/healthz`
+/// answers) even while the database is unreachable, and recovers by itself.
+pub fn pool(url: &DatabaseUrl, size: u32) -> DbPool {
+    Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .connection_timeout(POOL_TIMEOUT)
+        .connection_customizer(Box::new(SqlitePragmas))
+        .build_unchecked(ConnectionManager::new(url.connection_string()))
+}
+
+pub fn connect(url: &DatabaseUrl) -> DbResult<DbConn> {
+    match url {
+        DatabaseUrl::Sqlite(path) => SqliteConnection::establish(path).map(DbConn::Sqlite),
+        DatabaseUrl::Postgres(dsn) => PgConnection::establish(dsn).map(DbConn::Pg),
+    }
+    .map_err(|err| DbError::Unavailable(err.to_string()))
+}
+
+fn migration_error(err: Box<dyn std::error::Error + Send + Sync>) -> DbError {
+    DbError::Query(format!("migration failed: {err}"))
+}
+
+/// Runs every pending migration of the connection's backend.
+pub fn migrate(conn: &mut DbConn) -> DbResult<Vec<String>> {
+    let applied = match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+        DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+    }
+    .map_err(migration_error)?;
+    Ok(applied.iter().map(ToString::to_string).collect())
+}
+
+/// Reverts every applied migration (used to prove down.sql works).
+pub fn revert_all(conn: &mut DbConn) -> DbResult<usize> {
+    let reverted = match conn {
+        DbConn::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS),
+        DbConn::Pg(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS),
+    }
+    .map_err(migration_error)?;
+    Ok(reverted.len())
+}
+
+/// `SELECT 1` on a pooled connection: the readiness probe.
+pub fn ping(conn: &mut DbConn) -> DbResult<()> {
+    conn.batch_execute("SELECT 1").map_err(DbError::from)
+}
+
+/// The `LIKE` pattern for "contains `needle`", with `\` as escape character:
+/// user input is data, so `%` and `_` match themselves (SQLite has no default
+/// escape character, hence the explicit `ESCAPE`).
+pub(crate) fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for ch in needle.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Keyset position after the last item of a page ordered by (year DESC, id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YearIdKey {
+    pub year: i32,
+    pub id: String,
+}

@@ -1,0 +1,165 @@
+//! GB/T 2260 divisions and the "region and all its descendants" rule.
+
+use diesel::prelude::*;
+
+use super::schema::regions;
+use super::{contains_pattern, Backend, DbConn, DbError, DbResult};
+use crate::domain::{Adcode, RegionLevel};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = regions)]
+pub struct RegionRow {
+    pub adcode: String,
+    pub name: String,
+    pub level: String,
+    pub parent: Option<String>,
+    pub province: String,
+    pub city: Option<String>,
+    pub lat: f64,
+    pub lon: f64,
+}
+
+#[derive(Debug, Default)]
+pub struct RegionFilter {
+    pub parent: Option<Adcode>,
+    pub level: Option<RegionLevel>,
+    pub q: Option<String>,
+    /// Keyset: only regions with an adcode after this one.
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
+/// One page plus whether more rows follow (fetched as `limit + 1`).
+pub fn list(conn: &mut DbConn, filter: &RegionFilter) -> DbResult<(Vec<RegionRow>, bool)> {
+    if let Some(parent) = &filter.parent {
+        require_known(conn, "parent", parent)?;
+    }
+    let mut query = regions::table
+        .select(RegionRow::as_select())
+        .order(regions::adcode)
+        .limit(filter.limit + 1)
+        .into_boxed::<Backend>();
+    if let Some(parent) = &filter.parent {
+        query = query.filter(regions::parent.eq(parent.as_str().to_owned()));
+    }
+    if let Some(level) = filter.level {
+        query = query.filter(regions::level.eq(level.as_str()));
+    }
+    if let Some(q) = &filter.q {
+        // The table is the fixed national list (~3,200 rows), so this scan is bounded.
+        query = query.filter(regions::name.like(contains_pattern(q)).escape('\\'));
+    }
+    if let Some(after) = &filter.after {
+        query = query.filter(regions::adcode.gt(after.clone()));
+    }
+    let mut rows = query.load(conn)?;
+    let more = rows.len() as i64 > filter.limit;
+    rows.truncate(filter.limit as usize);
+    Ok((rows, more))
+}
+
+pub fn get(conn: &mut DbConn, adcode: &Adcode) -> DbResult<RegionRow> {
+    regions::table
+        .find(adcode.as_str())
+        .select(RegionRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| DbError::NotFound(format!("no region with adcode {adcode}")))
+}
+
+/// A well-formed adcode used as a filter must name a known division: an
+/// unknown one is a client error (400 naming `field`), not an empty list.
+pub fn require_known(conn: &mut DbConn, field: &str, adcode: &Adcode) -> DbResult<()> {
+    let found: i64 = regions::table
+        .filter(regions::adcode.eq(adcode.as_str()))
+        .count()
+        .get_result(conn)?;
+    if found == 0 {
+        return Err(unknown(field, adcode));
+    }
+    Ok(())
+}
+
+/// Adcodes of `root` and every division below it; an unknown `root` is a
+/// client error naming `field`. Ancestors are stored per row (`province`,
+/// `city`), so this is one indexed lookup, bounded by the size of a province
+/// (a few hundred codes), and province-administered counties (429004) fall
+/// under their province.
+pub fn subtree(conn: &mut DbConn, field: &str, root: &Adcode) -> DbResult<Vec<String>> {
+    let code = root.as_str();
+    let codes: Vec<String> = regions::table
+        .select(regions::adcode)
+        .filter(
+            regions::adcode
+                .eq(code)
+                .or(regions::province.eq(code))
+                .or(regions::city.eq(code)),
+        )
+        .load(conn)?;
+    if codes.is_empty() {
+        return Err(unknown(field, root));
+    }
+    Ok(codes)
+}
+
+fn unknown(field: &str, adcode: &Adcode) -> DbError {
+    DbError::Invalid(vec![(
+        field.to_owned(),
+        format!("no region with adcode {adcode}; see /api/v1/regions"),
+    )])
+}
+
+/// One query for the names of every region the rows mention.
+pub fn names(
+    conn: &mut DbConn,
+    codes: impl Iterator<Item = String>,
+) -> DbResult<std::collections::HashMap<String, String>> {
+    let mut codes: Vec<String> = codes.collect();
+    codes.sort();
+    codes.dedup();
+    if codes.is_empty() {
+        return Ok(Default::default());
+    }
+    let pairs: Vec<(String, String)> = regions::table
+        .select((regions::adcode, regions::name))
+        .filter(regions::adcode.eq_any(codes))
+        .load(conn)?;
+    Ok(pairs.into_iter().collect())
+}
+
+/// Pairs each row with the name of the region it refers to, in one query.
+pub fn with_names<R>(
+    conn: &mut DbConn,
+    rows: Vec<R>,
+    region_of: impl Fn(&R) -> Option<&str>,
+) -> DbResult<Vec<(R, Option<String>)>> {
+    let names = names(
+        conn,
+        rows.iter().filter_map(|r| region_of(r).map(str::to_owned)),
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let name = region_of(&row).and_then(|code| names.get(code).cloned());
+            (row, name)
+        })
+        .collect())
+}
+
+pub fn count(conn: &mut DbConn) -> DbResult<i64> {
+    Ok(regions::table.count().get_result(conn)?)
+}
+
+/// Inserts rows in multi-row statements of 500 (under SQLite's bound-parameter
+/// limit). Diesel's multi-backend connection has no batch insert, so this is
+/// written per backend.
+pub fn insert_all(conn: &mut DbConn, rows: &[RegionRow]) -> DbResult<()> {
+    for chunk in rows.chunks(500) {
+        let insert = diesel::insert_into(regions::table).values(chunk);
+        match conn {
+            DbConn::Sqlite(c) => insert.execute(c)?,
+            DbConn::Pg(c) => insert.execute(c)?,
+        };
+    }
+    Ok(())
+}

@@ -1,0 +1,355 @@
+//! The import/export document: `{"notices": [...], "campaigns": [...]}` whose
+//! items have the read shape of the API (server-set fields may be present and
+//! are ignored). Validation reports every bad row before anything is written.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use chrono::{Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::api::campaigns::Campaign;
+use crate::api::notices::{Contact, Deadline, Notice};
+use crate::db::campaigns::CampaignRow;
+use crate::db::notices::NoticeChanges;
+use crate::db::DbConn;
+use crate::domain::{parse_date, Adcode, CampaignKind, RecordId};
+
+/// One refused item: which list, which position, which field, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    pub section: &'static str,
+    pub index: usize,
+    pub field: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub notices: usize,
+    pub campaigns: usize,
+    pub dry_run: bool,
+    pub errors: Vec<RowError>,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in &self.errors {
+            writeln!(f, "{}[{}].{}: {}", e.section, e.index, e.field, e.reason)?;
+        }
+        let verb = if self.dry_run || !self.errors.is_empty() {
+            "checked"
+        } else {
+            "imported"
+        };
+        write!(
+            f,
+            "{verb} {} notice(s), {} campaign(s)",
+            self.notices, self.campaigns
+        )
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    #[serde(default)]
+    notices: Vec<Value>,
+    #[serde(default)]
+    campaigns: Vec<Value>,
+}
+
+/// A region given either as a bare adcode or in the read shape `{adcode, name}`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RegionInput {
+    Code(String),
+    Object {
+        adcode: String,
+        #[allow(dead_code)]
+        name: Option<String>,
+    },
+}
+
+impl RegionInput {
+    fn adcode(&self) -> &str {
+        match self {
+            Self::Code(code) | Self::Object { adcode: code, .. } => code,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoticeInput {
+    id: String,
+    doc_number: String,
+    title: String,
+    issuer: String,
+    region: Option<RegionInput>,
+    year: Option<i32>,
+    issued_on: Option<String>,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    contacts: Vec<Contact>,
+    #[serde(default)]
+    deadlines: Vec<Deadline>,
+    #[serde(default)]
+    forwards: Vec<String>,
+    #[serde(default)]
+    cites: Vec<String>,
+    source_url: Option<String>,
+    source: String,
+    /// Server-set; accepted so that an export imports as it is, and ignored.
+    #[serde(default, rename = "updated_at")]
+    _updated_at: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CampaignInput {
+    id: String,
+    kind: String,
+    year: i32,
+    title: String,
+    theme: Option<String>,
+    region: Option<RegionInput>,
+    starts_on: Option<String>,
+    ends_on: Option<String>,
+    period_text: Option<String>,
+    notice_id: String,
+    source: String,
+    #[serde(default, rename = "updated_at")]
+    _updated_at: Option<serde::de::IgnoredAny>,
+}
+
+/// Validates `text`; unless `dry_run` or a row is bad, writes every record in
+/// one transaction.
+pub fn run(conn: &mut DbConn, text: &str, dry_run: bool) -> Result<Report, String> {
+    let document: Document =
+        serde_json::from_str(text).map_err(|e| format!("not an import document: {e}"))?;
+    let regions = crate::db::import::known_regions(conn).map_err(|e| e.to_string())?;
+    let existing_notices = crate::db::import::known_notices(conn).map_err(|e| e.to_string())?;
+    let mut v = Validator {
+        errors: Vec::new(),
+        regions,
+        section: "notices",
+        index: 0,
+    };
+
+    let now = Utc::now().naive_utc();
+    let mut notice_ids = HashSet::new();
+    let mut notices = Vec::new();
+    for (index, raw) in document.notices.into_iter().enumerate() {
+        v.at("notices", index);
+        if let Some(row) = v.notice(raw, now) {
+            if !notice_ids.insert(row.id.clone()) {
+                v.refuse("id", format!("{:?} appears twice in this document", row.id));
+            }
+            notices.push(row);
+        }
+    }
+    let mut campaign_ids = HashSet::new();
+    let mut campaigns = Vec::new();
+    for (index, raw) in document.campaigns.into_iter().enumerate() {
+        v.at("campaigns", index);
+        if let Some(row) = v.campaign(raw, now) {
+            if !notice_ids.contains(&row.notice_id) && !existing_notices.contains(&row.notice_id) {
+                v.refuse(
+                    "notice_id",
+                    format!("no notice with id {:?}", row.notice_id),
+                );
+            }
+            if !campaign_ids.insert(row.id.clone()) {
+                v.refuse("id", format!("{:?} appears twice in this document", row.id));
+            }
+            campaigns.push(row);
+        }
+    }
+
+    let report = Report {
+        notices: notices.len(),
+        campaigns: campaigns.len(),
+        dry_run,
+        errors: v.errors,
+    };
+    if report.errors.is_empty() && !dry_run {
+        crate::db::import::write_all(conn, &notices, &campaigns).map_err(|e| e.to_string())?;
+    }
+    Ok(report)
+}
+
+/// Every record as an import document, so that export → import round-trips.
+pub fn export(conn: &mut DbConn) -> Result<String, String> {
+    #[derive(Serialize)]
+    struct Export {
+        notices: Vec<Notice>,
+        campaigns: Vec<Campaign>,
+    }
+    let notices = crate::db::notices::all(conn).map_err(|e| e.to_string())?;
+    let campaigns = crate::db::campaigns::all(conn).map_err(|e| e.to_string())?;
+    let doc = Export {
+        notices: notices.into_iter().map(Notice::from).collect(),
+        campaigns: campaigns.into_iter().map(Campaign::from).collect(),
+    };
+    let mut json = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+    json.push('\n');
+    Ok(json)
+}
+
+struct Validator {
+    errors: Vec<RowError>,
+    regions: HashSet<String>,
+    section: &'static str,
+    index: usize,
+}
+
+impl Validator {
+    fn at(&mut self, section: &'static str, index: usize) {
+        self.section = section;
+        self.index = index;
+    }
+
+    fn refuse(&mut self, field: &str, reason: impl Into<String>) {
+        self.errors.push(RowError {
+            section: self.section,
+            index: self.index,
+            field: field.to_owned(),
+            reason: reason.into(),
+        });
+    }
+
+    fn item<T: serde::de::DeserializeOwned>(&mut self, raw: Value) -> Option<T> {
+        serde_json::from_value(raw)
+            .map_err(|e| self.refuse("(item)", e.to_string()))
+            .ok()
+    }
+
+    fn id(&mut self, raw: String) -> String {
+        match raw.parse::<RecordId>() {
+            Ok(id) => id.into_string(),
+            Err(e) => {
+                self.refuse("id", e.0);
+                raw
+            }
+        }
+    }
+
+    fn region(&mut self, raw: Option<&RegionInput>) -> Option<String> {
+        let code = raw?.adcode();
+        match code.parse::<Adcode>() {
+            Ok(_) if self.regions.contains(code) => {}
+            Ok(_) => self.refuse("region", format!("no region with adcode {code}")),
+            Err(e) => self.refuse("region", e.0),
+        }
+        Some(code.to_owned())
+    }
+
+    fn date(&mut self, field: &str, raw: Option<&str>) -> Option<NaiveDate> {
+        parse_date(raw?).map_err(|e| self.refuse(field, e.0)).ok()
+    }
+
+    fn required(&mut self, field: &str, value: &str) {
+        if value.trim().is_empty() {
+            self.refuse(field, "must not be empty");
+        }
+    }
+
+    fn notice(&mut self, raw: Value, now: chrono::NaiveDateTime) -> Option<NoticeChanges> {
+        let input: NoticeInput = self.item(raw)?;
+        for (field, value) in [
+            ("doc_number", &input.doc_number),
+            ("title", &input.title),
+            ("issuer", &input.issuer),
+            ("source", &input.source),
+        ] {
+            self.required(field, value);
+        }
+        let issued_on = self.date("issued_on", input.issued_on.as_deref());
+        let year = input
+            .year
+            .or_else(|| issued_on.map(|d| d.year()))
+            .or_else(|| year_of_doc_number(&input.doc_number));
+        if year.is_none() {
+            self.refuse(
+                "year",
+                "needed when neither issued_on nor the document number gives it",
+            );
+        }
+        Some(NoticeChanges {
+            id: self.id(input.id),
+            region: self.region(input.region.as_ref()),
+            year: year.unwrap_or_default(),
+            issued_on,
+            contacts: serde_json::to_string(&input.contacts).unwrap_or_default(),
+            deadlines: serde_json::to_string(&input.deadlines).unwrap_or_default(),
+            forwards: serde_json::to_string(&input.forwards).unwrap_or_default(),
+            cites: serde_json::to_string(&input.cites).unwrap_or_default(),
+            doc_number: input.doc_number,
+            title: input.title,
+            issuer: input.issuer,
+            body: input.body,
+            source_url: input.source_url,
+            source: input.source,
+            updated_at: now,
+        })
+    }
+
+    fn campaign(&mut self, raw: Value, now: chrono::NaiveDateTime) -> Option<CampaignRow> {
+        let input: CampaignInput = self.item(raw)?;
+        self.required("title", &input.title);
+        self.required("source", &input.source);
+        if let Err(e) = input.kind.parse::<CampaignKind>() {
+            self.refuse("kind", e.0);
+        }
+        if !(2000..=2100).contains(&input.year) {
+            self.refuse("year", "must be from 2000 to 2100");
+        }
+        let starts_on = self.date("starts_on", input.starts_on.as_deref());
+        let ends_on = self.date("ends_on", input.ends_on.as_deref());
+        if let (Some(start), Some(end)) = (starts_on, ends_on) {
+            if start > end {
+                self.refuse("ends_on", "must not be before starts_on");
+            }
+        }
+        Some(CampaignRow {
+            id: self.id(input.id),
+            region: self.region(input.region.as_ref()),
+            kind: input.kind,
+            year: input.year,
+            title: input.title,
+            theme: input.theme,
+            starts_on,
+            ends_on,
+            period_text: input.period_text,
+            notice_id: input.notice_id,
+            source: input.source,
+            updated_at: now,
+        })
+    }
+}
+
+/// The year in a Chinese document number: `晋市监函〔2024〕209号` → 2024.
+fn year_of_doc_number(doc_number: &str) -> Option<i32> {
+    let start = doc_number.find('〔')? + '〔'.len_utf8();
+    let rest = &doc_number[start..];
+    let end = rest.find('〕')?;
+    rest[..end]
+        .parse()
+        .ok()
+        .filter(|y| (2000..=2100).contains(y))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn year_from_doc_number() {
+        assert_eq!(
+            super::year_of_doc_number("晋市监函〔2024〕209号"),
+            Some(2024)
+        );
+        assert_eq!(super::year_of_doc_number("无年号"), None);
+    }
+}

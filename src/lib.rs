@@ -1,0 +1,77 @@
+//! ticweek: the open-data REST API for China's Quality Month campaigns in
+//! testing, inspection and certification.
+
+pub mod api;
+pub mod config;
+pub mod data;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod import;
+pub mod openapi;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, Compress, Logger};
+use actix_web::{web, App};
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use api::AppState;
+
+/// Largest JSON request body accepted.
+const JSON_LIMIT: usize = 1024 * 1024;
+
+/// The whole application: routes, docs, extractor configs and middleware.
+/// `main` serves it and the tests drive it in-process, so both see the same app.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(openapi::ApiDoc::openapi())
+        .map(|app| {
+            app.app_data(web::Data::new(state)).app_data(
+                web::JsonConfig::default()
+                    .limit(JSON_LIMIT)
+                    .error_handler(error::json_error),
+            )
+        })
+        .configure(api::routes)
+        .split_for_parts();
+    app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
+        .wrap(error::framework_errors())
+        .wrap(Compress::default())
+        .wrap(from_fn(api::caching::etag))
+        .wrap(cors())
+        .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+}
+
+/// Public, anonymous reads: any origin, never with credentials.
+fn cors() -> actix_cors::Cors {
+    actix_cors::Cors::default()
+        .allow_any_origin()
+        .send_wildcard()
+        .allowed_methods(["GET", "HEAD", "OPTIONS"])
+        .allow_any_header()
+        .expose_headers(["ETag", "Link", "Retry-After"])
+        .max_age(86_400)
+}
+
+/// Connects, migrates, loads the bundled public records into an empty
+/// database, and returns the pool the server uses.
+pub fn prepare_database(url: &db::DatabaseUrl, pool_size: u32) -> Result<db::DbPool, String> {
+    let mut conn = db::connect_for_setup(url).map_err(|e| e.to_string())?;
+    db::migrate(&mut conn).map_err(|e| e.to_string())?;
+    data::load_bundled_if_empty(&mut conn)?;
+    Ok(db::pool(url, pool_size))
+}

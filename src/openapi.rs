@@ -1,0 +1,42 @@
+//! The OpenAPI 3.1 document (info, tags) and the vendored Swagger UI.
+
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ticweek",
+        description = "Open data on China's Quality Month campaigns in testing, inspection and \
+certification: notices, campaigns, events, labs and open days, certified products and posters. \
+Errors are RFC 9457 problem details; lists are cursor-paginated; every GET has an ETag.",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    tags(
+        (name = "regions", description = "GB/T 2260 administrative divisions"),
+        (name = "notices", description = "Notices issued by market-regulation bureaus"),
+        (name = "campaigns", description = "Quality Month campaigns by kind, region and year"),
+        (name = "service", description = "Health and readiness probes"),
+    ),
+    components(schemas(crate::error::FieldError))
+)]
+pub struct ApiDoc;
+
+/// The document the running server serves at `/openapi.json`.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, doc) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(crate::api::routes)
+        .split_for_parts();
+    doc
+}
+
+/// The document as committed in `openapi/openapi.json`.
+pub fn document_json() -> String {
+    let mut json = document()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes");
+    json.push('\n');
+    json
+}
