@@ -48,7 +48,12 @@ pub fn app(
         })
         .configure(api::routes)
         .split_for_parts();
-    app.service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
+    let known = std::rc::Rc::new(api::fallback::KnownPaths::from_openapi(&doc));
+    app.service(web::redirect("/docs", "/docs/"))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
+        .default_service(web::to(move |req| {
+            api::fallback::not_matched(req, known.clone())
+        }))
         .wrap(error::framework_errors())
         .wrap(Compress::default())
         .wrap(from_fn(api::caching::etag))

@@ -3,6 +3,7 @@
 
 pub mod caching;
 pub mod campaigns;
+pub mod fallback;
 pub mod notices;
 pub mod paging;
 pub mod query;

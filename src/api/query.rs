@@ -25,6 +25,7 @@ impl<T: DeserializeOwned> FromRequest for Params<T> {
 }
 
 fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    require_utf8(query)?;
     let allowed = field_names::<T>();
     let mut seen = HashSet::new();
     let mut errors = Vec::new();
@@ -50,6 +51,29 @@ fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
         return Err(ApiError::Invalid(errors));
     }
     serde_urlencoded::from_str(query).map_err(|err| ApiError::invalid("query", err.to_string()))
+}
+
+/// Percent-encoded bytes must decode to UTF-8 without NUL: lossy decoding
+/// would turn bad input into a silent U+FFFD search.
+fn require_utf8(query: &str) -> Result<(), ApiError> {
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |raw: &str| {
+            percent_encoding::percent_decode_str(&raw.replace('+', " "))
+                .decode_utf8()
+                .map(|text| text.into_owned())
+                .ok()
+                .filter(|text| !text.contains('\0'))
+        };
+        let field = decode(key).unwrap_or_else(|| "query".to_owned());
+        if decode(key).is_none() || decode(value).is_none() {
+            return Err(ApiError::invalid(
+                field,
+                "must be percent-encoded UTF-8 without NUL characters",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Collects field errors while a handler converts raw parameters into types.

@@ -1,1 +1,12 @@
+//! One integration binary: every test drives the real app (`ticweek::app`)
+//! over HTTP, on SQLite by default and on PostgreSQL with `TEST_DATABASE_URL`.
 
+mod common;
+
+mod campaigns;
+mod contract;
+mod migrations;
+mod notices;
+mod openapi;
+mod readiness;
+mod regions;

@@ -1,0 +1,95 @@
+use actix_web::http::StatusCode;
+
+use crate::common::{app, get, walk};
+
+#[actix_web::test]
+async fn jiangxi_2022_has_its_four_campaigns_with_themes_and_dates() {
+    let (_db, app) = app().await;
+    let reply = get(&app, "/api/v1/campaigns?region=360000&year=2022").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let body = reply.json();
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4, "{body}");
+    let by_kind = |kind: &str| items.iter().find(|c| c["kind"] == kind).unwrap().clone();
+
+    let organic = by_kind("organic_week");
+    assert_eq!(organic["theme"], "护航消费升级 优享品质生活");
+    assert_eq!(organic["starts_on"], "2022-09-19");
+    assert_eq!(organic["ends_on"], "2022-09-23");
+    assert_eq!(organic["region"]["name"], "江西省");
+    let green = by_kind("green_week");
+    assert_eq!(green["theme"], "践行双碳目标 守护绿水青山");
+    assert_eq!(
+        (green["starts_on"].as_str(), green["ends_on"].as_str()),
+        (Some("2022-09-26"), Some("2022-09-30"))
+    );
+    let service = by_kind("service_week");
+    assert_eq!(service["theme"], "服务认证促发展惠民生");
+    // 中下旬 = days 11 to the end of the month, with the notice's wording kept.
+    assert_eq!(
+        (service["starts_on"].as_str(), service["ends_on"].as_str()),
+        (Some("2022-09-11"), Some("2022-09-30"))
+    );
+    assert!(service["period_text"].as_str().unwrap().contains("中下旬"));
+    let lab = by_kind("lab_open_day");
+    assert_eq!(lab["theme"], "检验检测促进高质量发展");
+    assert_eq!(lab["notice_id"], "jiangxi-2022-7");
+    assert!(items.iter().all(|c| c["source"]
+        .as_str()
+        .unwrap()
+        .contains("赣市监办认监〔2022〕7号")));
+}
+
+#[actix_web::test]
+async fn shanxi_2024_windows_keep_the_notices_wording() {
+    let (_db, app) = app().await;
+    let body = get(
+        &app,
+        "/api/v1/campaigns?region=140000&year=2024&kind=organic_week",
+    )
+    .await
+    .json();
+    let organic = &body["items"][0];
+    assert_eq!(organic["theme"], "有机产品认证：传递信任 守护消费");
+    assert_eq!(organic["period_text"], "8月下旬");
+    assert_eq!(
+        (organic["starts_on"].as_str(), organic["ends_on"].as_str()),
+        (Some("2024-08-21"), Some("2024-08-31"))
+    );
+    let one = get(&app, "/api/v1/campaigns/shanxi-2024-lab-open-day")
+        .await
+        .json();
+    assert_eq!(one["period_text"], "9月任选一天");
+    assert_eq!(one["theme"], "检验检测认证助推产业优化升级");
+    let (all, _) = walk(&app, "/api/v1/campaigns?region=140000&limit=2").await;
+    assert_eq!(all.len(), 5);
+}
+
+#[actix_web::test]
+async fn region_filter_includes_descendants_and_not_siblings() {
+    let (_db, app) = app().await;
+    // Ganzhou is inside Jiangxi, but a Jiangxi-wide campaign is not a Ganzhou one.
+    let body = get(&app, "/api/v1/campaigns?region=360700").await.json();
+    assert_eq!(body["items"].as_array().unwrap().len(), 0);
+    let body = get(&app, "/api/v1/campaigns?region=140000&year=2022")
+        .await
+        .json();
+    assert_eq!(body["items"].as_array().unwrap().len(), 0);
+}
+
+#[actix_web::test]
+async fn bad_filters_are_400_naming_the_parameter() {
+    let (_db, app) = app().await;
+    get(&app, "/api/v1/campaigns?kind=organic")
+        .await
+        .assert_invalid("kind");
+    get(&app, "/api/v1/campaigns?year=22")
+        .await
+        .assert_invalid("year");
+    get(&app, "/api/v1/campaigns?year=abcd")
+        .await
+        .assert_invalid("year");
+    get(&app, "/api/v1/campaigns/no-such-campaign")
+        .await
+        .assert_problem(404);
+}

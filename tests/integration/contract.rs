@@ -1,0 +1,223 @@
+//! The HTTP contract every endpoint shares: problem bodies, strict
+//! parameters, 405 with Allow, ETag/304, CORS and compression.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::test::TestRequest;
+
+use crate::common::{app, get, send};
+
+#[actix_web::test]
+async fn limit_outside_1_to_100_is_400() {
+    let (_db, app) = app().await;
+    for bad in ["0", "101", "-1", "abc", ""] {
+        let reply = get(&app, &format!("/api/v1/regions?limit={bad}")).await;
+        reply.assert_invalid("limit");
+        assert!(reply.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 to 100"));
+    }
+    let body = get(&app, "/api/v1/regions").await.json();
+    assert_eq!(
+        body["items"].as_array().unwrap().len(),
+        20,
+        "default limit is 20"
+    );
+    let body = get(&app, "/api/v1/regions?limit=100").await.json();
+    assert_eq!(body["items"].as_array().unwrap().len(), 100);
+}
+
+#[actix_web::test]
+async fn unknown_and_repeated_parameters_are_400() {
+    let (_db, app) = app().await;
+    let reply = get(&app, "/api/v1/campaigns?regoin=360000").await;
+    reply.assert_invalid("regoin");
+    assert!(reply.json()["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("region"));
+    get(&app, "/api/v1/campaigns?year=2022&year=2024")
+        .await
+        .assert_invalid("year");
+    get(&app, "/api/v1/regions/360700?pretty=1")
+        .await
+        .assert_invalid("pretty");
+    get(&app, "/healthz?x=1").await.assert_invalid("x");
+}
+
+#[actix_web::test]
+async fn malformed_query_strings_and_cursors_are_400() {
+    let (_db, app) = app().await;
+    get(&app, "/api/v1/regions?q=%FF%FE")
+        .await
+        .assert_invalid("q");
+    get(&app, "/api/v1/regions?q=a%00b")
+        .await
+        .assert_invalid("q");
+    get(&app, "/api/v1/regions?cursor=not-a-cursor")
+        .await
+        .assert_invalid("cursor");
+    get(&app, "/api/v1/notices?cursor=djF8eA")
+        .await
+        .assert_invalid("cursor");
+    // Every refusal is reported at once.
+    let reply = get(&app, "/api/v1/campaigns?limit=0&kind=x&year=1").await;
+    reply.assert_invalid("limit");
+    assert_eq!(reply.json()["errors"].as_array().unwrap().len(), 3);
+}
+
+#[actix_web::test]
+async fn unknown_route_is_404_and_wrong_method_is_405_with_allow() {
+    let (_db, app) = app().await;
+    let reply = get(&app, "/api/v1/nothing-here").await;
+    reply.assert_problem(404);
+
+    for (method, uri) in [
+        (actix_web::http::Method::POST, "/api/v1/regions"),
+        (actix_web::http::Method::DELETE, "/api/v1/regions/360700"),
+        (
+            actix_web::http::Method::PUT,
+            "/api/v1/campaigns/jiangxi-2022-organic-week",
+        ),
+        (actix_web::http::Method::PATCH, "/api/v1/notices"),
+    ] {
+        let reply = send(
+            &app,
+            TestRequest::default().method(method).uri(uri).to_request(),
+        )
+        .await;
+        reply.assert_problem(405);
+        assert_eq!(reply.header("allow"), Some("GET"), "{uri}");
+    }
+}
+
+#[actix_web::test]
+async fn etag_and_if_none_match_give_304_without_body() {
+    let (_db, app) = app().await;
+    let first = get(&app, "/api/v1/campaigns?year=2022").await;
+    let etag = first.header("etag").expect("ETag").to_owned();
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"'),
+        "strong ETag: {etag}"
+    );
+    assert!(first.header("cache-control").unwrap().contains("max-age"));
+
+    let again = send(
+        &app,
+        TestRequest::get()
+            .uri("/api/v1/campaigns?year=2022")
+            .insert_header((header::IF_NONE_MATCH, etag.clone()))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    assert!(again.body.is_empty());
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+
+    let other = send(
+        &app,
+        TestRequest::get()
+            .uri("/api/v1/campaigns?year=2024")
+            .insert_header((header::IF_NONE_MATCH, etag.clone()))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::OK);
+    assert_ne!(other.header("etag"), Some(etag.as_str()));
+
+    for uri in [
+        "/api/v1/regions/360700",
+        "/api/v1/notices/jiangxi-2022-7",
+        "/openapi.json",
+        "/healthz",
+    ] {
+        assert!(
+            get(&app, uri).await.header("etag").is_some(),
+            "{uri} has no ETag"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn cors_is_open_for_reads_without_credentials() {
+    let (_db, app) = app().await;
+    let reply = send(
+        &app,
+        TestRequest::get()
+            .uri("/api/v1/regions/360700")
+            .insert_header((header::ORIGIN, "https://portal.example"))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
+    assert!(reply.header("access-control-allow-credentials").is_none());
+    assert!(reply
+        .header("access-control-expose-headers")
+        .unwrap()
+        .to_lowercase()
+        .contains("link"));
+
+    let preflight = send(
+        &app,
+        TestRequest::default()
+            .method(actix_web::http::Method::OPTIONS)
+            .uri("/api/v1/campaigns")
+            .insert_header((header::ORIGIN, "https://portal.example"))
+            .insert_header((header::ACCESS_CONTROL_REQUEST_METHOD, "GET"))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(preflight.status, StatusCode::OK);
+    assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
+    assert!(preflight
+        .header("access-control-allow-methods")
+        .unwrap()
+        .contains("GET"));
+}
+
+#[actix_web::test]
+async fn responses_are_gzipped_when_asked() {
+    let (_db, app) = app().await;
+    let plain = get(&app, "/api/v1/regions?limit=100").await;
+    let gzipped = send(
+        &app,
+        TestRequest::get()
+            .uri("/api/v1/regions?limit=100")
+            .insert_header((header::ACCEPT_ENCODING, "gzip"))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(gzipped.header("content-encoding"), Some("gzip"));
+    assert!(gzipped.body.len() < plain.body.len() / 2);
+    // Different bytes, different strong validator.
+    assert_ne!(gzipped.header("etag"), plain.header("etag"));
+}
+
+#[actix_web::test]
+async fn problem_bodies_hold_for_framework_errors() {
+    // No endpoint takes a body yet; the JSON extractor config that every future
+    // write uses maps its failures to 400/413/415 problems.
+    use actix_web::error::JsonPayloadError;
+    let req = TestRequest::default().to_http_request();
+    for (err, status) in [
+        (
+            JsonPayloadError::OverflowKnownLength {
+                length: 20_000_000,
+                limit: 1_048_576,
+            },
+            413,
+        ),
+        (JsonPayloadError::ContentType, 415),
+        (
+            JsonPayloadError::Deserialize(serde_json::from_str::<u8>("{").unwrap_err()),
+            400,
+        ),
+    ] {
+        let response = ticweek::error::json_error(err, &req).error_response();
+        assert_eq!(response.status().as_u16(), status);
+        assert_eq!(
+            response.headers().get("content-type").unwrap(),
+            "application/problem+json"
+        );
+    }
+}

@@ -1,0 +1,49 @@
+use actix_web::http::StatusCode;
+use ticweek::db::DatabaseUrl;
+
+use crate::common::{app, get, postgres_url};
+
+#[actix_web::test]
+async fn healthz_and_readyz_answer_when_the_database_is_up() {
+    let (_db, app) = app().await;
+    let health = get(&app, "/healthz").await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.header("cache-control"), Some("no-store"));
+    assert_eq!(get(&app, "/readyz").await.json()["status"], "ok");
+}
+
+#[actix_web::test]
+async fn readyz_is_503_while_the_database_is_gone_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("not-yet");
+    let url = match postgres_url() {
+        // Nothing listens on port 1.
+        Some(_) => {
+            DatabaseUrl::Postgres("postgres://ticweek@127.0.0.1:1/ticweek?connect_timeout=1".into())
+        }
+        None => DatabaseUrl::Sqlite(missing.join("db.sqlite").to_string_lossy().into_owned()),
+    };
+    let pool = ticweek::db::pool(&url, 2);
+    let app = actix_web::test::init_service(ticweek::app(ticweek::AppState { pool })).await;
+
+    let ready = get(&app, "/readyz").await;
+    ready.assert_problem(503);
+    assert!(ready.header("retry-after").is_some());
+    assert_eq!(
+        get(&app, "/healthz").await.status,
+        StatusCode::OK,
+        "the process stays up"
+    );
+    let list = get(&app, "/api/v1/regions").await;
+    list.assert_problem(503);
+    assert!(
+        !String::from_utf8_lossy(&list.body).contains("not-yet"),
+        "nothing internal leaks"
+    );
+
+    if postgres_url().is_none() {
+        // The file's directory appears: the pool connects again by itself.
+        std::fs::create_dir(&missing).unwrap();
+        assert_eq!(get(&app, "/readyz").await.status, StatusCode::OK);
+    }
+}
