@@ -57,6 +57,7 @@ pub fn app(
         .wrap(error::framework_errors())
         .wrap(Compress::default())
         .wrap(from_fn(api::caching::etag))
+        .wrap(from_fn(api::caching::head_as_get))
         .wrap(cors())
         .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
 }

@@ -67,6 +67,19 @@ pub async fn etag(
     ))
 }
 
+/// HEAD is answered as GET (RFC 9110 §9.3.2): routing, ETag and 304 see a
+/// GET, and actix-http, which remembers the request was HEAD, sends the
+/// headers (with the GET's Content-Length) and no body.
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
+    next.call(req).await
+}
+
 fn matches(if_none_match: &str, tag: &str) -> bool {
     if_none_match
         .split(',')

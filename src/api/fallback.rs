@@ -31,6 +31,9 @@ impl KnownPaths {
                 ] {
                     if op.is_some() {
                         methods.push(method.to_owned());
+                        if method == "GET" {
+                            methods.push("HEAD".to_owned());
+                        }
                     }
                 }
                 (ResourceDef::new(path.as_str()), methods.join(", "))

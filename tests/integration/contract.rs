@@ -87,8 +87,18 @@ async fn unknown_route_is_404_and_wrong_method_is_405_with_allow() {
         )
         .await;
         reply.assert_problem(405);
-        assert_eq!(reply.header("allow"), Some("GET"), "{uri}");
+        assert_eq!(reply.header("allow"), Some("GET, HEAD"), "{uri}");
     }
+    let head = send(
+        &app,
+        TestRequest::default()
+            .method(actix_web::http::Method::HEAD)
+            .uri("/api/v1/regions/360700")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert!(head.header("etag").is_some());
 }
 
 #[actix_web::test]
