@@ -28,8 +28,13 @@ pub struct Cli {
     pub bind: String,
 
     /// Connections in the database pool.
-    #[arg(long, global = true, env = "TICWEEK_POOL_SIZE", default_value_t = 8)]
+    #[arg(long, global = true, env = "TICWEEK_POOL_SIZE", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub pool_size: u32,
+
+    /// HTTP worker threads; 0 means one per CPU core.
+    #[arg(long, global = true, env = "TICWEEK_WORKERS", default_value_t = 0)]
+    pub workers: usize,
 
     #[command(subcommand)]
     pub command: Option<Command>,

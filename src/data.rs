@@ -3,7 +3,7 @@
 //! fresh `ticweek` needs no files besides itself.
 
 use crate::db::regions::RegionRow;
-use crate::db::DbConn;
+use crate::db::{self, DbConn, DbError, DbResult};
 
 const REGIONS_CSV: &str = include_str!("../data/regions.csv");
 const BUNDLED_JSON: &str = include_str!("../data/bundled.json");
@@ -56,21 +56,28 @@ pub fn regions() -> Result<Vec<RegionRow>, String> {
     Ok(rows)
 }
 
-/// On an empty database: loads the regions, then the bundled notices and
-/// campaigns through the ordinary import path.
-pub fn load_bundled_if_empty(conn: &mut DbConn) -> Result<(), String> {
-    if !crate::db::import::is_empty(conn).map_err(|e| e.to_string())? {
-        return Ok(());
-    }
-    let rows = regions()?;
-    crate::db::import::write_regions(conn, &rows).map_err(|e| e.to_string())?;
-    let report = crate::import::run(conn, BUNDLED_JSON, false)?;
-    if !report.errors.is_empty() {
-        return Err(format!("bundled data is invalid:\n{report}"));
-    }
-    log::info!(
-        "loaded {} regions and the bundled records ({report})",
-        rows.len()
-    );
-    Ok(())
+/// Migrates, and on an empty database loads the regions and then the
+/// bundled notices and campaigns through the ordinary import path, all in one
+/// transaction: a crash half-way leaves the database as it was, and several
+/// processes starting at once on PostgreSQL do this one after another.
+pub fn prepare(conn: &mut DbConn) -> DbResult<()> {
+    db::exclusive_transaction(conn, |conn| {
+        db::migrate(conn)?;
+        if !db::import::is_empty(conn)? {
+            return Ok(());
+        }
+        let rows = regions().map_err(DbError::Query)?;
+        db::import::write_regions(conn, &rows)?;
+        let report = crate::import::run(conn, BUNDLED_JSON, false)?;
+        if !report.errors.is_empty() {
+            return Err(DbError::Query(format!(
+                "bundled data is invalid:\n{report}"
+            )));
+        }
+        log::info!(
+            "loaded {} regions and the bundled records ({report})",
+            rows.len()
+        );
+        Ok(())
+    })
 }

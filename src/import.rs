@@ -13,7 +13,7 @@ use crate::api::campaigns::Campaign;
 use crate::api::notices::{Contact, Deadline, Notice};
 use crate::db::campaigns::CampaignRow;
 use crate::db::notices::NoticeChanges;
-use crate::db::DbConn;
+use crate::db::{DbConn, DbError, DbResult};
 use crate::domain::{parse_date, Adcode, CampaignKind, RecordId};
 
 /// One refused item: which list, which position, which field, and why.
@@ -127,11 +127,14 @@ struct CampaignInput {
 
 /// Validates `text`; unless `dry_run` or a row is bad, writes every record in
 /// one transaction.
-pub fn run(conn: &mut DbConn, text: &str, dry_run: bool) -> Result<Report, String> {
-    let document: Document =
-        serde_json::from_str(text).map_err(|e| format!("not an import document: {e}"))?;
-    let regions = crate::db::import::known_regions(conn).map_err(|e| e.to_string())?;
-    let existing_notices = crate::db::import::known_notices(conn).map_err(|e| e.to_string())?;
+pub fn run(conn: &mut DbConn, text: &str, dry_run: bool) -> DbResult<Report> {
+    let document: Document = serde_json::from_str(text).map_err(|e| {
+        DbError::Invalid(vec![(
+            "document".into(),
+            format!("not an import document: {e}"),
+        )])
+    })?;
+    let regions = crate::db::import::known_regions(conn)?;
     let mut v = Validator {
         errors: Vec::new(),
         regions,
@@ -140,34 +143,70 @@ pub fn run(conn: &mut DbConn, text: &str, dry_run: bool) -> Result<Report, Strin
     };
 
     let now = Utc::now().naive_utc();
-    let mut notice_ids = HashSet::new();
+    // (position in the document, row) of every item that parsed.
     let mut notices = Vec::new();
     for (index, raw) in document.notices.into_iter().enumerate() {
         v.at("notices", index);
         if let Some(row) = v.notice(raw, now) {
-            if !notice_ids.insert(row.id.clone()) {
-                v.refuse("id", format!("{:?} appears twice in this document", row.id));
-            }
-            notices.push(row);
+            notices.push((index, row));
         }
     }
-    let mut campaign_ids = HashSet::new();
+    let mut notice_ids = HashSet::new();
+    let mut doc_numbers = HashSet::new();
+    for (index, row) in &notices {
+        v.at("notices", *index);
+        if !notice_ids.insert(row.id.clone()) {
+            v.refuse("id", format!("{:?} appears twice in this document", row.id));
+        }
+        if !doc_numbers.insert(row.doc_number.clone()) {
+            v.refuse(
+                "doc_number",
+                format!("{:?} appears twice in this document", row.doc_number),
+            );
+        }
+    }
+    let pairs = notices
+        .iter()
+        .map(|(_, n)| (n.doc_number.clone(), n.id.clone()));
+    for (doc_number, holder) in crate::db::import::doc_numbers_held_by_others(conn, pairs)? {
+        let index = notices
+            .iter()
+            .find(|(_, n)| n.doc_number == doc_number)
+            .map_or(0, |(i, _)| *i);
+        v.at("notices", index);
+        v.refuse(
+            "doc_number",
+            format!("already belongs to notice {holder:?}"),
+        );
+    }
+
     let mut campaigns = Vec::new();
     for (index, raw) in document.campaigns.into_iter().enumerate() {
         v.at("campaigns", index);
         if let Some(row) = v.campaign(raw, now) {
-            if !notice_ids.contains(&row.notice_id) && !existing_notices.contains(&row.notice_id) {
-                v.refuse(
-                    "notice_id",
-                    format!("no notice with id {:?}", row.notice_id),
-                );
-            }
-            if !campaign_ids.insert(row.id.clone()) {
-                v.refuse("id", format!("{:?} appears twice in this document", row.id));
-            }
-            campaigns.push(row);
+            campaigns.push((index, row));
         }
     }
+    let referenced = campaigns
+        .iter()
+        .map(|(_, c)| c.notice_id.clone())
+        .filter(|id| !notice_ids.contains(id));
+    let stored_notices = crate::db::import::existing_notices(conn, referenced)?;
+    let mut campaign_ids = HashSet::new();
+    for (index, row) in &campaigns {
+        v.at("campaigns", *index);
+        if !notice_ids.contains(&row.notice_id) && !stored_notices.contains(&row.notice_id) {
+            v.refuse(
+                "notice_id",
+                format!("no notice with id {:?}", row.notice_id),
+            );
+        }
+        if !campaign_ids.insert(row.id.clone()) {
+            v.refuse("id", format!("{:?} appears twice in this document", row.id));
+        }
+    }
+    let notices: Vec<NoticeChanges> = notices.into_iter().map(|(_, n)| n).collect();
+    let campaigns: Vec<CampaignRow> = campaigns.into_iter().map(|(_, c)| c).collect();
 
     let report = Report {
         notices: notices.len(),
@@ -176,7 +215,7 @@ pub fn run(conn: &mut DbConn, text: &str, dry_run: bool) -> Result<Report, Strin
         errors: v.errors,
     };
     if report.errors.is_empty() && !dry_run {
-        crate::db::import::write_all(conn, &notices, &campaigns).map_err(|e| e.to_string())?;
+        crate::db::import::write_all(conn, &notices, &campaigns)?;
     }
     Ok(report)
 }

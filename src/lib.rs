@@ -73,11 +73,10 @@ fn cors() -> actix_cors::Cors {
         .max_age(86_400)
 }
 
-/// Connects, migrates, loads the bundled public records into an empty
-/// database, and returns the pool the server uses.
-pub fn prepare_database(url: &db::DatabaseUrl, pool_size: u32) -> Result<db::DbPool, String> {
-    let mut conn = db::connect_for_setup(url).map_err(|e| e.to_string())?;
-    db::migrate(&mut conn).map_err(|e| e.to_string())?;
-    data::load_bundled_if_empty(&mut conn)?;
-    Ok(db::pool(url, pool_size))
+/// Connects, migrates and loads the bundled public records into an empty
+/// database; returns the set-up connection.
+pub fn prepare_database(url: &db::DatabaseUrl) -> db::DbResult<db::DbConn> {
+    let mut conn = db::connect_for_setup(url)?;
+    data::prepare(&mut conn)?;
+    Ok(conn)
 }

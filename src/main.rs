@@ -1,14 +1,15 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use ticweek::config::{Cli, Command};
-use ticweek::db::{self, DatabaseUrl};
+use ticweek::db::{DatabaseUrl, DbConn};
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
-    match run(cli) {
+    match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("ticweek: {message}");
@@ -17,73 +18,93 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), String> {
-    let command = cli.command.unwrap_or(Command::Serve);
+fn run(cli: &Cli) -> Result<(), String> {
+    let command = cli.command.as_ref().unwrap_or(&Command::Serve);
     if let Command::Openapi = command {
         print!("{}", ticweek::openapi::document_json());
         return Ok(());
     }
     let url = DatabaseUrl::parse(&cli.database_url)?;
+    let prepare = || -> Result<DbConn, String> {
+        ticweek::prepare_database(&url).map_err(|e| format!("database: {e}"))
+    };
     match command {
-        Command::Serve => serve(&url, &cli.bind, cli.pool_size),
+        Command::Serve => serve(&url, cli),
         Command::Migrate => {
-            let mut conn = db::connect_for_setup(&url).map_err(|e| e.to_string())?;
-            let applied = db::migrate(&mut conn).map_err(|e| e.to_string())?;
-            ticweek::data::load_bundled_if_empty(&mut conn)?;
-            eprintln!(
-                "{} migration(s) applied on {}",
-                applied.len(),
-                url.backend()
-            );
+            prepare()?;
+            eprintln!("database is migrated and loaded ({})", url.backend());
             Ok(())
         }
         Command::Import { file, dry_run } => {
-            let text = read_input(&file)?;
-            let mut conn = db::connect_for_setup(&url).map_err(|e| e.to_string())?;
-            db::migrate(&mut conn).map_err(|e| e.to_string())?;
-            ticweek::data::load_bundled_if_empty(&mut conn)?;
-            let report = ticweek::import::run(&mut conn, &text, dry_run)?;
+            let text = read_input(file)?;
+            let mut conn = prepare()?;
+            let report =
+                ticweek::import::run(&mut conn, &text, *dry_run).map_err(|e| e.to_string())?;
             eprintln!("{report}");
-            if report.errors.is_empty() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{} bad row(s); nothing was written",
-                    report.errors.len()
-                ))
+            match report.errors.len() {
+                0 => Ok(()),
+                n => Err(format!("{n} bad row(s); nothing was written")),
             }
         }
         Command::Export => {
-            let mut conn = db::connect_for_setup(&url).map_err(|e| e.to_string())?;
+            let mut conn = prepare()?;
             let json = ticweek::import::export(&mut conn)?;
             std::io::stdout()
                 .write_all(json.as_bytes())
                 .map_err(|e| e.to_string())
         }
-        Command::Openapi => unreachable!("handled above"),
+        Command::Openapi => Ok(()),
     }
 }
 
 fn read_input(file: &str) -> Result<String, String> {
-    let mut text = String::new();
     if file == "-" {
+        let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
             .map_err(|e| e.to_string())?;
-    } else {
-        text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+        return Ok(text);
     }
-    Ok(text)
+    std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))
 }
 
-fn serve(url: &DatabaseUrl, bind: &str, pool_size: u32) -> Result<(), String> {
-    let pool = ticweek::prepare_database(url, pool_size)?;
-    let state = ticweek::AppState { pool };
-    log::info!("serving on http://{bind} ({} database)", url.backend());
+/// Serves at once; the database is migrated and loaded in the background,
+/// retried while it is unreachable, and `/readyz` answers 503 until then.
+fn serve(url: &DatabaseUrl, cli: &Cli) -> Result<(), String> {
+    let state = ticweek::AppState::starting(ticweek::db::pool(url, cli.pool_size));
+    let setup_state = state.clone();
+    let setup_url = url.clone();
+    std::thread::spawn(move || {
+        let mut wait = Duration::from_millis(250);
+        loop {
+            match ticweek::prepare_database(&setup_url) {
+                Ok(_) => {
+                    setup_state.mark_ready();
+                    log::info!("database ready ({})", setup_url.backend());
+                    return;
+                }
+                Err(err) => {
+                    log::error!("database set-up failed, retrying in {wait:?}: {err}");
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    });
+    let workers = match cli.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    log::info!(
+        "serving on http://{} ({} database, {workers} workers)",
+        cli.bind,
+        url.backend()
+    );
     actix_web::rt::System::new()
         .block_on(async move {
             actix_web::HttpServer::new(move || ticweek::app(state.clone()))
-                .bind(bind)?
+                .workers(workers)
+                .bind(&cli.bind)?
                 .run()
                 .await
         })

@@ -10,16 +10,44 @@ pub mod query;
 pub mod regions;
 pub mod service;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use actix_web::web;
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 use crate::db::{DbConn, DbPool, DbResult};
 use crate::error::ApiError;
 
-/// What every handler shares: the connection pool.
+/// What every handler shares: the connection pool, and whether the database
+/// has been migrated and loaded yet.
 #[derive(Clone)]
 pub struct AppState {
     pub pool: DbPool,
+    ready: Arc<AtomicBool>,
+}
+
+impl AppState {
+    /// For a database that is already prepared.
+    pub fn new(pool: DbPool) -> Self {
+        Self {
+            pool,
+            ready: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    /// For a server that starts before its database is prepared: every
+    /// database call answers 503 until `mark_ready` is called.
+    pub fn starting(pool: DbPool) -> Self {
+        Self {
+            pool,
+            ready: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn mark_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
 }
 
 /// Runs `query` on a pooled connection in actix's blocking thread pool.
@@ -28,6 +56,11 @@ where
     T: Send + 'static,
     F: FnOnce(&mut DbConn) -> DbResult<T> + Send + 'static,
 {
+    if !state.ready.load(Ordering::Acquire) {
+        return Err(ApiError::Unavailable(
+            "the database is being prepared".into(),
+        ));
+    }
     let pool = state.pool.clone();
     let result = web::block(move || {
         let mut conn = pool.get()?;

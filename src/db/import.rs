@@ -1,10 +1,13 @@
 //! Writes a validated import document: all or nothing.
 
-use diesel::Connection;
+use std::collections::{HashMap, HashSet};
+
+use diesel::prelude::*;
 
 use super::campaigns::{self, CampaignRow};
-use super::notices::{self, NoticeChanges};
-use super::regions::{self, RegionRow};
+use super::notices::{self as notice_queries, NoticeChanges};
+use super::regions::{self as region_queries, RegionRow};
+use super::schema::{notices, regions};
 use super::{DbConn, DbError, DbResult};
 
 /// Upserts every record in one transaction; any failure leaves the database
@@ -16,7 +19,7 @@ pub fn write_all(
 ) -> DbResult<()> {
     conn.transaction::<_, DbError, _>(|conn| {
         for notice in notice_rows {
-            notices::upsert(conn, notice)?;
+            notice_queries::upsert(conn, notice)?;
         }
         for campaign in campaign_rows {
             campaigns::upsert(conn, campaign)?;
@@ -27,29 +30,60 @@ pub fn write_all(
 
 /// Loads the region table in one transaction.
 pub fn write_regions(conn: &mut DbConn, rows: &[RegionRow]) -> DbResult<()> {
-    conn.transaction::<_, DbError, _>(|conn| regions::insert_all(conn, rows))
+    conn.transaction::<_, DbError, _>(|conn| region_queries::insert_all(conn, rows))
 }
 
 /// Adcodes of every known region, to validate references before writing.
-pub fn known_regions(conn: &mut DbConn) -> DbResult<std::collections::HashSet<String>> {
-    use diesel::prelude::*;
-    Ok(super::schema::regions::table
-        .select(super::schema::regions::adcode)
+/// The region table is the fixed national list (~3,200 rows), so this is bounded.
+pub fn known_regions(conn: &mut DbConn) -> DbResult<HashSet<String>> {
+    Ok(regions::table
+        .select(regions::adcode)
         .load::<String>(conn)?
         .into_iter()
         .collect())
 }
 
-/// Ids of every notice, to validate campaign references.
-pub fn known_notices(conn: &mut DbConn) -> DbResult<std::collections::HashSet<String>> {
-    use diesel::prelude::*;
-    Ok(super::schema::notices::table
-        .select(super::schema::notices::id)
-        .load::<String>(conn)?
-        .into_iter()
-        .collect())
+/// Which of `ids` are stored notices (bounded by the document's references).
+pub fn existing_notices(
+    conn: &mut DbConn,
+    ids: impl Iterator<Item = String>,
+) -> DbResult<HashSet<String>> {
+    let ids: Vec<String> = ids.collect();
+    let mut found = HashSet::new();
+    for chunk in ids.chunks(500) {
+        found.extend(
+            notices::table
+                .select(notices::id)
+                .filter(notices::id.eq_any(chunk))
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(found)
+}
+
+/// `(doc_number, holder id)` for each document number of `pairs` that a
+/// stored notice with another id already has (document numbers are unique).
+pub fn doc_numbers_held_by_others(
+    conn: &mut DbConn,
+    pairs: impl Iterator<Item = (String, String)>,
+) -> DbResult<Vec<(String, String)>> {
+    let wanted: HashMap<String, String> = pairs.collect();
+    let numbers: Vec<&String> = wanted.keys().collect();
+    let mut clashes = Vec::new();
+    for chunk in numbers.chunks(500) {
+        let stored: Vec<(String, String)> = notices::table
+            .select((notices::doc_number, notices::id))
+            .filter(notices::doc_number.eq_any(chunk.iter().copied()))
+            .load(conn)?;
+        clashes.extend(
+            stored
+                .into_iter()
+                .filter(|(number, id)| wanted.get(number) != Some(id)),
+        );
+    }
+    Ok(clashes)
 }
 
 pub fn is_empty(conn: &mut DbConn) -> DbResult<bool> {
-    Ok(regions::count(conn)? == 0)
+    Ok(region_queries::count(conn)? == 0)
 }

@@ -10,7 +10,7 @@ pub mod schema;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{Pool, PooledConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
@@ -31,8 +31,8 @@ pub enum DbConn {
 /// The backend type of `DbConn`, for boxed queries written once for both.
 pub type Backend = <DbConn as Connection>::Backend;
 
-pub type DbPool = Pool<ConnectionManager<DbConn>>;
-pub type PooledConn = PooledConnection<ConnectionManager<DbConn>>;
+pub type DbPool = Pool<Manager>;
+pub type PooledConn = PooledConnection<Manager>;
 
 /// Which backend a database URL names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,12 +75,6 @@ impl DatabaseUrl {
             Self::Postgres(_) => "postgres",
         }
     }
-
-    fn connection_string(&self) -> &str {
-        match self {
-            Self::Sqlite(path) | Self::Postgres(path) => path,
-        }
-    }
 }
 
 /// Errors of the persistence layer, in terms the API can map to a status.
@@ -92,7 +86,7 @@ pub enum DbError {
     NotFound(String),
     /// Input that is well-formed but refers to something that does not exist
     /// (an unknown region in a filter): (field, message).
-    #[error("invalid reference")]
+    #[error("{}", .0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<(String, String)>),
     #[error("query failed: {0}")]
     Query(String),
@@ -120,22 +114,39 @@ impl From<diesel::r2d2::PoolError> for DbError {
 
 pub type DbResult<T> = Result<T, DbError>;
 
-/// Per-connection settings that SQLite keeps per connection, not per file.
+/// Opens connections for the pool by URL scheme. (Diesel's generic manager
+/// would try each backend of `DbConn` in turn, so a PostgreSQL URL would first
+/// be opened as a SQLite file name.)
 #[derive(Debug)]
-struct SqlitePragmas;
+pub struct Manager {
+    url: DatabaseUrl,
+}
 
-impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
-        if let DbConn::Sqlite(sqlite) = conn {
+impl diesel::r2d2::ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = DbError;
+
+    fn connect(&self) -> DbResult<DbConn> {
+        let mut conn = connect(&self.url)?;
+        if let DbConn::Sqlite(sqlite) = &mut conn {
+            // Per-connection settings: SQLite keeps these per connection, not per file.
             sqlite
                 .batch_execute(&format!(
                     "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};
                      PRAGMA foreign_keys = ON;
                      PRAGMA synchronous = NORMAL;"
                 ))
-                .map_err(diesel::r2d2::Error::QueryError)?;
+                .map_err(DbError::from)?;
         }
-        Ok(())
+        Ok(conn)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> DbResult<()> {
+        ping(conn)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -145,9 +156,10 @@ pub fn connect_for_setup(url: &DatabaseUrl) -> DbResult<DbConn> {
     let mut conn = connect(url)?;
     if let DbConn::Sqlite(sqlite) = &mut conn {
         sqlite
-            .batch_execute(
-                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-            )
+            .batch_execute(&format!(
+                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;
+                 PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};"
+            ))
             .map_err(DbError::from)?;
     }
     Ok(conn)
@@ -160,10 +172,10 @@ pub fn pool(url: &DatabaseUrl, size: u32) -> DbPool {
         .max_size(size)
         .min_idle(Some(1))
         .connection_timeout(POOL_TIMEOUT)
-        .connection_customizer(Box::new(SqlitePragmas))
-        .build_unchecked(ConnectionManager::new(url.connection_string()))
+        .build_unchecked(Manager { url: url.clone() })
 }
 
+/// Opens a connection of the backend the URL names.
 pub fn connect(url: &DatabaseUrl) -> DbResult<DbConn> {
     match url {
         DatabaseUrl::Sqlite(path) => SqliteConnection::establish(path).map(DbConn::Sqlite),
@@ -171,6 +183,24 @@ pub fn connect(url: &DatabaseUrl) -> DbResult<DbConn> {
     }
     .map_err(|err| DbError::Unavailable(err.to_string()))
 }
+
+/// Runs `work` in one transaction. On PostgreSQL it first takes a
+/// transaction-scoped advisory lock, so that several API processes starting
+/// against one empty database migrate and load it once, one after another.
+pub fn exclusive_transaction<T>(
+    conn: &mut DbConn,
+    work: impl FnOnce(&mut DbConn) -> DbResult<T>,
+) -> DbResult<T> {
+    conn.transaction::<_, DbError, _>(|conn| {
+        if let DbConn::Pg(pg) = conn {
+            pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({SETUP_LOCK})"))?;
+        }
+        work(conn)
+    })
+}
+
+/// Arbitrary key of the advisory lock that serialises database set-up.
+const SETUP_LOCK: i64 = 0x7469_6377_6565_6b;
 
 fn migration_error(err: Box<dyn std::error::Error + Send + Sync>) -> DbError {
     DbError::Query(format!("migration failed: {err}"))

@@ -62,7 +62,8 @@ impl TestDb {
     /// A migrated database with the bundled public records.
     pub fn bundled() -> (Self, db::DbPool) {
         let test_db = Self::empty();
-        let pool = ticweek::prepare_database(&test_db.url, 4).expect("prepare database");
+        ticweek::prepare_database(&test_db.url).expect("prepare database");
+        let pool = db::pool(&test_db.url, 4);
         (test_db, pool)
     }
 
@@ -94,7 +95,7 @@ pub async fn app() -> (
     impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
 ) {
     let (test_db, pool) = TestDb::bundled();
-    let service = test::init_service(ticweek::app(ticweek::AppState { pool })).await;
+    let service = test::init_service(ticweek::app(ticweek::AppState::new(pool))).await;
     (test_db, service)
 }
 

@@ -42,10 +42,9 @@ fn migrations_go_up_down_and_up_again() {
     assert_eq!(applied.len(), versions("sqlite").len());
     let reverted = ticweek::db::revert_all(&mut conn).unwrap();
     assert_eq!(reverted, applied.len());
-    ticweek::db::migrate(&mut conn).unwrap();
-    ticweek::data::load_bundled_if_empty(&mut conn).unwrap();
-    // Loading is idempotent: a second start finds data and leaves it alone.
-    ticweek::data::load_bundled_if_empty(&mut conn).unwrap();
+    ticweek::data::prepare(&mut conn).unwrap();
+    // Preparing is idempotent: a second start finds data and leaves it alone.
+    ticweek::data::prepare(&mut conn).unwrap();
     assert!(ticweek::db::regions::count(&mut conn).unwrap() > 3_000);
 }
 

@@ -82,7 +82,7 @@ async fn filters_by_year_region_subtree_and_text() {
 #[actix_web::test]
 async fn cursor_is_stable_when_notices_are_inserted_during_the_walk() {
     let (test_db, pool) = TestDb::bundled();
-    let app = actix_web::test::init_service(ticweek::app(ticweek::AppState { pool })).await;
+    let app = actix_web::test::init_service(ticweek::app(ticweek::AppState::new(pool))).await;
     let first = get(&app, "/api/v1/notices?limit=2").await;
     let mut seen: Vec<String> = first.json()["items"]
         .as_array()

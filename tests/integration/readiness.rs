@@ -24,7 +24,7 @@ async fn readyz_is_503_while_the_database_is_gone_and_recovers() {
         None => DatabaseUrl::Sqlite(missing.join("db.sqlite").to_string_lossy().into_owned()),
     };
     let pool = ticweek::db::pool(&url, 2);
-    let app = actix_web::test::init_service(ticweek::app(ticweek::AppState { pool })).await;
+    let app = actix_web::test::init_service(ticweek::app(ticweek::AppState::new(pool))).await;
 
     let ready = get(&app, "/readyz").await;
     ready.assert_problem(503);

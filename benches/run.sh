@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# One-command load run: build release, generate and import the national data
+# into a fresh database, serve it pinned to one core, and drive each scenario
+# with wrk pinned to the other. Writes a markdown table of requests/s, p50,
+# p99, errors, peak RSS and the ratio to the /healthz ceiling.
+#
+#   benches/run.sh                 SQLite, default data, 10 s per scenario
+#   benches/run.sh --pg URL        the same on PostgreSQL (a fresh schema in URL's database)
+#   benches/run.sh --smoke         tiny data, 2 s per scenario (CI: proves the harness runs)
+#   options: --duration S  --connections N  --out FILE  --reuse-data
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+pg_url="" smoke=0 duration=10 connections=32 out="" reuse=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --pg) pg_url="$2"; shift 2 ;;
+        --smoke) smoke=1; duration=2; shift ;;
+        --duration) duration="$2"; shift 2 ;;
+        --connections) connections="$2"; shift 2 ;;
+        --out) out="$2"; shift 2 ;;
+        --reuse-data) reuse=1; shift ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+backend=$([ -n "$pg_url" ] && echo postgres || echo sqlite)
+work=$(mktemp -d /tmp/ticweek-bench.XXXXXX)
+port=$((20000 + RANDOM % 20000))
+server_pid="" schema=""
+
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+    if [ -n "$schema" ]; then psql -q "$pg_url" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+if ! command -v wrk >/dev/null; then
+    echo "installing wrk" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 \
+        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+fi
+cores=$(nproc)
+server_cpu=0 load_cpu=$((cores > 1 ? 1 : 0))
+
+echo "==> cargo build --release" >&2
+cargo build --release --quiet
+bin="$root/target/release/ticweek"
+
+if [ "$smoke" = 1 ]; then
+    data="$work/data.json"
+    python3 benches/gen.py --events 60 --labs 40 --sessions 120 --products 300 --out "$data" >&2
+else
+    data="$root/benches/data/national.json"
+    if [ "$reuse" = 0 ] || [ ! -f "$data" ]; then python3 benches/gen.py --out "$data" >&2; fi
+fi
+
+if [ -n "$pg_url" ]; then
+    schema="bench_$$"
+    psql -q "$pg_url" -c "CREATE SCHEMA $schema" >/dev/null
+    sep=$([[ "$pg_url" == *\?* ]] && echo '&' || echo '?')
+    db_url="${pg_url}${sep}options=-csearch_path%3D${schema}"
+else
+    db_url="$work/bench.db"
+fi
+export DATABASE_URL="$db_url" RUST_LOG=warn
+
+# Import only the sections this build knows: `export` lists them.
+sections=$(DATABASE_URL="$work/probe.db" "$bin" export | python3 -c 'import json,sys; print(",".join(json.load(sys.stdin)))')
+python3 - "$data" "$work/import.json" "$sections" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+keep = sys.argv[3].split(",")
+json.dump({k: doc.get(k, []) for k in keep}, open(sys.argv[2], "w", encoding="utf-8"), ensure_ascii=False)
+print("importing " + ", ".join(f"{len(doc.get(k, []))} {k}" for k in keep)
+      + "; not importable yet: " + (", ".join(k for k in doc if k not in keep) or "none"), file=sys.stderr)
+PY
+"$bin" migrate >/dev/null 2>&1
+t0=$(date +%s%N)
+"$bin" import "$work/import.json" >/dev/null 2>"$work/import.log" || { cat "$work/import.log" >&2; exit 1; }
+import_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if [ -n "$pg_url" ]; then
+    db_size=$(psql -Atq "$pg_url" -c "SELECT pg_size_pretty(sum(pg_total_relation_size(format('%I.%I', schemaname, tablename)))::bigint) FROM pg_tables WHERE schemaname = '$schema'")
+else
+    db_size=$(du -ch "$db_url"* | tail -n 1 | cut -f1)
+fi
+
+taskset -c "$server_cpu" "$bin" serve --bind "127.0.0.1:$port" --workers 1 >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 300); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/readyz" && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
+    sleep 0.1
+done
+
+scenarios=$(python3 benches/paths.py "$data" "$work/paths")
+table="$work/table.md"
+ceiling=""
+skipped=()
+for name in $scenarios; do
+    for variant in "$name" "${name}_cached"; do
+        file="$work/paths/$variant.txt"
+        [ -f "$file" ] || continue
+        first=$(head -n 1 "$file")
+        status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$first")
+        if [ "$status" = 404 ] || [ "$status" = 405 ]; then
+            [ "$variant" = "$name" ] && skipped+=("$name")
+            continue
+        fi
+        echo "==> $variant (${duration}s, $connections connections)" >&2
+        result=$(taskset -c "$load_cpu" wrk -t1 -c"$connections" -d"${duration}s" --latency \
+            -s benches/wrk/paths.lua "http://127.0.0.1:$port" -- "$file" | grep '^RESULT' || true)
+        [ -n "$result" ] || { echo "wrk produced no result for $variant" >&2; exit 1; }
+        read -r _ requests rps p50 p99 sock_errors status_errors <<<"$result"
+        rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
+        [ "$variant" = healthz ] && ceiling="$rps"
+        ratio=$(python3 -c "print(f'{$rps / $ceiling:.2f}' if '$ceiling' else '-')")
+        printf '| %s | %s | %.0f | %s | %.2f | %.2f | %s | %s |\n' "$variant" "$(wc -l <"$file")" "$rps" "$ratio" \
+            "$p50" "$p99" "$((sock_errors + status_errors))" "$((rss_kb / 1024))" >>"$table"
+    done
+done
+
+date_tag=$(date +%F)
+if [ -z "$out" ]; then
+    if [ "$smoke" = 1 ]; then out="$work/results.md"; else out="$root/benches/results/$date_tag-$backend.md"; fi
+fi
+mkdir -p "$(dirname "$out")"
+{
+    echo "# Load run $date_tag, $backend$([ "$smoke" = 1 ] && echo ' (smoke)')"
+    echo
+    echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB;" \
+        "server pinned to CPU $server_cpu (1 worker), wrk pinned to CPU $load_cpu, $connections connections, ${duration} s per scenario, gzip requested."
+    echo "Commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown). Data: $(python3 -c "import json,sys; d=json.load(open('$work/import.json')); print(', '.join(f'{len(v)} {k}' for k, v in d.items()))") imported in ${import_ms} ms; database size ${db_size}."
+    echo
+    echo "| scenario | distinct URLs | req/s | × ceiling | p50 ms | p99 ms | errors | peak RSS MiB |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    cat "$table"
+    echo
+    echo "Skipped (endpoint not built yet): ${skipped[*]:-none}."
+} >"$out"
+cat "$out"
+[ "$smoke" = 1 ] || echo "wrote $out" >&2
