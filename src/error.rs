@@ -179,7 +179,12 @@ pub fn framework_errors<B: 'static>() -> actix_web::middleware::ErrorHandlers<B>
         let (req, old) = res.into_parts();
         let mut new = ApiError::status(status, detail).error_response();
         for (name, value) in old.headers() {
-            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            let body_header = [
+                header::CONTENT_TYPE,
+                header::CONTENT_LENGTH,
+                header::CONTENT_ENCODING,
+            ];
+            if !body_header.contains(name) {
                 new.headers_mut().insert(name.clone(), value.clone());
             }
         }

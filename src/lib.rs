@@ -54,11 +54,13 @@ pub fn app(
         .default_service(web::to(move |req| {
             api::fallback::not_matched(req, known.clone())
         }))
-        .wrap(error::framework_errors())
         .wrap(Compress::default())
         .wrap(from_fn(api::caching::etag))
         .wrap(from_fn(api::caching::head_as_get))
         .wrap(cors())
+        // Outside CORS, so its refusals (a preflight for a method we do not
+        // allow) become problem bodies too.
+        .wrap(error::framework_errors())
         .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
 }
 

@@ -92,7 +92,9 @@ impl CampaignsQuery {
             year: check.parse("year", self.year.as_deref(), year),
             kind: check.parse("kind", self.kind.as_deref(), str::parse),
             region: check.parse("region", self.region.as_deref(), str::parse::<Adcode>),
-            after: check.parse("cursor", self.cursor.as_deref(), paging::decode_year_id),
+            after: check.parse("cursor", self.cursor.as_deref(), |raw| {
+                paging::decode_year_id("campaigns", raw)
+            }),
             limit: check.limit(self.limit.as_deref()),
         };
         check.finish(filter)
@@ -122,10 +124,13 @@ pub async fn list_campaigns(
     })
     .await?;
     let next_cursor = more.then(|| rows.last()).flatten().map(|(row, _)| {
-        paging::encode_year_id(&YearIdKey {
-            year: row.year,
-            id: row.id.clone(),
-        })
+        paging::encode_year_id(
+            "campaigns",
+            &YearIdKey {
+                year: row.year,
+                id: row.id.clone(),
+            },
+        )
     });
     let items = rows.into_iter().map(Campaign::from).collect();
     Ok(paging::respond(&req, Page { items, next_cursor }))
@@ -138,6 +143,7 @@ pub async fn list_campaigns(
     params(("id" = String, Path, description = "Campaign id", example = "jiangxi-2022-organic-week")),
     responses(
         (status = 200, description = "The campaign", body = Campaign),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such campaign", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -147,7 +153,7 @@ pub async fn get_campaign(
     path: web::Path<String>,
     _params: Params<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
+    let id = super::path_id(&path)?.into_string();
     let row = run(&state, move |conn| crate::db::campaigns::get(conn, &id)).await?;
     Ok(HttpResponse::Ok().json(Campaign::from(row)))
 }

@@ -38,6 +38,10 @@ impl KnownPaths {
                 }
                 (ResourceDef::new(path.as_str()), methods.join(", "))
             })
+            .chain(
+                ["/openapi.json", "/docs", "/docs/{_:.*}"]
+                    .map(|path| (ResourceDef::new(path), "GET, HEAD".to_owned())),
+            )
             .collect();
         Self(paths)
     }

@@ -70,6 +70,13 @@ where
     result.map_err(ApiError::from)
 }
 
+/// A record id from the path: malformed ids (NUL, spaces, upper case…) are
+/// refused before they reach the database.
+pub fn path_id(raw: &str) -> Result<crate::domain::RecordId, ApiError> {
+    raw.parse()
+        .map_err(|crate::domain::Invalid(message)| ApiError::invalid("id", message))
+}
+
 /// Every route, registered through utoipa-actix-web so the OpenAPI document
 /// is produced from the same registrations that route requests.
 pub fn routes(cfg: &mut ServiceConfig) {

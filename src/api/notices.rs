@@ -122,7 +122,9 @@ impl NoticesQuery {
             year: check.parse("year", self.year.as_deref(), year),
             region: check.parse("region", self.region.as_deref(), str::parse::<Adcode>),
             q: check.parse("q", self.q.as_deref(), search_text),
-            after: check.parse("cursor", self.cursor.as_deref(), paging::decode_year_id),
+            after: check.parse("cursor", self.cursor.as_deref(), |raw| {
+                paging::decode_year_id("notices", raw)
+            }),
             limit: check.limit(self.limit.as_deref()),
         };
         check.finish(filter)
@@ -149,10 +151,13 @@ pub async fn list_notices(
     let filter = query.into_filter()?;
     let (rows, more) = run(&state, move |conn| crate::db::notices::list(conn, &filter)).await?;
     let next_cursor = more.then(|| rows.last()).flatten().map(|(row, _)| {
-        paging::encode_year_id(&YearIdKey {
-            year: row.year,
-            id: row.id.clone(),
-        })
+        paging::encode_year_id(
+            "notices",
+            &YearIdKey {
+                year: row.year,
+                id: row.id.clone(),
+            },
+        )
     });
     let items = rows.into_iter().map(Notice::from).collect();
     Ok(paging::respond(&req, Page { items, next_cursor }))
@@ -165,6 +170,7 @@ pub async fn list_notices(
     params(("id" = String, Path, description = "Notice id", example = "shanxi-2024-209")),
     responses(
         (status = 200, description = "The notice", body = Notice),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such notice", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -174,7 +180,7 @@ pub async fn get_notice(
     path: web::Path<String>,
     _params: Params<NoParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
+    let id = super::path_id(&path)?.into_string();
     let row = run(&state, move |conn| crate::db::notices::get(conn, &id)).await?;
     Ok(HttpResponse::Ok().json(Notice::from(row)))
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::YearIdKey;
-use crate::domain::Invalid;
+use crate::domain::{Adcode, Invalid, RecordId};
 
 /// One page of a list.
 #[derive(Debug, Serialize, ToSchema)]
@@ -25,46 +25,45 @@ pub struct Page<T> {
 /// being misread.
 const VERSION: &str = "v1";
 
-pub fn encode(key: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{VERSION}|{key}"))
+/// A cursor names the list it belongs to, so one list's cursor sent to
+/// another is refused instead of being misread as a position there.
+pub fn encode(list: &str, key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{VERSION}|{list}|{key}"))
 }
 
-fn decode(raw: &str) -> Result<String, Invalid> {
-    let refuse =
-        || Invalid::new("is not a cursor issued by this API; follow the Link rel=\"next\" URL");
+fn refuse() -> Invalid {
+    Invalid::new("is not a cursor of this list; follow the Link rel=\"next\" URL")
+}
+
+fn decode(list: &str, raw: &str) -> Result<String, Invalid> {
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| refuse())?;
     let text = String::from_utf8(bytes).map_err(|_| refuse())?;
     text.strip_prefix(VERSION)
+        .and_then(|rest| rest.strip_prefix('|'))
+        .and_then(|rest| rest.strip_prefix(list))
         .and_then(|rest| rest.strip_prefix('|'))
         .map(str::to_owned)
         .ok_or_else(refuse)
 }
 
-/// Cursor of a list ordered by a single string key (regions by adcode).
-pub fn decode_key(raw: &str) -> Result<String, Invalid> {
-    let key = decode(raw)?;
-    if key.is_empty() || key.contains('\0') {
-        return Err(Invalid::new("is not a cursor issued by this API"));
-    }
+/// Cursor of the region list, ordered by adcode.
+pub fn decode_adcode(raw: &str) -> Result<String, Invalid> {
+    let key = decode("regions", raw)?;
+    key.parse::<Adcode>().map_err(|_| refuse())?;
     Ok(key)
 }
 
-pub fn encode_year_id(key: &YearIdKey) -> String {
-    encode(&format!("{}|{}", key.year, key.id))
+pub fn encode_year_id(list: &str, key: &YearIdKey) -> String {
+    encode(list, &format!("{}|{}", key.year, key.id))
 }
 
 /// Cursor of a list ordered by (year DESC, id).
-pub fn decode_year_id(raw: &str) -> Result<YearIdKey, Invalid> {
-    let key = decode(raw)?;
-    let (year, id) = key
-        .split_once('|')
-        .ok_or_else(|| Invalid::new("is not a cursor issued by this API"))?;
-    let year = year
-        .parse()
-        .map_err(|_| Invalid::new("is not a cursor issued by this API"))?;
+pub fn decode_year_id(list: &str, raw: &str) -> Result<YearIdKey, Invalid> {
+    let key = decode(list, raw)?;
+    let (year, id) = key.split_once('|').ok_or_else(refuse)?;
     Ok(YearIdKey {
-        year,
-        id: id.to_owned(),
+        year: year.parse().map_err(|_| refuse())?,
+        id: id.parse::<RecordId>().map_err(|_| refuse())?.into_string(),
     })
 }
 

@@ -91,7 +91,7 @@ impl RegionsQuery {
             parent: check.parse("parent", self.parent.as_deref(), str::parse::<Adcode>),
             level: check.parse("level", self.level.as_deref(), str::parse),
             q: check.parse("q", self.q.as_deref(), search_text),
-            after: check.parse("cursor", self.cursor.as_deref(), paging::decode_key),
+            after: check.parse("cursor", self.cursor.as_deref(), paging::decode_adcode),
             limit: check.limit(self.limit.as_deref()),
         };
         check.finish(filter)
@@ -118,7 +118,7 @@ pub async fn list_regions(
     let filter = query.into_filter()?;
     let (rows, more) = run(&state, move |conn| crate::db::regions::list(conn, &filter)).await?;
     let next_cursor = more
-        .then(|| rows.last().map(|r| paging::encode(&r.adcode)))
+        .then(|| rows.last().map(|r| paging::encode("regions", &r.adcode)))
         .flatten();
     let items = rows.into_iter().map(Region::from).collect();
     Ok(paging::respond(&req, Page { items, next_cursor }))

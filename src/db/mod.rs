@@ -200,7 +200,7 @@ pub fn exclusive_transaction<T>(
 }
 
 /// Arbitrary key of the advisory lock that serialises database set-up.
-const SETUP_LOCK: i64 = 0x7469_6377_6565_6b;
+const SETUP_LOCK: i64 = 0x0074_6963_7765_656b;
 
 fn migration_error(err: Box<dyn std::error::Error + Send + Sync>) -> DbError {
     DbError::Query(format!("migration failed: {err}"))
@@ -231,10 +231,17 @@ pub fn ping(conn: &mut DbConn) -> DbResult<()> {
     conn.batch_execute("SELECT 1").map_err(DbError::from)
 }
 
+diesel::define_sql_function! {
+    /// Case folding for search: used on both backends so that `q=vr` finds
+    /// `VR` on PostgreSQL (case-sensitive LIKE) as on SQLite.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 /// The `LIKE` pattern for "contains `needle`", with `\` as escape character:
 /// user input is data, so `%` and `_` match themselves (SQLite has no default
 /// escape character, hence the explicit `ESCAPE`).
 pub(crate) fn contains_pattern(needle: &str) -> String {
+    let needle = needle.to_lowercase();
     let mut pattern = String::with_capacity(needle.len() + 2);
     pattern.push('%');
     for ch in needle.chars() {

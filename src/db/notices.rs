@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::notices;
-use super::{contains_pattern, Backend, DbConn, DbError, DbResult, YearIdKey};
+use super::{contains_pattern, lower, Backend, DbConn, DbError, DbResult, YearIdKey};
 use crate::domain::Adcode;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -80,11 +80,13 @@ pub fn list(conn: &mut DbConn, filter: &NoticeFilter) -> DbResult<(Vec<NoticeWit
         // the events issue brings the shared bigram index for large tables.
         let pattern = contains_pattern(q);
         query = query.filter(
-            notices::title
+            lower(notices::title)
                 .like(pattern.clone())
                 .escape('\\')
-                .or(notices::doc_number.like(pattern.clone()).escape('\\'))
-                .or(notices::body.like(pattern).escape('\\')),
+                .or(lower(notices::doc_number)
+                    .like(pattern.clone())
+                    .escape('\\'))
+                .or(lower(notices::body).like(pattern).escape('\\')),
         );
     }
     if let Some(after) = &filter.after {

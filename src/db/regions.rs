@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::regions;
-use super::{contains_pattern, Backend, DbConn, DbError, DbResult};
+use super::{contains_pattern, lower, Backend, DbConn, DbError, DbResult};
 use crate::domain::{Adcode, RegionLevel};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -47,7 +47,7 @@ pub fn list(conn: &mut DbConn, filter: &RegionFilter) -> DbResult<(Vec<RegionRow
     }
     if let Some(q) = &filter.q {
         // The table is the fixed national list (~3,200 rows), so this scan is bounded.
-        query = query.filter(regions::name.like(contains_pattern(q)).escape('\\'));
+        query = query.filter(lower(regions::name).like(contains_pattern(q)).escape('\\'));
     }
     if let Some(after) = &filter.after {
         query = query.filter(regions::adcode.gt(after.clone()));

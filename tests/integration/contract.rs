@@ -71,6 +71,8 @@ async fn unknown_route_is_404_and_wrong_method_is_405_with_allow() {
     let (_db, app) = app().await;
     let reply = get(&app, "/api/v1/nothing-here").await;
     reply.assert_problem(404);
+    let reply = send(&app, TestRequest::post().uri("/openapi.json").to_request()).await;
+    reply.assert_problem(405);
 
     for (method, uri) in [
         (actix_web::http::Method::POST, "/api/v1/regions"),

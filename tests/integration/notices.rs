@@ -76,6 +76,21 @@ async fn filters_by_year_region_subtree_and_text() {
         .json());
     assert!(found.contains(&"samr-2022-1227".to_owned()), "{found:?}");
     get(&app, "/api/v1/notices?q=").await.assert_invalid("q");
+    // Latin text matches without regard to case, on both backends.
+    assert!(
+        ids(get(&app, "/api/v1/notices?q=vr").await.json()).contains(&"jiangxi-2022-7".to_owned())
+    );
+    for bad in ["44010", "44O100", "-440100"] {
+        get(&app, &format!("/api/v1/notices?region={bad}"))
+            .await
+            .assert_invalid("region");
+    }
+    get(&app, "/api/v1/notices?year=twenty")
+        .await
+        .assert_invalid("year");
+    get(&app, "/api/v1/notices?year=1999")
+        .await
+        .assert_invalid("year");
     get(&app, "/api/v1/notices/nope").await.assert_problem(404);
 }
 

@@ -47,3 +47,16 @@ async fn readyz_is_503_while_the_database_is_gone_and_recovers() {
         assert_eq!(get(&app, "/readyz").await.status, StatusCode::OK);
     }
 }
+
+#[actix_web::test]
+async fn a_server_still_preparing_its_database_answers_503() {
+    let (_db, pool) = crate::common::TestDb::bundled();
+    let state = ticweek::AppState::starting(pool);
+    let app = actix_web::test::init_service(ticweek::app(state.clone())).await;
+    get(&app, "/readyz").await.assert_problem(503);
+    get(&app, "/api/v1/campaigns").await.assert_problem(503);
+    assert_eq!(get(&app, "/healthz").await.status, StatusCode::OK);
+    state.mark_ready();
+    assert_eq!(get(&app, "/readyz").await.status, StatusCode::OK);
+    assert_eq!(get(&app, "/api/v1/campaigns").await.status, StatusCode::OK);
+}

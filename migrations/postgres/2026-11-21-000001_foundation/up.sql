@@ -1,12 +1,14 @@
+-- Keys and references use the "C" collation so that ordering (and keyset
+-- pagination) is bytewise, as on SQLite, whatever the database's locale.
 -- GB/T 2260 divisions. `province` and `city` are the ancestors (or the row
 -- itself) so that "a region and all its descendants" is one indexed lookup.
 CREATE TABLE regions (
-    adcode   TEXT PRIMARY KEY NOT NULL CHECK (char_length(adcode) = 6),
+    adcode   TEXT COLLATE "C" PRIMARY KEY NOT NULL CHECK (char_length(adcode) = 6),
     name     TEXT NOT NULL,
     level    TEXT NOT NULL CHECK (level IN ('province', 'city', 'county')),
-    parent   TEXT REFERENCES regions (adcode),
-    province TEXT NOT NULL,
-    city     TEXT,
+    parent   TEXT COLLATE "C" REFERENCES regions (adcode),
+    province TEXT COLLATE "C" NOT NULL,
+    city     TEXT COLLATE "C",
     lat      DOUBLE PRECISION NOT NULL,
     lon      DOUBLE PRECISION NOT NULL
 );
@@ -16,11 +18,11 @@ CREATE INDEX regions_city ON regions (city);
 CREATE INDEX regions_level ON regions (level, adcode);
 
 CREATE TABLE notices (
-    id          TEXT PRIMARY KEY NOT NULL,
+    id          TEXT COLLATE "C" PRIMARY KEY NOT NULL,
     doc_number  TEXT NOT NULL UNIQUE,
     title       TEXT NOT NULL,
     issuer      TEXT NOT NULL,
-    region      TEXT REFERENCES regions (adcode),
+    region      TEXT COLLATE "C" REFERENCES regions (adcode),
     year        INTEGER NOT NULL,
     issued_on   DATE,
     body        TEXT NOT NULL,
@@ -36,16 +38,16 @@ CREATE INDEX notices_year_id ON notices (year DESC, id);
 CREATE INDEX notices_region ON notices (region);
 
 CREATE TABLE campaigns (
-    id          TEXT PRIMARY KEY NOT NULL,
+    id          TEXT COLLATE "C" PRIMARY KEY NOT NULL,
     kind        TEXT NOT NULL CHECK (kind IN ('organic_week', 'green_week', 'service_week', 'lab_open_day', 'sme_qms')),
     year        INTEGER NOT NULL,
     title       TEXT NOT NULL,
     theme       TEXT,
-    region      TEXT REFERENCES regions (adcode),
+    region      TEXT COLLATE "C" REFERENCES regions (adcode),
     starts_on   DATE,
     ends_on     DATE,
     period_text TEXT,
-    notice_id   TEXT NOT NULL REFERENCES notices (id),
+    notice_id   TEXT COLLATE "C" NOT NULL REFERENCES notices (id),
     source      TEXT NOT NULL,
     updated_at  TIMESTAMP NOT NULL
 );
