@@ -3,7 +3,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::schema::campaigns;
+use super::schema::{campaigns, regions};
 use super::{Backend, DbConn, DbError, DbResult, YearIdKey};
 use crate::domain::{Adcode, CampaignKind};
 
@@ -40,19 +40,27 @@ pub fn list(
     conn: &mut DbConn,
     filter: &CampaignFilter,
 ) -> DbResult<(Vec<CampaignWithRegion>, bool)> {
-    let subtree = match &filter.region {
-        Some(region) => Some(super::regions::subtree(conn, "region", region)?),
-        None => None,
-    };
-    let mut query = campaigns::table.into_boxed::<Backend>();
+    let mut query = campaigns::table
+        .left_join(regions::table.on(campaigns::region.eq(regions::adcode.nullable())))
+        .select((CampaignRow::as_select(), regions::name.nullable()))
+        .into_boxed::<Backend>();
     if let Some(year) = filter.year {
         query = query.filter(campaigns::year.eq(year));
     }
     if let Some(kind) = filter.kind {
         query = query.filter(campaigns::kind.eq(kind.as_str()));
     }
-    if let Some(codes) = subtree {
-        query = query.filter(campaigns::region.assume_not_null().eq_any(codes));
+    if let Some(region) = &filter.region {
+        // The region itself or any division below it: ancestors are stored
+        // per region row, so this is a join on indexed columns.
+        let code = region.as_str().to_owned();
+        query = query.filter(
+            regions::adcode
+                .nullable()
+                .eq(code.clone())
+                .or(regions::province.nullable().eq(code.clone()))
+                .or(regions::city.eq(code)),
+        );
     }
     if let Some(after) = &filter.after {
         query = query.filter(
@@ -61,36 +69,38 @@ pub fn list(
                 .and(campaigns::id.gt(after.id.clone()))),
         );
     }
-    let mut rows: Vec<CampaignRow> = query
-        .select(CampaignRow::as_select())
+    let mut rows: Vec<(CampaignRow, Option<String>)> = query
         .order((campaigns::year.desc(), campaigns::id.asc()))
         .limit(filter.limit + 1)
         .load(conn)?;
     let more = rows.len() as i64 > filter.limit;
     rows.truncate(filter.limit as usize);
-    Ok((
-        super::regions::with_names(conn, rows, |r| r.region.as_deref())?,
-        more,
-    ))
+    if rows.is_empty() {
+        // An empty page may mean the region filter names no region at all.
+        if let Some(region) = &filter.region {
+            super::regions::require_known(conn, "region", region)?;
+        }
+    }
+    Ok((rows, more))
 }
 
 pub fn get(conn: &mut DbConn, id: &str) -> DbResult<CampaignWithRegion> {
-    let row = campaigns::table
-        .find(id)
-        .select(CampaignRow::as_select())
+    campaigns::table
+        .left_join(regions::table.on(campaigns::region.eq(regions::adcode.nullable())))
+        .filter(campaigns::id.eq(id))
+        .select((CampaignRow::as_select(), regions::name.nullable()))
         .first(conn)
         .optional()?
-        .ok_or_else(|| DbError::NotFound(format!("no campaign with id {id:?}")))?;
-    Ok(super::regions::with_names(conn, vec![row], |r| r.region.as_deref())?.remove(0))
+        .ok_or_else(|| DbError::NotFound(format!("no campaign with id {id:?}")))
 }
 
 /// Every campaign, in id order, for `ticweek export`.
 pub fn all(conn: &mut DbConn) -> DbResult<Vec<CampaignWithRegion>> {
-    let rows = campaigns::table
-        .select(CampaignRow::as_select())
+    Ok(campaigns::table
+        .left_join(regions::table.on(campaigns::region.eq(regions::adcode.nullable())))
+        .select((CampaignRow::as_select(), regions::name.nullable()))
         .order(campaigns::id)
-        .load(conn)?;
-    super::regions::with_names(conn, rows, |r| r.region.as_deref())
+        .load(conn)?)
 }
 
 /// Inserts or replaces by id.

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::notices;
+use super::schema::{notices, regions};
 use super::{contains_pattern, lower, Backend, DbConn, DbError, DbResult, YearIdKey};
 use crate::domain::Adcode;
 
@@ -64,16 +64,24 @@ pub struct NoticeFilter {
 }
 
 pub fn list(conn: &mut DbConn, filter: &NoticeFilter) -> DbResult<(Vec<NoticeWithRegion>, bool)> {
-    let subtree = match &filter.region {
-        Some(region) => Some(super::regions::subtree(conn, "region", region)?),
-        None => None,
-    };
-    let mut query = notices::table.into_boxed::<Backend>();
+    let mut query = notices::table
+        .left_join(regions::table.on(notices::region.eq(regions::adcode.nullable())))
+        .select((NoticeRow::as_select(), regions::name.nullable()))
+        .into_boxed::<Backend>();
     if let Some(year) = filter.year {
         query = query.filter(notices::year.eq(year));
     }
-    if let Some(codes) = subtree {
-        query = query.filter(notices::region.assume_not_null().eq_any(codes));
+    if let Some(region) = &filter.region {
+        // The region itself or any division below it: ancestors are stored
+        // per region row, so this is a join on indexed columns.
+        let code = region.as_str().to_owned();
+        query = query.filter(
+            regions::adcode
+                .nullable()
+                .eq(code.clone())
+                .or(regions::province.nullable().eq(code.clone()))
+                .or(regions::city.eq(code)),
+        );
     }
     if let Some(q) = &filter.q {
         // Bounded by the number of notices (a few hundred a year nationally);
@@ -96,42 +104,38 @@ pub fn list(conn: &mut DbConn, filter: &NoticeFilter) -> DbResult<(Vec<NoticeWit
                 .and(notices::id.gt(after.id.clone()))),
         );
     }
-    let mut rows: Vec<NoticeRow> = query
-        .select(NoticeRow::as_select())
+    let mut rows: Vec<(NoticeRow, Option<String>)> = query
         .order((notices::year.desc(), notices::id.asc()))
         .limit(filter.limit + 1)
         .load(conn)?;
     let more = rows.len() as i64 > filter.limit;
     rows.truncate(filter.limit as usize);
-    let named = super::regions::with_names(conn, rows, |r| r.region.as_deref())?;
-    Ok((named, more))
+    if rows.is_empty() {
+        // An empty page may mean the region filter names no region at all.
+        if let Some(region) = &filter.region {
+            super::regions::require_known(conn, "region", region)?;
+        }
+    }
+    Ok((rows, more))
 }
 
 pub fn get(conn: &mut DbConn, id: &str) -> DbResult<NoticeWithRegion> {
-    let row = notices::table
-        .find(id)
-        .select(NoticeRow::as_select())
+    notices::table
+        .left_join(regions::table.on(notices::region.eq(regions::adcode.nullable())))
+        .filter(notices::id.eq(id))
+        .select((NoticeRow::as_select(), regions::name.nullable()))
         .first(conn)
         .optional()?
-        .ok_or_else(|| DbError::NotFound(format!("no notice with id {id:?}")))?;
-    Ok(super::regions::with_names(conn, vec![row], |r| r.region.as_deref())?.remove(0))
+        .ok_or_else(|| DbError::NotFound(format!("no notice with id {id:?}")))
 }
 
 /// Every notice, in id order, for `ticweek export`.
 pub fn all(conn: &mut DbConn) -> DbResult<Vec<NoticeWithRegion>> {
-    let rows = notices::table
-        .select(NoticeRow::as_select())
+    Ok(notices::table
+        .left_join(regions::table.on(notices::region.eq(regions::adcode.nullable())))
+        .select((NoticeRow::as_select(), regions::name.nullable()))
         .order(notices::id)
-        .load(conn)?;
-    super::regions::with_names(conn, rows, |r| r.region.as_deref())
-}
-
-pub fn exists(conn: &mut DbConn, id: &str) -> DbResult<bool> {
-    let n: i64 = notices::table
-        .filter(notices::id.eq(id))
-        .count()
-        .get_result(conn)?;
-    Ok(n > 0)
+        .load(conn)?)
 }
 
 /// Inserts or replaces by id.

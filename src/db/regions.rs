@@ -31,9 +31,6 @@ pub struct RegionFilter {
 
 /// One page plus whether more rows follow (fetched as `limit + 1`).
 pub fn list(conn: &mut DbConn, filter: &RegionFilter) -> DbResult<(Vec<RegionRow>, bool)> {
-    if let Some(parent) = &filter.parent {
-        require_known(conn, "parent", parent)?;
-    }
     let mut query = regions::table
         .select(RegionRow::as_select())
         .order(regions::adcode)
@@ -53,6 +50,9 @@ pub fn list(conn: &mut DbConn, filter: &RegionFilter) -> DbResult<(Vec<RegionRow
         query = query.filter(regions::adcode.gt(after.clone()));
     }
     let mut rows = query.load(conn)?;
+    if let (true, Some(parent)) = (rows.is_empty(), &filter.parent) {
+        require_known(conn, "parent", parent)?;
+    }
     let more = rows.len() as i64 > filter.limit;
     rows.truncate(filter.limit as usize);
     Ok((rows, more))
@@ -80,70 +80,11 @@ pub fn require_known(conn: &mut DbConn, field: &str, adcode: &Adcode) -> DbResul
     Ok(())
 }
 
-/// Adcodes of `root` and every division below it; an unknown `root` is a
-/// client error naming `field`. Ancestors are stored per row (`province`,
-/// `city`), so this is one indexed lookup, bounded by the size of a province
-/// (a few hundred codes), and province-administered counties (429004) fall
-/// under their province.
-pub fn subtree(conn: &mut DbConn, field: &str, root: &Adcode) -> DbResult<Vec<String>> {
-    let code = root.as_str();
-    let codes: Vec<String> = regions::table
-        .select(regions::adcode)
-        .filter(
-            regions::adcode
-                .eq(code)
-                .or(regions::province.eq(code))
-                .or(regions::city.eq(code)),
-        )
-        .load(conn)?;
-    if codes.is_empty() {
-        return Err(unknown(field, root));
-    }
-    Ok(codes)
-}
-
 fn unknown(field: &str, adcode: &Adcode) -> DbError {
     DbError::Invalid(vec![(
         field.to_owned(),
         format!("no region with adcode {adcode}; see /api/v1/regions"),
     )])
-}
-
-/// One query for the names of every region the rows mention.
-pub fn names(
-    conn: &mut DbConn,
-    codes: impl Iterator<Item = String>,
-) -> DbResult<std::collections::HashMap<String, String>> {
-    let mut codes: Vec<String> = codes.collect();
-    codes.sort();
-    codes.dedup();
-    if codes.is_empty() {
-        return Ok(Default::default());
-    }
-    let pairs: Vec<(String, String)> = regions::table
-        .select((regions::adcode, regions::name))
-        .filter(regions::adcode.eq_any(codes))
-        .load(conn)?;
-    Ok(pairs.into_iter().collect())
-}
-
-/// Pairs each row with the name of the region it refers to, in one query.
-pub fn with_names<R>(
-    conn: &mut DbConn,
-    rows: Vec<R>,
-    region_of: impl Fn(&R) -> Option<&str>,
-) -> DbResult<Vec<(R, Option<String>)>> {
-    let names = names(
-        conn,
-        rows.iter().filter_map(|r| region_of(r).map(str::to_owned)),
-    )?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let name = region_of(&row).and_then(|code| names.get(code).cloned());
-            (row, name)
-        })
-        .collect())
 }
 
 pub fn count(conn: &mut DbConn) -> DbResult<i64> {
