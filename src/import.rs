@@ -2,19 +2,24 @@
 //! items have the read shape of the API (server-set fields may be present and
 //! are ignored). Validation reports every bad row before anything is written.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::api::campaigns::Campaign;
+use crate::api::events::Event;
 use crate::api::notices::{Contact, Deadline, Notice};
 use crate::db::campaigns::CampaignRow;
+use crate::db::events::EventRow;
 use crate::db::notices::NoticeChanges;
 use crate::db::{DbConn, DbError, DbResult};
-use crate::domain::{parse_date, Adcode, CampaignKind, RecordId};
+use crate::domain::{
+    parse_date, Activity, Adcode, Attendance, CampaignKind, EventStatus, Invalid, LatLon,
+    Precision, RecordId, SHANGHAI,
+};
 
 /// One refused item: which list, which position, which field, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,6 +34,7 @@ pub struct RowError {
 pub struct Report {
     pub notices: usize,
     pub campaigns: usize,
+    pub events: usize,
     pub dry_run: bool,
     pub errors: Vec<RowError>,
 }
@@ -58,6 +64,8 @@ struct Document {
     notices: Vec<Value>,
     #[serde(default)]
     campaigns: Vec<Value>,
+    #[serde(default)]
+    events: Vec<Value>,
 }
 
 /// A region given either as a bare adcode or in the read shape `{adcode, name}`.
@@ -125,6 +133,43 @@ struct CampaignInput {
     _updated_at: Option<serde::de::IgnoredAny>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VenueInput {
+    name: Option<String>,
+    address: Option<String>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    precision: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventInput {
+    id: String,
+    campaign_id: String,
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    activities: Vec<String>,
+    starts_at: String,
+    ends_at: String,
+    period_text: Option<String>,
+    venue: VenueInput,
+    region: RegionInput,
+    organizer: Option<String>,
+    online_url: Option<String>,
+    attendance: Option<String>,
+    status: Option<String>,
+    source: String,
+    /// Derived from the campaign; accepted (so an export imports) and ignored.
+    #[serde(default, rename = "kind")]
+    _kind: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "updated_at")]
+    _updated_at: Option<serde::de::IgnoredAny>,
+}
+
 /// Validates `text`; unless `dry_run` or a row is bad, writes every record in
 /// one transaction.
 pub fn run(conn: &mut DbConn, text: &str, dry_run: bool) -> DbResult<Report> {
@@ -142,7 +187,8 @@ pub fn run(conn: &mut DbConn, text: &str, dry_run: bool) -> DbResult<Report> {
         index: 0,
     };
 
-    let now = Utc::now().naive_utc();
+    // Microseconds: what PostgreSQL keeps, so both backends show the same value.
+    let now = Utc::now().naive_utc().trunc_subsecs(6);
     // (position in the document, row) of every item that parsed.
     let mut notices = Vec::new();
     for (index, raw) in document.notices.into_iter().enumerate() {
@@ -205,35 +251,77 @@ pub fn run(conn: &mut DbConn, text: &str, dry_run: bool) -> DbResult<Report> {
             v.refuse("id", format!("{:?} appears twice in this document", row.id));
         }
     }
+    let mut events = Vec::new();
+    for (index, raw) in document.events.into_iter().enumerate() {
+        v.at("events", index);
+        if let Some(input) = v.item::<EventInput>(raw) {
+            events.push((index, input));
+        }
+    }
+    let campaign_kinds: HashMap<String, String> = campaigns
+        .iter()
+        .map(|(_, c)| (c.id.clone(), c.kind.clone()))
+        .chain(crate::db::events::campaign_kinds(
+            conn,
+            events.iter().map(|(_, e)| e.campaign_id.clone()).collect(),
+        )?)
+        .collect();
+    let centroids = crate::db::events::centroids(
+        conn,
+        events
+            .iter()
+            .map(|(_, e)| e.region.adcode().to_owned())
+            .collect(),
+    )?;
+    let mut event_ids = HashSet::new();
+    let mut event_rows = Vec::new();
+    for (index, input) in events {
+        v.at("events", index);
+        if !event_ids.insert(input.id.clone()) {
+            v.refuse(
+                "id",
+                format!("{:?} appears twice in this document", input.id),
+            );
+        }
+        if let Some(row) = v.event(input, &campaign_kinds, &centroids, now) {
+            event_rows.push(row);
+        }
+    }
     let notices: Vec<NoticeChanges> = notices.into_iter().map(|(_, n)| n).collect();
     let campaigns: Vec<CampaignRow> = campaigns.into_iter().map(|(_, c)| c).collect();
 
     let report = Report {
         notices: notices.len(),
         campaigns: campaigns.len(),
+        events: event_rows.len(),
         dry_run,
         errors: v.errors,
     };
     if report.errors.is_empty() && !dry_run {
-        crate::db::import::write_all(conn, &notices, &campaigns)?;
+        crate::db::import::write_all(conn, &notices, &campaigns, &event_rows)?;
     }
     Ok(report)
 }
 
 /// Every record as an import document, so that export → import round-trips.
-pub fn export(conn: &mut DbConn) -> Result<String, String> {
+pub fn export(conn: &mut DbConn) -> DbResult<String> {
     #[derive(Serialize)]
     struct Export {
         notices: Vec<Notice>,
         campaigns: Vec<Campaign>,
+        events: Vec<Event>,
     }
-    let notices = crate::db::notices::all(conn).map_err(|e| e.to_string())?;
-    let campaigns = crate::db::campaigns::all(conn).map_err(|e| e.to_string())?;
+    let notices = crate::db::notices::all(conn)?;
+    let campaigns = crate::db::campaigns::all(conn)?;
     let doc = Export {
         notices: notices.into_iter().map(Notice::from).collect(),
         campaigns: campaigns.into_iter().map(Campaign::from).collect(),
+        events: crate::db::events::all(conn)?
+            .into_iter()
+            .map(Event::from)
+            .collect(),
     };
-    let mut json = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+    let mut json = serde_json::to_string_pretty(&doc).map_err(|e| DbError::Query(e.to_string()))?;
     json.push('\n');
     Ok(json)
 }
@@ -364,6 +452,107 @@ impl Validator {
             ends_on,
             period_text: input.period_text,
             notice_id: input.notice_id,
+            source: input.source,
+            updated_at: now,
+        })
+    }
+}
+
+impl Validator {
+    fn instant(&mut self, field: &str, raw: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+        chrono::DateTime::parse_from_rfc3339(raw)
+            .map_err(|_| {
+                self.refuse(
+                    field,
+                    format!("must be an RFC 3339 datetime with offset, got {raw:?}"),
+                )
+            })
+            .ok()
+    }
+
+    fn parsed<T: std::str::FromStr<Err = Invalid>>(&mut self, field: &str, raw: &str) -> Option<T> {
+        raw.parse()
+            .map_err(|e: Invalid| self.refuse(field, e.0))
+            .ok()
+    }
+
+    fn event(
+        &mut self,
+        input: EventInput,
+        campaign_kinds: &HashMap<String, String>,
+        centroids: &HashMap<String, (f64, f64)>,
+        now: chrono::NaiveDateTime,
+    ) -> Option<EventRow> {
+        self.required("title", &input.title);
+        self.required("source", &input.source);
+        let kind = campaign_kinds.get(&input.campaign_id).cloned();
+        if kind.is_none() {
+            self.refuse(
+                "campaign_id",
+                format!("no campaign with id {:?}", input.campaign_id),
+            );
+        }
+        let activities: Vec<String> = input
+            .activities
+            .iter()
+            .filter_map(|a| {
+                self.parsed::<Activity>("activities", a)
+                    .map(|a| a.as_str().to_owned())
+            })
+            .collect();
+        let starts_at = self.instant("starts_at", &input.starts_at);
+        let ends_at = self.instant("ends_at", &input.ends_at);
+        if let (Some(start), Some(end)) = (starts_at, ends_at) {
+            if start > end {
+                self.refuse("ends_at", "must not be before starts_at");
+            }
+        }
+        let precision = self.parsed::<Precision>("venue.precision", &input.venue.precision);
+        let region = self.region(Some(&input.region)).unwrap_or_default();
+        let point = match (input.venue.lat, input.venue.lon, precision) {
+            (Some(lat), Some(lon), _) => LatLon::new(lat, lon)
+                .map(|p| (p.lat, p.lon))
+                .map_err(|e| self.refuse("venue.lat", e.0))
+                .ok(),
+            (None, None, Some(Precision::Region)) => centroids.get(&region).copied(),
+            (None, None, _) => {
+                self.refuse("venue.lat", "needed unless venue.precision is \"region\"");
+                None
+            }
+            _ => {
+                self.refuse("venue.lon", "lat and lon come together");
+                None
+            }
+        };
+        let attendance = self.parsed::<Attendance>(
+            "attendance",
+            input.attendance.as_deref().unwrap_or("offline"),
+        );
+        let status =
+            self.parsed::<EventStatus>("status", input.status.as_deref().unwrap_or("scheduled"));
+        let starts_at = starts_at?;
+        let (lat, lon) = point?;
+        Some(EventRow {
+            id: self.id(input.id),
+            campaign_id: input.campaign_id,
+            kind: kind?,
+            year: starts_at.with_timezone(&SHANGHAI).year(),
+            title: input.title,
+            description: input.description,
+            activities: serde_json::to_string(&activities).unwrap_or_default(),
+            starts_at: starts_at.naive_utc(),
+            ends_at: ends_at?.naive_utc(),
+            period_text: input.period_text,
+            venue_name: input.venue.name,
+            venue_address: input.venue.address,
+            lat,
+            lon,
+            precision: precision?.as_str().to_owned(),
+            region,
+            organizer: input.organizer,
+            online_url: input.online_url,
+            attendance: attendance?.as_str().to_owned(),
+            status: status?.as_str().to_owned(),
             source: input.source,
             updated_at: now,
         })

@@ -48,7 +48,7 @@ fn run(cli: &Cli) -> Result<(), String> {
         }
         Command::Export => {
             let mut conn = prepare()?;
-            let json = ticweek::import::export(&mut conn)?;
+            let json = ticweek::import::export(&mut conn).map_err(|e| e.to_string())?;
             std::io::stdout()
                 .write_all(json.as_bytes())
                 .map_err(|e| e.to_string())

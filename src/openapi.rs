@@ -16,6 +16,8 @@ Errors are RFC 9457 problem details; lists are cursor-paginated; every GET has a
         (name = "regions", description = "GB/T 2260 administrative divisions"),
         (name = "notices", description = "Notices issued by market-regulation bureaus"),
         (name = "campaigns", description = "Quality Month campaigns by kind, region and year"),
+        (name = "events", description = "Public activities: list, search, nearby, facets, iCalendar, CSV and JSON-LD"),
+        (name = "sync", description = "Change feed for mirrors"),
         (name = "service", description = "Health and readiness probes"),
     ),
     components(schemas(crate::error::FieldError))

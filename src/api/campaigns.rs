@@ -133,7 +133,12 @@ pub async fn list_campaigns(
         )
     });
     let items = rows.into_iter().map(Campaign::from).collect();
-    Ok(paging::respond(&req, Page { items, next_cursor }))
+    let next = next_cursor.clone();
+    Ok(paging::respond(
+        &req,
+        Page { items, next_cursor },
+        next.as_deref(),
+    ))
 }
 
 /// Get one campaign.

@@ -3,6 +3,8 @@
 
 pub mod caching;
 pub mod campaigns;
+pub mod changes;
+pub mod events;
 pub mod fallback;
 pub mod notices;
 pub mod paging;
@@ -89,6 +91,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(notices::list_notices)
                 .service(notices::get_notice)
                 .service(campaigns::list_campaigns)
-                .service(campaigns::get_campaign),
+                .service(campaigns::get_campaign)
+                // The feeds before `/events/{id}`, which would otherwise take `events.ics` as an id.
+                .service(events::feeds::list_events_ics)
+                .service(events::feeds::list_events_csv)
+                .service(events::list_events)
+                .service(events::get_event)
+                .service(changes::list_changes),
         );
 }

@@ -160,7 +160,12 @@ pub async fn list_notices(
         )
     });
     let items = rows.into_iter().map(Notice::from).collect();
-    Ok(paging::respond(&req, Page { items, next_cursor }))
+    let next = next_cursor.clone();
+    Ok(paging::respond(
+        &req,
+        Page { items, next_cursor },
+        next.as_deref(),
+    ))
 }
 
 /// Get one notice with its full text, contacts and deadlines.

@@ -35,7 +35,7 @@ fn refuse() -> Invalid {
     Invalid::new("is not a cursor of this list; follow the Link rel=\"next\" URL")
 }
 
-fn decode(list: &str, raw: &str) -> Result<String, Invalid> {
+pub fn decode_list(list: &str, raw: &str) -> Result<String, Invalid> {
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| refuse())?;
     let text = String::from_utf8(bytes).map_err(|_| refuse())?;
     text.strip_prefix(VERSION)
@@ -48,7 +48,7 @@ fn decode(list: &str, raw: &str) -> Result<String, Invalid> {
 
 /// Cursor of the region list, ordered by adcode.
 pub fn decode_adcode(raw: &str) -> Result<String, Invalid> {
-    let key = decode("regions", raw)?;
+    let key = decode_list("regions", raw)?;
     key.parse::<Adcode>().map_err(|_| refuse())?;
     Ok(key)
 }
@@ -59,7 +59,7 @@ pub fn encode_year_id(list: &str, key: &YearIdKey) -> String {
 
 /// Cursor of a list ordered by (year DESC, id).
 pub fn decode_year_id(list: &str, raw: &str) -> Result<YearIdKey, Invalid> {
-    let key = decode(list, raw)?;
+    let key = decode_list(list, raw)?;
     let (year, id) = key.split_once('|').ok_or_else(refuse)?;
     Ok(YearIdKey {
         year: year.parse().map_err(|_| refuse())?,
@@ -69,18 +69,27 @@ pub fn decode_year_id(list: &str, raw: &str) -> Result<YearIdKey, Invalid> {
 
 /// 200 with the page as JSON and, when there is a next page, a `Link` header
 /// to it that repeats the request's other parameters.
-pub fn respond<T: Serialize>(req: &HttpRequest, page: Page<T>) -> HttpResponse {
+pub fn respond<T: Serialize>(
+    req: &HttpRequest,
+    page: T,
+    next_cursor: Option<&str>,
+) -> HttpResponse {
     let mut response = HttpResponse::Ok();
-    if let Some(cursor) = &page.next_cursor {
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        for (key, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
-            if key != "cursor" {
-                query.append_pair(&key, &value);
-            }
-        }
-        query.append_pair("cursor", cursor);
-        let link = format!("<{}?{}>; rel=\"next\"", req.path(), query.finish());
-        response.insert_header((header::LINK, link));
+    if let Some(cursor) = next_cursor {
+        response.insert_header((header::LINK, next_link(req, cursor)));
     }
     response.json(page)
+}
+
+/// `Link` header value for the next page: the request's other parameters
+/// with `cursor` replaced.
+pub fn next_link(req: &HttpRequest, cursor: &str) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
+        if key != "cursor" {
+            query.append_pair(&key, &value);
+        }
+    }
+    query.append_pair("cursor", cursor);
+    format!("<{}?{}>; rel=\"next\"", req.path(), query.finish())
 }

@@ -121,7 +121,12 @@ pub async fn list_regions(
         .then(|| rows.last().map(|r| paging::encode("regions", &r.adcode)))
         .flatten();
     let items = rows.into_iter().map(Region::from).collect();
-    Ok(paging::respond(&req, Page { items, next_cursor }))
+    let next = next_cursor.clone();
+    Ok(paging::respond(
+        &req,
+        Page { items, next_cursor },
+        next.as_deref(),
+    ))
 }
 
 /// Get one administrative division by its adcode.

@@ -5,6 +5,8 @@ use std::collections::{HashMap, HashSet};
 use diesel::prelude::*;
 
 use super::campaigns::{self, CampaignRow};
+use super::changes;
+use super::events::{self, EventRow};
 use super::notices::{self as notice_queries, NoticeChanges};
 use super::regions::{self as region_queries, RegionRow};
 use super::schema::{notices, regions};
@@ -16,13 +18,22 @@ pub fn write_all(
     conn: &mut DbConn,
     notice_rows: &[NoticeChanges],
     campaign_rows: &[CampaignRow],
+    event_rows: &[EventRow],
 ) -> DbResult<()> {
-    conn.transaction::<_, DbError, _>(|conn| {
+    super::exclusive_transaction(conn, |conn| {
         for notice in notice_rows {
             notice_queries::upsert(conn, notice)?;
+            changes::record(conn, "notice", &notice.id, false, notice.updated_at)?;
         }
         for campaign in campaign_rows {
             campaigns::upsert(conn, campaign)?;
+            changes::record(conn, "campaign", &campaign.id, false, campaign.updated_at)?;
+        }
+        for event in event_rows {
+            events::upsert(conn, event)?;
+        }
+        if !event_rows.is_empty() {
+            super::search::optimize(conn)?;
         }
         Ok(())
     })

@@ -2,10 +2,13 @@
 //! migrations, and one file of queries per resource. Nothing here knows HTTP.
 
 pub mod campaigns;
+pub mod changes;
+pub mod events;
 pub mod import;
 pub mod notices;
 pub mod regions;
 pub mod schema;
+pub mod search;
 
 use std::time::Duration;
 

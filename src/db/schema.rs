@@ -52,4 +52,53 @@ diesel::table! {
 }
 
 diesel::joinable!(campaigns -> notices (notice_id));
-diesel::allow_tables_to_appear_in_same_query!(regions, notices, campaigns);
+
+diesel::table! {
+    events (id) {
+        id -> Text,
+        campaign_id -> Text,
+        kind -> Text,
+        year -> Integer,
+        title -> Text,
+        description -> Text,
+        activities -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        period_text -> Nullable<Text>,
+        venue_name -> Nullable<Text>,
+        venue_address -> Nullable<Text>,
+        lat -> Double,
+        lon -> Double,
+        precision -> Text,
+        region -> Text,
+        organizer -> Nullable<Text>,
+        online_url -> Nullable<Text>,
+        attendance -> Text,
+        status -> Text,
+        source -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    changes (seq) {
+        seq -> BigInt,
+        resource -> Text,
+        record_id -> Text,
+        action -> Text,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(events -> regions (region));
+diesel::allow_tables_to_appear_in_same_query!(events, regions, campaigns, notices, changes);
+
+// The event facet query groups by event columns and the region's ancestors.
+diesel::allow_columns_to_appear_in_same_group_by_clause!(
+    events::kind,
+    events::region,
+    events::status,
+    events::year,
+    regions::province,
+    regions::city,
+);

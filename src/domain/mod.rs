@@ -3,12 +3,18 @@
 
 mod adcode;
 mod campaign;
+mod event;
+mod geo;
 mod paging;
+mod search;
 mod time;
 
 pub use adcode::{Adcode, RegionLevel};
 pub use campaign::CampaignKind;
+pub use event::{Activity, Attendance, EventSort, EventStatus, Precision, TimeBound, Window};
+pub use geo::{BoundingBox, LatLon, RadiusKm};
 pub use paging::{Limit, RecordId};
+pub use search::{index_tokens, SearchQuery};
 pub use time::{parse_date, shanghai, to_shanghai, SHANGHAI};
 
 /// Why a raw input value was refused; the caller adds which field it came from.

@@ -88,10 +88,13 @@ fn export_imports_back_unchanged() {
     let exported = ticweek::import::export(&mut conn).unwrap();
     let report = ticweek::import::run(&mut conn, &exported, false).unwrap();
     assert!(report.errors.is_empty(), "{report}");
-    assert_eq!((report.notices, report.campaigns), (5, 9));
+    assert_eq!(
+        (report.notices, report.campaigns, report.events),
+        (5, 9, 18)
+    );
     let strip = |json: &str| -> serde_json::Value {
         let mut doc: serde_json::Value = serde_json::from_str(json).unwrap();
-        for section in ["notices", "campaigns"] {
+        for section in ["notices", "campaigns", "events"] {
             for item in doc[section].as_array_mut().unwrap() {
                 item.as_object_mut().unwrap().remove("updated_at");
             }

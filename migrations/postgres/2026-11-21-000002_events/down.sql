@@ -1,0 +1,3 @@
+DROP TABLE changes;
+DROP TABLE event_tokens;
+DROP TABLE events;

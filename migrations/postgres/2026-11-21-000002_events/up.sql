@@ -1,0 +1,50 @@
+-- Events: concrete public activities of a campaign. Times are UTC.
+CREATE TABLE events (
+    id            TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+    campaign_id   TEXT COLLATE "C" NOT NULL REFERENCES campaigns (id),
+    kind          TEXT NOT NULL,
+    year          INTEGER NOT NULL,
+    title         TEXT NOT NULL,
+    description   TEXT NOT NULL,
+    activities    TEXT NOT NULL,
+    starts_at     TIMESTAMP NOT NULL,
+    ends_at       TIMESTAMP NOT NULL,
+    period_text   TEXT,
+    venue_name    TEXT,
+    venue_address TEXT,
+    lat           DOUBLE PRECISION NOT NULL,
+    lon           DOUBLE PRECISION NOT NULL,
+    precision     TEXT NOT NULL CHECK (precision IN ('exact', 'region')),
+    region        TEXT COLLATE "C" NOT NULL REFERENCES regions (adcode),
+    organizer     TEXT,
+    online_url    TEXT,
+    attendance    TEXT NOT NULL CHECK (attendance IN ('offline', 'online', 'mixed')),
+    status        TEXT NOT NULL CHECK (status IN ('scheduled', 'postponed', 'cancelled', 'completed')),
+    source        TEXT NOT NULL,
+    updated_at    TIMESTAMP NOT NULL
+);
+CREATE INDEX events_starts_id ON events (starts_at, id);
+CREATE INDEX events_ends ON events (ends_at);
+CREATE INDEX events_region ON events (region);
+CREATE INDEX events_campaign ON events (campaign_id);
+CREATE INDEX events_lat_lon ON events (lat, lon);
+CREATE INDEX events_updated ON events (updated_at, id);
+
+-- Search tokens (from the one Rust tokenizer) as tsvectors built with
+-- array_to_tsvector, so PostgreSQL's parser never re-splits them.
+CREATE TABLE event_tokens (
+    event_id  TEXT COLLATE "C" PRIMARY KEY NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    title     TSVECTOR NOT NULL,
+    everything TSVECTOR NOT NULL
+);
+CREATE INDEX event_tokens_title ON event_tokens USING GIN (title);
+CREATE INDEX event_tokens_everything ON event_tokens USING GIN (everything);
+
+-- Every create, update and delete, in order, for mirrors (GET /changes).
+CREATE TABLE changes (
+    seq        BIGSERIAL PRIMARY KEY,
+    resource   TEXT NOT NULL,
+    record_id  TEXT COLLATE "C" NOT NULL,
+    action     TEXT NOT NULL CHECK (action IN ('upserted', 'deleted')),
+    changed_at TIMESTAMP NOT NULL
+);

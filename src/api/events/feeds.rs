@@ -1,0 +1,319 @@
+//! The event list as iCalendar (RFC 5545 + RFC 7986), CSV for spreadsheets,
+//! and schema.org JSON-LD for search engines. Each takes exactly the list's
+//! filters (`EventsQuery`).
+
+use actix_web::http::header;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use icalendar::{
+    Calendar, CalendarDateTime, Component, EventLike, EventStatus as IcsStatus, Property,
+};
+use serde_json::{json, Value};
+
+use super::{fetch, Event, EventsQuery, Format};
+use crate::api::notices::Deadline;
+use crate::api::query::Params;
+use crate::api::{run, AppState};
+use crate::domain::{Attendance, EventStatus};
+use crate::error::{ApiError, Problem};
+
+/// Calendar clients poll at most this often (RFC 7986 REFRESH-INTERVAL).
+const REFRESH_INTERVAL: &str = "PT6H";
+
+/// Events as an iCalendar feed to subscribe to.
+///
+/// One VEVENT per event of the same list (stable UID `<id>@ticweek`), times in
+/// UTC. `include=deadlines` adds an all-day VEVENT for each deadline of the
+/// notices behind the listed events' campaigns.
+#[utoipa::path(
+    operation_id = "list_events_ics",
+    tag = "events",
+    params(EventsQuery),
+    responses(
+        (status = 200, description = "iCalendar feed", content_type = "text/calendar", body = String),
+        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/events.ics")]
+pub async fn list_events_ics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Params(query): Params<EventsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let request = query.parse(Format::Ics)?;
+    let include_deadlines = request.include_deadlines;
+    let (hits, next_cursor, _, _) = fetch(&state, request).await?;
+    let events: Vec<Event> = hits.into_iter().map(Event::from).collect();
+    let deadlines = if include_deadlines {
+        let campaigns: Vec<String> = events.iter().map(|e| e.campaign_id.clone()).collect();
+        run(&state, move |conn| {
+            crate::db::events::deadlines(conn, campaigns)
+        })
+        .await?
+    } else {
+        Vec::new()
+    };
+
+    let mut calendar = Calendar::new();
+    calendar
+        .name("ticweek 质量月活动")
+        .append_property(
+            Property::new("REFRESH-INTERVAL", REFRESH_INTERVAL)
+                .add_parameter("VALUE", "DURATION")
+                .done(),
+        )
+        .append_property(Property::new("X-PUBLISHED-TTL", REFRESH_INTERVAL).done());
+    for event in &events {
+        calendar.push(vevent(event));
+    }
+    let deadlines = deadlines
+        .into_iter()
+        .flat_map(|(notice_id, doc_number, json)| {
+            let list: Vec<Deadline> = serde_json::from_str(&json).unwrap_or_default();
+            list.into_iter()
+                .enumerate()
+                .map(move |(index, d)| (notice_id.clone(), doc_number.clone(), index, d))
+        });
+    for (notice_id, doc_number, index, deadline) in deadlines {
+        calendar.push(
+            icalendar::Event::new()
+                .uid(&format!("deadline-{notice_id}-{index}@ticweek"))
+                .summary(&format!("截止：{}", deadline.title))
+                .description(&format!("{doc_number}：{}", deadline.title))
+                .all_day(deadline.due_on)
+                .add_property("CATEGORIES", "DEADLINE")
+                .done(),
+        );
+    }
+    let mut response = HttpResponse::Ok();
+    response.content_type("text/calendar; charset=utf-8");
+    link_next(&mut response, &req, next_cursor);
+    Ok(response.body(calendar.done().to_string()))
+}
+
+fn vevent(event: &Event) -> icalendar::Event {
+    let status = match event.status {
+        EventStatus::Cancelled => IcsStatus::Cancelled,
+        EventStatus::Postponed => IcsStatus::Tentative,
+        EventStatus::Scheduled | EventStatus::Completed => IcsStatus::Confirmed,
+    };
+    let location = [
+        event.venue.name.as_deref(),
+        event.venue.address.as_deref(),
+        Some(event.region.name.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join("，");
+    let mut vevent = icalendar::Event::new();
+    vevent
+        .uid(&format!("{}@ticweek", event.id))
+        .summary(&event.title)
+        .description(&event.description)
+        .starts(CalendarDateTime::from(event.starts_at.to_utc()))
+        .ends(CalendarDateTime::from(event.ends_at.to_utc()))
+        .timestamp(event.updated_at.to_utc())
+        .last_modified(event.updated_at.to_utc())
+        .status(status)
+        .location(&location)
+        .add_property("GEO", format!("{};{}", event.venue.lat, event.venue.lon));
+    let url = event
+        .online_url
+        .clone()
+        .unwrap_or_else(|| format!("/api/v1/events/{}", event.id));
+    vevent.url(&url);
+    vevent.done()
+}
+
+/// Events as CSV that opens correctly in Excel: UTF-8 with BOM, a header row,
+/// RFC 4180 quoting, and cells that a spreadsheet would read as a formula
+/// (`=`, `+`, `-`, `@`, tab, CR) prefixed with `'`.
+#[utoipa::path(
+    operation_id = "list_events_csv",
+    tag = "events",
+    params(EventsQuery),
+    responses(
+        (status = 200, description = "CSV export", content_type = "text/csv", body = String),
+        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/events.csv")]
+pub async fn list_events_csv(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Params(query): Params<EventsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let request = query.parse(Format::Csv)?;
+    let (hits, next_cursor, _, _) = fetch(&state, request).await?;
+    let mut body = "\u{feff}".as_bytes().to_vec();
+    {
+        let mut writer = csv::Writer::from_writer(&mut body);
+        let write_error = |e: csv::Error| ApiError::Internal(format!("csv: {e}"));
+        writer.write_record(CSV_HEADER).map_err(write_error)?;
+        for hit in hits {
+            writer
+                .write_record(csv_row(&Event::from(hit)))
+                .map_err(write_error)?;
+        }
+        writer
+            .flush()
+            .map_err(|e| ApiError::Internal(format!("csv: {e}")))?;
+    }
+    let mut response = HttpResponse::Ok();
+    response
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"events.csv\"",
+        ));
+    link_next(&mut response, &req, next_cursor);
+    Ok(response.body(body))
+}
+
+pub const CSV_HEADER: [&str; 22] = [
+    "id",
+    "campaign_id",
+    "kind",
+    "title",
+    "description",
+    "activities",
+    "starts_at",
+    "ends_at",
+    "period_text",
+    "venue_name",
+    "venue_address",
+    "lat",
+    "lon",
+    "precision",
+    "region_adcode",
+    "region_name",
+    "organizer",
+    "online_url",
+    "attendance",
+    "status",
+    "source",
+    "updated_at",
+];
+
+fn csv_row(e: &Event) -> Vec<String> {
+    let text = |s: &str| neutralize(s);
+    let opt = |s: &Option<String>| s.as_deref().map(neutralize).unwrap_or_default();
+    let activities: Vec<&str> = e.activities.iter().map(|a| a.as_str()).collect();
+    vec![
+        text(&e.id),
+        text(&e.campaign_id),
+        e.kind.as_str().to_owned(),
+        text(&e.title),
+        text(&e.description),
+        activities.join(";"),
+        e.starts_at.to_rfc3339(),
+        e.ends_at.to_rfc3339(),
+        opt(&e.period_text),
+        opt(&e.venue.name),
+        opt(&e.venue.address),
+        e.venue.lat.to_string(),
+        e.venue.lon.to_string(),
+        e.venue.precision.as_str().to_owned(),
+        e.region.adcode.clone(),
+        text(&e.region.name),
+        opt(&e.organizer),
+        opt(&e.online_url),
+        e.attendance.as_str().to_owned(),
+        e.status.as_str().to_owned(),
+        text(&e.source),
+        e.updated_at.to_rfc3339(),
+    ]
+}
+
+/// OWASP's advice against CSV injection: a leading quote makes the cell text.
+fn neutralize(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
+}
+
+fn link_next(
+    response: &mut actix_web::HttpResponseBuilder,
+    req: &HttpRequest,
+    next: Option<String>,
+) {
+    if let Some(cursor) = next {
+        response.insert_header((header::LINK, crate::api::paging::next_link(req, &cursor)));
+    }
+}
+
+/// schema.org `Event` for one event.
+fn schema_org(event: &Event) -> Value {
+    let status = match event.status {
+        EventStatus::Cancelled => "https://schema.org/EventCancelled",
+        EventStatus::Postponed => "https://schema.org/EventPostponed",
+        EventStatus::Scheduled | EventStatus::Completed => "https://schema.org/EventScheduled",
+    };
+    let mode = match event.attendance {
+        Attendance::Offline => "https://schema.org/OfflineEventAttendanceMode",
+        Attendance::Online => "https://schema.org/OnlineEventAttendanceMode",
+        Attendance::Mixed => "https://schema.org/MixedEventAttendanceMode",
+    };
+    let place = json!({
+        "@type": "Place",
+        "name": event.venue.name.clone().unwrap_or_else(|| event.region.name.clone()),
+        "address": {
+            "@type": "PostalAddress",
+            "streetAddress": event.venue.address,
+            "addressRegion": event.region.name,
+            "addressCountry": "CN",
+        },
+        "geo": {"@type": "GeoCoordinates", "latitude": event.venue.lat, "longitude": event.venue.lon},
+    });
+    let location = match &event.online_url {
+        Some(url) => json!([place, {"@type": "VirtualLocation", "url": url}]),
+        None => place,
+    };
+    json!({
+        "@type": "Event",
+        "@id": format!("/api/v1/events/{}", event.id),
+        "identifier": event.id,
+        "name": event.title,
+        "description": event.description,
+        "startDate": event.starts_at.to_rfc3339(),
+        "endDate": event.ends_at.to_rfc3339(),
+        "eventStatus": status,
+        "eventAttendanceMode": mode,
+        "location": location,
+        "organizer": event.organizer.as_ref().map(|name| json!({"@type": "Organization", "name": name})),
+        "inLanguage": "zh-CN",
+    })
+}
+
+const LD_JSON: &str = "application/ld+json";
+
+pub fn json_ld_one(event: Event) -> HttpResponse {
+    let mut doc = schema_org(&event);
+    doc["@context"] = json!("https://schema.org");
+    HttpResponse::Ok()
+        .content_type(LD_JSON)
+        .insert_header((header::VARY, "Accept"))
+        .body(doc.to_string())
+}
+
+pub fn json_ld_list(req: &HttpRequest, events: Vec<Event>, next: Option<String>) -> HttpResponse {
+    let elements: Vec<Value> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| json!({"@type": "ListItem", "position": i + 1, "item": schema_org(e)}))
+        .collect();
+    let doc = json!({
+        "@context": "https://schema.org",
+        "@type": "ItemList",
+        "numberOfItems": elements.len(),
+        "itemListElement": elements,
+    });
+    let mut response = HttpResponse::Ok();
+    response
+        .content_type(LD_JSON)
+        .insert_header((header::VARY, "Accept"));
+    link_next(&mut response, req, next);
+    response.body(doc.to_string())
+}

@@ -1,0 +1,160 @@
+//! Event vocabularies and the time window of event filters.
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, TimeZone};
+use serde::{Deserialize, Serialize};
+
+use super::{parse_date, Invalid, SHANGHAI};
+
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = Invalid;
+            fn from_str(raw: &str) -> Result<Self, Invalid> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == raw).ok_or_else(|| {
+                    let allowed: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                    Invalid(format!("must be one of {}, got {raw:?}", allowed.join(", ")))
+                })
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// Whether an event takes place as planned.
+    EventStatus { Scheduled = "scheduled", Postponed = "postponed", Cancelled = "cancelled", Completed = "completed" }
+}
+
+vocabulary! {
+    /// What happens at an event.
+    Activity {
+        Lecture = "lecture", Training = "training", SiteVisit = "site_visit",
+        QualityClass = "quality_class", ExpertQa = "expert_qa", FreeTesting = "free_testing",
+        CloudTour = "cloud_tour", WorksCall = "works_call", LabTour = "lab_tour",
+        ExpertHelp = "expert_help", Consultation = "consultation", Exhibition = "exhibition",
+    }
+}
+
+vocabulary! {
+    /// In person, online, or both.
+    Attendance { Offline = "offline", Online = "online", Mixed = "mixed" }
+}
+
+vocabulary! {
+    /// How exact a point is: `exact`, or `region` when it is the centroid of
+    /// the division the notice names because it gives no address.
+    Precision { Exact = "exact", Region = "region" }
+}
+
+vocabulary! {
+    /// Order of an event list.
+    EventSort { StartsAt = "starts_at", StartsAtDesc = "-starts_at", Distance = "distance" }
+}
+
+/// A time bound given as a date (Asia/Shanghai calendar day) or an RFC 3339
+/// datetime with offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeBound {
+    Date(chrono::NaiveDate),
+    Instant(DateTime<FixedOffset>),
+}
+
+impl TimeBound {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        if raw.len() == 10 {
+            return parse_date(raw).map(Self::Date);
+        }
+        DateTime::parse_from_rfc3339(raw)
+            .map(Self::Instant)
+            .map_err(|_| {
+                Invalid(format!(
+                    "must be a date YYYY-MM-DD or an RFC 3339 datetime with offset, got {raw:?}"
+                ))
+            })
+    }
+
+    /// The first instant the bound covers, as naive UTC.
+    pub fn start_utc(self) -> NaiveDateTime {
+        match self {
+            Self::Date(d) => midnight_utc(d),
+            Self::Instant(t) => t.naive_utc(),
+        }
+    }
+
+    /// The instant just after the bound (a date covers its whole day).
+    pub fn end_utc_exclusive(self) -> NaiveDateTime {
+        match self {
+            Self::Date(d) => midnight_utc(d + Duration::days(1)),
+            Self::Instant(t) => t.naive_utc() + Duration::microseconds(1),
+        }
+    }
+}
+
+fn midnight_utc(date: chrono::NaiveDate) -> NaiveDateTime {
+    SHANGHAI
+        .from_local_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight exists"))
+        .single()
+        .expect("fixed offsets are unambiguous")
+        .naive_utc()
+}
+
+/// `[from, to]` of an event filter: an event matches when it overlaps the
+/// window (`starts_at < end && ends_at > start`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Window {
+    pub start: Option<NaiveDateTime>,
+    pub end: Option<NaiveDateTime>,
+}
+
+impl Window {
+    pub fn new(from: Option<TimeBound>, to: Option<TimeBound>) -> Result<Self, Invalid> {
+        let window = Self {
+            start: from.map(TimeBound::start_utc),
+            end: to.map(TimeBound::end_utc_exclusive),
+        };
+        if let (Some(start), Some(end)) = (window.start, window.end) {
+            if start >= end {
+                return Err(Invalid::new("`from` must not be after `to`"));
+            }
+        }
+        Ok(window)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_bounds_cover_whole_shanghai_days() {
+        let w = Window::new(
+            Some(TimeBound::parse("2022-09-19").unwrap()),
+            Some(TimeBound::parse("2022-09-19").unwrap()),
+        )
+        .unwrap();
+        assert_eq!(w.start.unwrap().to_string(), "2022-09-18 16:00:00");
+        assert_eq!(w.end.unwrap().to_string(), "2022-09-19 16:00:00");
+        assert!(TimeBound::parse("2024-02-30").is_err());
+        assert!(
+            TimeBound::parse("2024-02-29T10:00:00").is_err(),
+            "offset required"
+        );
+        assert!(Window::new(
+            Some(TimeBound::parse("2022-09-20").unwrap()),
+            Some(TimeBound::parse("2022-09-19").unwrap())
+        )
+        .is_err());
+    }
+}
