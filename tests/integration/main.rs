@@ -5,6 +5,7 @@ mod common;
 
 mod campaigns;
 mod contract;
+mod events;
 mod migrations;
 mod notices;
 mod openapi;

@@ -62,8 +62,9 @@ pub async fn list_events_ics(
                 .done(),
         )
         .append_property(Property::new("X-PUBLISHED-TTL", REFRESH_INTERVAL).done());
+    let base = base_url(&req);
     for event in &events {
-        calendar.push(vevent(event));
+        calendar.push(vevent(event, &base));
     }
     let deadlines = deadlines
         .into_iter()
@@ -90,7 +91,7 @@ pub async fn list_events_ics(
     Ok(response.body(calendar.done().to_string()))
 }
 
-fn vevent(event: &Event) -> icalendar::Event {
+fn vevent(event: &Event, base: &str) -> icalendar::Event {
     let status = match event.status {
         EventStatus::Cancelled => IcsStatus::Cancelled,
         EventStatus::Postponed => IcsStatus::Tentative,
@@ -120,7 +121,7 @@ fn vevent(event: &Event) -> icalendar::Event {
     let url = event
         .online_url
         .clone()
-        .unwrap_or_else(|| format!("/api/v1/events/{}", event.id));
+        .unwrap_or_else(|| format!("{base}/api/v1/events/{}", event.id));
     vevent.url(&url);
     vevent.done()
 }
@@ -244,8 +245,15 @@ fn link_next(
     }
 }
 
+/// `scheme://host` of the request, so links in feeds are absolute URIs as
+/// iCalendar and JSON-LD consumers expect.
+fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
 /// schema.org `Event` for one event.
-fn schema_org(event: &Event) -> Value {
+fn schema_org(event: &Event, base: &str) -> Value {
     let status = match event.status {
         EventStatus::Cancelled => "https://schema.org/EventCancelled",
         EventStatus::Postponed => "https://schema.org/EventPostponed",
@@ -273,7 +281,8 @@ fn schema_org(event: &Event) -> Value {
     };
     json!({
         "@type": "Event",
-        "@id": format!("/api/v1/events/{}", event.id),
+        "@id": format!("{base}/api/v1/events/{}", event.id),
+        "url": format!("{base}/api/v1/events/{}", event.id),
         "identifier": event.id,
         "name": event.title,
         "description": event.description,
@@ -289,8 +298,8 @@ fn schema_org(event: &Event) -> Value {
 
 const LD_JSON: &str = "application/ld+json";
 
-pub fn json_ld_one(event: Event) -> HttpResponse {
-    let mut doc = schema_org(&event);
+pub fn json_ld_one(req: &HttpRequest, event: Event) -> HttpResponse {
+    let mut doc = schema_org(&event, &base_url(req));
     doc["@context"] = json!("https://schema.org");
     HttpResponse::Ok()
         .content_type(LD_JSON)
@@ -299,10 +308,11 @@ pub fn json_ld_one(event: Event) -> HttpResponse {
 }
 
 pub fn json_ld_list(req: &HttpRequest, events: Vec<Event>, next: Option<String>) -> HttpResponse {
+    let base = base_url(req);
     let elements: Vec<Value> = events
         .iter()
         .enumerate()
-        .map(|(i, e)| json!({"@type": "ListItem", "position": i + 1, "item": schema_org(e)}))
+        .map(|(i, e)| json!({"@type": "ListItem", "position": i + 1, "item": schema_org(e, &base)}))
         .collect();
     let doc = json!({
         "@context": "https://schema.org",

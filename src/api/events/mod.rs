@@ -559,7 +559,7 @@ pub async fn get_event(
     let id = super::path_id(&path)?.into_string();
     let event = Event::from(run(&state, move |conn| crate::db::events::get(conn, &id)).await?);
     if wants_json_ld(&req) {
-        return Ok(feeds::json_ld_one(event));
+        return Ok(feeds::json_ld_one(&req, event));
     }
     Ok(HttpResponse::Ok()
         .insert_header((header::VARY, "Accept"))
