@@ -13,7 +13,7 @@ use crate::api::campaigns::Campaign;
 use crate::api::events::Event;
 use crate::api::notices::{Contact, Deadline, Notice};
 use crate::db::campaigns::CampaignRow;
-use crate::db::events::EventRow;
+use crate::db::events::{EventRow, RegionFacts};
 use crate::db::notices::NoticeChanges;
 use crate::db::{DbConn, DbError, DbResult};
 use crate::domain::{
@@ -51,8 +51,8 @@ impl fmt::Display for Report {
         };
         write!(
             f,
-            "{verb} {} notice(s), {} campaign(s)",
-            self.notices, self.campaigns
+            "{verb} {} notice(s), {} campaign(s), {} event(s)",
+            self.notices, self.campaigns, self.events
         )
     }
 }
@@ -266,7 +266,7 @@ pub fn run(conn: &mut DbConn, text: &str, dry_run: bool) -> DbResult<Report> {
             events.iter().map(|(_, e)| e.campaign_id.clone()).collect(),
         )?)
         .collect();
-    let centroids = crate::db::events::centroids(
+    let region_facts = crate::db::events::region_facts(
         conn,
         events
             .iter()
@@ -283,7 +283,7 @@ pub fn run(conn: &mut DbConn, text: &str, dry_run: bool) -> DbResult<Report> {
                 format!("{:?} appears twice in this document", input.id),
             );
         }
-        if let Some(row) = v.event(input, &campaign_kinds, &centroids, now) {
+        if let Some(row) = v.event(input, &campaign_kinds, &region_facts, now) {
             event_rows.push(row);
         }
     }
@@ -480,7 +480,7 @@ impl Validator {
         &mut self,
         input: EventInput,
         campaign_kinds: &HashMap<String, String>,
-        centroids: &HashMap<String, (f64, f64)>,
+        region_facts: &HashMap<String, RegionFacts>,
         now: chrono::NaiveDateTime,
     ) -> Option<EventRow> {
         self.required("title", &input.title);
@@ -514,7 +514,9 @@ impl Validator {
                 .map(|p| (p.lat, p.lon))
                 .map_err(|e| self.refuse("venue.lat", e.0))
                 .ok(),
-            (None, None, Some(Precision::Region)) => centroids.get(&region).copied(),
+            (None, None, Some(Precision::Region)) => {
+                region_facts.get(&region).map(|r| (r.lat, r.lon))
+            }
             (None, None, _) => {
                 self.refuse("venue.lat", "needed unless venue.precision is \"region\"");
                 None
@@ -532,6 +534,7 @@ impl Validator {
             self.parsed::<EventStatus>("status", input.status.as_deref().unwrap_or("scheduled"));
         let starts_at = starts_at?;
         let (lat, lon) = point?;
+        let facts = region_facts.get(&region)?;
         Some(EventRow {
             id: self.id(input.id),
             campaign_id: input.campaign_id,
@@ -548,6 +551,9 @@ impl Validator {
             lat,
             lon,
             precision: precision?.as_str().to_owned(),
+            province: facts.province.clone(),
+            city: facts.city.clone(),
+            search_key: 0,
             region,
             organizer: input.organizer,
             online_url: input.online_url,

@@ -34,6 +34,12 @@ pub struct EventRow {
     pub lon: f64,
     pub precision: String,
     pub region: String,
+    /// Province of `region` (itself when it is a province).
+    pub province: String,
+    /// Prefecture-level city of `region`, if it has one.
+    pub city: Option<String>,
+    /// Search order key (see the migration); assigned by `upsert`.
+    pub search_key: i64,
     pub organizer: Option<String>,
     pub online_url: Option<String>,
     pub attendance: String,
@@ -77,9 +83,13 @@ pub enum Order {
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventKey {
     Time {
-        phase: u8,
         starts_at: NaiveDateTime,
         id: String,
+    },
+    /// Search results: phase (0 title match, 1 description only), then search_key descending.
+    Relevance {
+        phase: u8,
+        search_key: i64,
     },
     Distance {
         km: f64,
@@ -94,8 +104,11 @@ impl EventHit {
                 km: self.distance_km.unwrap_or_default(),
                 id: self.row.id.clone(),
             },
-            _ => EventKey::Time {
+            Order::Relevance => EventKey::Relevance {
                 phase: self.phase,
+                search_key: self.row.search_key,
+            },
+            _ => EventKey::Time {
                 starts_at: self.row.starts_at,
                 id: self.row.id.clone(),
             },
@@ -110,9 +123,37 @@ fn always() -> Predicate {
     Box::new(sql::<Bool>("1 = 1"))
 }
 
+/// The level of the region filter, read once per request: it picks the one
+/// indexed column (`province`, `city` or `region`) that the filter compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegionLevel {
+    Province,
+    City,
+    County,
+}
+
+fn region_level(conn: &mut DbConn, filter: &EventFilter) -> DbResult<Option<RegionLevel>> {
+    let Some(code) = &filter.region else {
+        return Ok(None);
+    };
+    let level = super::regions::get(conn, code)
+        .map_err(|_| {
+            DbError::Invalid(vec![(
+                "region".into(),
+                format!("no region with adcode {code}; see /api/v1/regions"),
+            )])
+        })?
+        .level;
+    Ok(Some(match level.as_str() {
+        "province" => RegionLevel::Province,
+        "city" => RegionLevel::City,
+        _ => RegionLevel::County,
+    }))
+}
+
 /// Every filter except the text search phase, as one predicate; the same
 /// predicate feeds the page query and the facet query.
-fn predicate(filter: &EventFilter, dialect: Dialect) -> Predicate {
+fn predicate(filter: &EventFilter, level: Option<RegionLevel>, dialect: Dialect) -> Predicate {
     let mut p = always();
     if let Some(kind) = filter.kind {
         p = Box::new(p.and(events::kind.eq(kind.as_str())));
@@ -120,16 +161,13 @@ fn predicate(filter: &EventFilter, dialect: Dialect) -> Predicate {
     if let Some(campaign) = &filter.campaign {
         p = Box::new(p.and(events::campaign_id.eq(campaign.clone())));
     }
-    if let Some(region) = &filter.region {
+    if let (Some(region), Some(level)) = (&filter.region, level) {
         let code = region.as_str().to_owned();
-        p = Box::new(
-            p.and(
-                regions::adcode
-                    .eq(code.clone())
-                    .or(regions::province.eq(code.clone()))
-                    .or(regions::city.eq(code).assume_not_null()),
-            ),
-        );
+        p = match level {
+            RegionLevel::Province => Box::new(p.and(events::province.eq(code))),
+            RegionLevel::City => Box::new(p.and(events::city.eq(code).assume_not_null())),
+            RegionLevel::County => Box::new(p.and(events::region.eq(code))),
+        };
     }
     if let Some(start) = filter.window.start {
         p = Box::new(p.and(events::ends_at.gt(start)));
@@ -179,143 +217,136 @@ pub fn list(
     limit: i64,
 ) -> DbResult<(Vec<EventHit>, bool)> {
     let dialect = Dialect::of(conn);
+    let level = region_level(conn, filter)?;
+    let scope = Scope {
+        filter,
+        level,
+        dialect,
+    };
     let mut hits = if filter.near.is_some() {
-        nearby(conn, filter, order, after, limit, dialect)?
+        nearby(conn, &scope, order, after, limit)?
     } else if order == Order::Relevance && filter.q.is_some() {
-        relevance(conn, filter, after, limit, dialect)?
+        relevance(conn, &scope, after, limit)?
     } else {
-        by_time(conn, filter, order, after, limit, 0, None, dialect)?
+        by_time(conn, &scope, order, after, limit)?
     };
     if hits.is_empty() {
-        require_references(conn, filter)?;
+        require_campaign(conn, filter)?;
     }
     let more = hits.len() as i64 > limit;
     hits.truncate(limit as usize);
     Ok((hits, more))
 }
 
-/// Keyset scan ordered by (starts_at, id), optionally restricted to one
-/// search phase.
-#[allow(clippy::too_many_arguments)]
-fn by_time(
-    conn: &mut DbConn,
-    filter: &EventFilter,
-    order: Order,
-    after: Option<&EventKey>,
-    limit: i64,
-    phase: u8,
-    phase_predicate: Option<Predicate>,
+/// What every query of one request shares.
+struct Scope<'a> {
+    filter: &'a EventFilter,
+    level: Option<RegionLevel>,
     dialect: Dialect,
-) -> DbResult<Vec<EventHit>> {
-    let mut query = base()
-        .filter(predicate(filter, dialect))
-        .into_boxed::<Backend>();
-    if let Some(extra) = phase_predicate {
-        query = query.filter(extra);
+}
+
+impl Scope<'_> {
+    fn predicate(&self) -> Predicate {
+        predicate(self.filter, self.level, self.dialect)
     }
-    let descending = order != Order::StartsAt;
-    if let Some(EventKey::Time {
-        phase: after_phase,
-        starts_at,
-        id,
-    }) = after
-    {
-        if *after_phase == phase {
-            let (s, i) = (*starts_at, id.clone());
-            query = if descending {
-                query.filter(
-                    events::starts_at
-                        .lt(s)
-                        .or(events::starts_at.eq(s).and(events::id.gt(i))),
-                )
-            } else {
-                query.filter(
-                    events::starts_at
-                        .gt(s)
-                        .or(events::starts_at.eq(s).and(events::id.gt(i))),
-                )
-            };
-        }
-    }
-    query = if descending {
-        query.order((events::starts_at.desc(), events::id.asc()))
-    } else {
-        query.order((events::starts_at.asc(), events::id.asc()))
-    };
-    let rows: Vec<(EventRow, String)> = query.limit(limit + 1).load(conn)?;
-    Ok(rows
-        .into_iter()
+}
+
+fn hits(rows: Vec<(EventRow, String)>, phase: u8) -> Vec<EventHit> {
+    rows.into_iter()
         .map(|(row, region_name)| EventHit {
             row,
             region_name,
             distance_km: None,
             phase,
         })
-        .collect())
+        .collect()
+}
+
+/// Keyset scan ordered by (starts_at, id), ascending or descending.
+fn by_time(
+    conn: &mut DbConn,
+    scope: &Scope,
+    order: Order,
+    after: Option<&EventKey>,
+    limit: i64,
+) -> DbResult<Vec<EventHit>> {
+    let mut query = base().filter(scope.predicate()).into_boxed::<Backend>();
+    let descending = order == Order::StartsAtDesc;
+    if let Some(EventKey::Time { starts_at, id }) = after {
+        let (s, i) = (*starts_at, id.clone());
+        query = if descending {
+            query.filter(
+                events::starts_at
+                    .lt(s)
+                    .or(events::starts_at.eq(s).and(events::id.gt(i))),
+            )
+        } else {
+            query.filter(
+                events::starts_at
+                    .gt(s)
+                    .or(events::starts_at.eq(s).and(events::id.gt(i))),
+            )
+        };
+    }
+    query = if descending {
+        query.order((events::starts_at.desc(), events::id.asc()))
+    } else {
+        query.order((events::starts_at.asc(), events::id.asc()))
+    };
+    Ok(hits(query.limit(limit + 1).load(conn)?, 0))
 }
 
 /// Title matches (phase 0) before description-only matches (phase 1), each
-/// newest first: a ranking both backends compute identically.
+/// newest first by `search_key`: a ranking both backends compute identically,
+/// and on SQLite a scan in FTS rowid order that stops after one page.
 fn relevance(
     conn: &mut DbConn,
-    filter: &EventFilter,
+    scope: &Scope,
     after: Option<&EventKey>,
     limit: i64,
-    dialect: Dialect,
 ) -> DbResult<Vec<EventHit>> {
-    let q = filter.q.as_ref().expect("relevance needs a query");
-    let start_phase = match after {
-        Some(EventKey::Time { phase, .. }) => *phase,
-        _ => 0,
+    let q = scope.filter.q.as_ref().expect("relevance needs a query");
+    let (start_phase, after_key) = match after {
+        Some(EventKey::Relevance { phase, search_key }) => (*phase, Some(*search_key)),
+        _ => (0, None),
     };
-    let mut hits = Vec::new();
-    if start_phase == 0 {
-        let title = search::event_matches::<Source>(dialect, q, Field::Title);
-        hits = by_time(
-            conn,
-            filter,
-            Order::StartsAtDesc,
-            after,
-            limit,
-            0,
-            Some(title),
-            dialect,
-        )?;
+    let mut found = Vec::new();
+    for phase in start_phase..=1 {
+        let wanted = limit + 1 - found.len() as i64;
+        if wanted <= 0 {
+            break;
+        }
+        let title = search::event_matches::<Source>(scope.dialect, q, Field::Title);
+        let mut query = base().filter(scope.predicate()).into_boxed::<Backend>();
+        query = if phase == 0 {
+            query.filter(title)
+        } else {
+            query.filter(diesel::dsl::not(title))
+        };
+        if let (Some(key), true) = (after_key, phase == start_phase) {
+            query = query.filter(events::search_key.lt(key));
+        }
+        let rows = query
+            .order(events::search_key.desc())
+            .limit(wanted)
+            .load(conn)?;
+        found.extend(hits(rows, phase));
     }
-    if hits.len() as i64 <= limit {
-        let not_title: Predicate = Box::new(diesel::dsl::not(search::event_matches::<Source>(
-            dialect,
-            q,
-            Field::Title,
-        )));
-        let rest = by_time(
-            conn,
-            filter,
-            Order::StartsAtDesc,
-            after,
-            limit - hits.len() as i64,
-            1,
-            Some(not_title),
-            dialect,
-        )?;
-        hits.extend(rest);
-    }
-    Ok(hits)
+    Ok(found)
 }
 
 /// Nearby: the indexed bounding box narrows the candidates (bounded by the
 /// 500 km radius), the exact haversine distance filters and orders them.
 fn nearby(
     conn: &mut DbConn,
-    filter: &EventFilter,
+    scope: &Scope,
     order: Order,
     after: Option<&EventKey>,
     limit: i64,
-    dialect: Dialect,
 ) -> DbResult<Vec<EventHit>> {
-    let (point, radius) = filter.near.expect("nearby needs a point");
-    let rows: Vec<(EventRow, String)> = base().filter(predicate(filter, dialect)).load(conn)?;
-    let mut hits: Vec<EventHit> = rows
+    let (point, radius) = scope.filter.near.expect("nearby needs a point");
+    let rows: Vec<(EventRow, String)> = base().filter(scope.predicate()).load(conn)?;
+    let mut found: Vec<EventHit> = rows
         .into_iter()
         .filter_map(|(row, region_name)| {
             let km = point.distance_km(LatLon {
@@ -331,12 +362,12 @@ fn nearby(
         })
         .collect();
     let key = |h: &EventHit| h.key(order);
-    hits.sort_by(|a, b| compare(order, &key(a), &key(b)));
+    found.sort_by(|a, b| compare(order, &key(a), &key(b)));
     if let Some(after) = after {
-        hits.retain(|h| compare(order, &key(h), after).is_gt());
+        found.retain(|h| compare(order, &key(h), after).is_gt());
     }
-    hits.truncate(limit as usize + 1);
-    Ok(hits)
+    found.truncate(limit as usize + 1);
+    Ok(found)
 }
 
 fn round_km(km: f64) -> f64 {
@@ -344,6 +375,7 @@ fn round_km(km: f64) -> f64 {
 }
 
 fn compare(order: Order, a: &EventKey, b: &EventKey) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
     match (a, b) {
         (EventKey::Distance { km: ka, id: ia }, EventKey::Distance { km: kb, id: ib }) => {
             ka.total_cmp(kb).then_with(|| ia.cmp(ib))
@@ -352,31 +384,36 @@ fn compare(order: Order, a: &EventKey, b: &EventKey) -> std::cmp::Ordering {
             EventKey::Time {
                 starts_at: sa,
                 id: ia,
-                ..
             },
             EventKey::Time {
                 starts_at: sb,
                 id: ib,
-                ..
             },
         ) => {
-            let by_time = if order == Order::StartsAt {
-                sa.cmp(sb)
-            } else {
+            let by_time = if order == Order::StartsAtDesc {
                 sb.cmp(sa)
+            } else {
+                sa.cmp(sb)
             };
             by_time.then_with(|| ia.cmp(ib))
         }
-        // A cursor of another order than the request's: start from the top.
-        _ => std::cmp::Ordering::Greater,
+        (
+            EventKey::Relevance {
+                phase: pa,
+                search_key: ka,
+            },
+            EventKey::Relevance {
+                phase: pb,
+                search_key: kb,
+            },
+        ) => pa.cmp(pb).then_with(|| kb.cmp(ka)),
+        // The API only issues cursors of the request's own order.
+        _ => Ordering::Greater,
     }
 }
 
-/// An empty result may mean a filter names something that does not exist.
-fn require_references(conn: &mut DbConn, filter: &EventFilter) -> DbResult<()> {
-    if let Some(region) = &filter.region {
-        super::regions::require_known(conn, "region", region)?;
-    }
+/// An empty result may mean the campaign filter names no campaign.
+fn require_campaign(conn: &mut DbConn, filter: &EventFilter) -> DbResult<()> {
     if let Some(campaign) = &filter.campaign {
         let found: i64 = campaigns::table
             .filter(campaigns::id.eq(campaign))
@@ -420,33 +457,21 @@ pub struct FacetCounts {
 /// The level at which the region facet counts: provinces, or one level below
 /// the region filter.
 fn bucket_of(
-    filter_level: Option<&str>,
+    level: Option<RegionLevel>,
     province: &str,
     city: Option<&str>,
     region: &str,
 ) -> String {
-    match filter_level {
+    match level {
         None => province.to_owned(),
-        Some("province") => city.unwrap_or(region).to_owned(),
+        Some(RegionLevel::Province) => city.unwrap_or(region).to_owned(),
         Some(_) => region.to_owned(),
     }
 }
 
 pub fn facets(conn: &mut DbConn, filter: &EventFilter) -> DbResult<FacetCounts> {
     let dialect = Dialect::of(conn);
-    let filter_level: Option<String> = match &filter.region {
-        Some(code) => Some(
-            super::regions::get(conn, code)
-                .map_err(|_| {
-                    DbError::Invalid(vec![(
-                        "region".into(),
-                        format!("no region with adcode {code}"),
-                    )])
-                })?
-                .level,
-        ),
-        None => None,
-    };
+    let level = region_level(conn, filter)?;
     // (kind, region, province, city, status, year, lat, lon, count)
     type Group = (
         String,
@@ -463,12 +488,12 @@ pub fn facets(conn: &mut DbConn, filter: &EventFilter) -> DbResult<FacetCounts> 
         // Exact distances are computed in Rust, so count the exact set there.
         events::table
             .inner_join(regions::table)
-            .filter(predicate(filter, dialect))
+            .filter(predicate(filter, level, dialect))
             .select((
                 events::kind,
                 events::region,
-                regions::province,
-                regions::city,
+                events::province,
+                events::city,
                 events::status,
                 events::year,
                 events::lat,
@@ -482,20 +507,20 @@ pub fn facets(conn: &mut DbConn, filter: &EventFilter) -> DbResult<FacetCounts> 
     } else {
         events::table
             .inner_join(regions::table)
-            .filter(predicate(filter, dialect))
+            .filter(predicate(filter, level, dialect))
             .group_by((
                 events::kind,
                 events::region,
-                regions::province,
-                regions::city,
+                events::province,
+                events::city,
                 events::status,
                 events::year,
             ))
             .select((
                 events::kind,
                 events::region,
-                regions::province,
-                regions::city,
+                events::province,
+                events::city,
                 events::status,
                 events::year,
                 sql::<diesel::sql_types::Double>("0.0"),
@@ -510,7 +535,7 @@ pub fn facets(conn: &mut DbConn, filter: &EventFilter) -> DbResult<FacetCounts> 
         *counts.kind.entry(kind).or_default() += n;
         *counts.status.entry(status).or_default() += n;
         *counts.year.entry(year).or_default() += n;
-        let bucket = bucket_of(filter_level.as_deref(), &province, city.as_deref(), &region);
+        let bucket = bucket_of(level, &province, city.as_deref(), &region);
         *buckets.entry(bucket).or_default() += n;
     }
     let names: HashMap<String, String> = regions::table
@@ -527,26 +552,60 @@ pub fn facets(conn: &mut DbConn, filter: &EventFilter) -> DbResult<FacetCounts> 
 }
 
 /// Inserts or replaces an event, its search entry and its change-log row.
+/// Keeps the event's `search_key` while its start is unchanged, else takes
+/// the first free key at or after the start's microsecond.
 pub fn upsert(conn: &mut DbConn, event: &EventRow) -> DbResult<()> {
-    let updated = diesel::update(events::table.find(&event.id))
-        .set(event)
-        .execute(conn)?;
-    if updated == 0 {
+    let existing: Option<(i64, NaiveDateTime)> = events::table
+        .find(&event.id)
+        .select((events::search_key, events::starts_at))
+        .first(conn)
+        .optional()?;
+    let search_key = match existing {
+        Some((key, starts_at)) if starts_at == event.starts_at => key,
+        _ => free_search_key(conn, event.starts_at)?,
+    };
+    let row = EventRow {
+        search_key,
+        ..event.clone()
+    };
+    if existing.is_some() {
+        diesel::update(events::table.find(&event.id))
+            .set(&row)
+            .execute(conn)?;
+    } else {
         diesel::insert_into(events::table)
-            .values(event)
+            .values(&row)
             .execute(conn)?;
     }
-    search::index_event(conn, &event.id, &event.title, &event.description)?;
-    super::changes::record(conn, "event", &event.id, false, event.updated_at)
+    let old_key = existing.map(|(key, _)| key);
+    search::index_event(conn, old_key, search_key, &row.title, &row.description)?;
+    super::changes::record(conn, "event", &row.id, false, row.updated_at)
+}
+
+fn free_search_key(conn: &mut DbConn, starts_at: NaiveDateTime) -> DbResult<i64> {
+    let base = starts_at.and_utc().timestamp_micros();
+    let taken: Option<i64> = events::table
+        .filter(
+            events::search_key
+                .ge(base)
+                .and(events::search_key.lt(base + 1_000_000)),
+        )
+        .select(diesel::dsl::max(events::search_key))
+        .first(conn)?;
+    Ok(taken.map_or(base, |max| max + 1))
 }
 
 /// Deletes an event (its search entry goes with it) and logs the deletion.
 pub fn delete(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> DbResult<()> {
     super::exclusive_transaction(conn, |conn| {
-        let deleted = diesel::delete(events::table.find(id)).execute(conn)?;
-        if deleted == 0 {
-            return Err(DbError::NotFound(format!("no event with id {id:?}")));
-        }
+        let key: i64 = events::table
+            .find(id)
+            .select(events::search_key)
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| DbError::NotFound(format!("no event with id {id:?}")))?;
+        search::unindex_event(conn, key)?;
+        diesel::delete(events::table.find(id)).execute(conn)?;
         super::changes::record(conn, "event", id, true, at)
     })
 }
@@ -578,17 +637,48 @@ pub fn campaign_kinds(conn: &mut DbConn, ids: Vec<String>) -> DbResult<HashMap<S
     Ok(kinds)
 }
 
-/// Region centroids for events whose venue gives no point.
-pub fn centroids(conn: &mut DbConn, codes: Vec<String>) -> DbResult<HashMap<String, (f64, f64)>> {
-    let mut points = HashMap::new();
+/// Centroid and ancestors of a region, for events placed in it.
+#[derive(Debug, Clone)]
+pub struct RegionFacts {
+    pub lat: f64,
+    pub lon: f64,
+    pub province: String,
+    pub city: Option<String>,
+}
+
+/// Facts about the regions `codes`, in bounded chunks.
+pub fn region_facts(
+    conn: &mut DbConn,
+    codes: Vec<String>,
+) -> DbResult<HashMap<String, RegionFacts>> {
+    let mut facts = HashMap::new();
+    let mut codes = codes;
+    codes.sort();
+    codes.dedup();
     for chunk in codes.chunks(500) {
-        let rows: Vec<(String, f64, f64)> = regions::table
+        let rows: Vec<(String, f64, f64, String, Option<String>)> = regions::table
             .filter(regions::adcode.eq_any(chunk))
-            .select((regions::adcode, regions::lat, regions::lon))
+            .select((
+                regions::adcode,
+                regions::lat,
+                regions::lon,
+                regions::province,
+                regions::city,
+            ))
             .load(conn)?;
-        points.extend(rows.into_iter().map(|(c, lat, lon)| (c, (lat, lon))));
+        facts.extend(rows.into_iter().map(|(code, lat, lon, province, city)| {
+            (
+                code,
+                RegionFacts {
+                    lat,
+                    lon,
+                    province,
+                    city,
+                },
+            )
+        }));
     }
-    Ok(points)
+    Ok(facts)
 }
 
 /// `(notice id, doc number, deadlines JSON)` of the notices behind `campaign_ids`.

@@ -175,6 +175,9 @@ pub fn pool(url: &DatabaseUrl, size: u32) -> DbPool {
         .max_size(size)
         .min_idle(Some(1))
         .connection_timeout(POOL_TIMEOUT)
+        // No `SELECT 1` before every request: a broken connection fails its
+        // query (answered 503), `has_broken` then drops it from the pool.
+        .test_on_check_out(false)
         .build_unchecked(Manager { url: url.clone() })
 }
 

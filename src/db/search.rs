@@ -9,7 +9,7 @@ use diesel::connection::SimpleConnection;
 use diesel::dsl::sql;
 use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Text};
 
 use super::{Backend, DbConn, DbResult};
 use crate::domain::{index_tokens, SearchQuery};
@@ -37,30 +37,41 @@ impl Dialect {
     }
 }
 
-/// Replaces the index entry of one event.
-pub fn index_event(conn: &mut DbConn, id: &str, title: &str, body: &str) -> DbResult<()> {
+/// Replaces the index entry of one event (keyed by its `search_key`, which
+/// may have changed from `old_key`).
+pub fn index_event(
+    conn: &mut DbConn,
+    old_key: Option<i64>,
+    key: i64,
+    title: &str,
+    body: &str,
+) -> DbResult<()> {
     let title_tokens = index_tokens(title);
-    let mut everything = title_tokens.clone();
-    everything.extend(index_tokens(body));
+    let body_tokens = index_tokens(body);
     match conn {
         DbConn::Sqlite(c) => {
-            diesel::sql_query("DELETE FROM event_tokens WHERE event_id = ?")
-                .bind::<Text, _>(id)
-                .execute(c)?;
-            diesel::sql_query("INSERT INTO event_tokens (event_id, title, body) VALUES (?, ?, ?)")
-                .bind::<Text, _>(id)
-                .bind::<Text, _>(fts5_document(&title_tokens))
-                .bind::<Text, _>(fts5_document(&index_tokens(body)))
+            if let Some(old) = old_key {
+                diesel::sql_query("DELETE FROM event_fts WHERE rowid = ?")
+                    .bind::<BigInt, _>(old)
+                    .execute(c)?;
+            }
+            diesel::sql_query("INSERT INTO event_fts (rowid, title, body) VALUES (?, ?, ?)")
+                .bind::<BigInt, _>(key)
+                .bind::<Text, _>(title_tokens.join(" "))
+                .bind::<Text, _>(body_tokens.join(" "))
                 .execute(c)?;
         }
         DbConn::Pg(c) => {
+            // A changed key has already followed the event (ON UPDATE CASCADE).
+            let mut everything = title_tokens.clone();
+            everything.extend(body_tokens);
             diesel::sql_query(
-                "INSERT INTO event_tokens (event_id, title, everything) \
+                "INSERT INTO event_tokens (search_key, title, everything) \
                  VALUES ($1, array_to_tsvector($2), array_to_tsvector($3)) \
-                 ON CONFLICT (event_id) DO UPDATE \
+                 ON CONFLICT (search_key) DO UPDATE \
                  SET title = excluded.title, everything = excluded.everything",
             )
-            .bind::<Text, _>(id)
+            .bind::<BigInt, _>(key)
             .bind::<Array<Text>, _>(&title_tokens)
             .bind::<Array<Text>, _>(&everything)
             .execute(c)?;
@@ -69,7 +80,17 @@ pub fn index_event(conn: &mut DbConn, id: &str, title: &str, body: &str) -> DbRe
     Ok(())
 }
 
-/// "`events.id` is among the events matching `query` in `field`", as a
+/// Removes an event's index entry (PostgreSQL cascades it with the event).
+pub fn unindex_event(conn: &mut DbConn, key: i64) -> DbResult<()> {
+    if let DbConn::Sqlite(c) = conn {
+        diesel::sql_query("DELETE FROM event_fts WHERE rowid = ?")
+            .bind::<BigInt, _>(key)
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// "`events.search_key` is among the events matching `query` in `field`", as a
 /// predicate for any query that has `events` in its FROM clause.
 pub fn event_matches<QS: 'static>(
     dialect: Dialect,
@@ -90,11 +111,10 @@ pub fn event_matches<QS: 'static>(
             };
             Box::new(
                 sql::<Bool>(
-                    "events.id IN (SELECT event_id FROM event_tokens WHERE rowid_key IN \
-                     (SELECT rowid FROM event_fts WHERE event_fts MATCH ",
+                    "events.search_key IN (SELECT rowid FROM event_fts WHERE event_fts MATCH ",
                 )
                 .bind::<Text, _>(expression)
-                .sql("))"),
+                .sql(")"),
             )
         }
         Dialect::Postgres => {
@@ -105,19 +125,13 @@ pub fn event_matches<QS: 'static>(
             };
             Box::new(
                 sql::<Bool>(&format!(
-                    "events.id IN (SELECT event_id FROM event_tokens WHERE {column} @@ CAST("
+                    "events.search_key IN (SELECT search_key FROM event_tokens WHERE {column} @@ CAST("
                 ))
                 .bind::<Text, _>(tsquery.join(" & "))
                 .sql(" AS tsquery))"),
             )
         }
     }
-}
-
-/// FTS5 sees a space-separated token list; unicode61 keeps each CJK unigram
-/// or bigram and each ASCII word whole.
-fn fts5_document(tokens: &[String]) -> String {
-    tokens.join(" ")
 }
 
 /// SQLite: `optimize` merges FTS5 segments after a large import.

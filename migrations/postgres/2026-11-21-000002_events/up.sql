@@ -16,6 +16,13 @@ CREATE TABLE events (
     lon           DOUBLE PRECISION NOT NULL,
     precision     TEXT NOT NULL CHECK (precision IN ('exact', 'region')),
     region        TEXT COLLATE "C" NOT NULL REFERENCES regions (adcode),
+    -- Ancestors of region (or region itself), copied from regions so that a
+    -- region filter is one indexed equality whatever the level.
+    province      TEXT COLLATE "C" NOT NULL,
+    city          TEXT COLLATE "C",
+    -- Orders search results newest first: starts_at in microseconds, made
+    -- unique by the writer; also the FTS5 rowid on SQLite.
+    search_key    BIGINT NOT NULL UNIQUE,
     organizer     TEXT,
     online_url    TEXT,
     attendance    TEXT NOT NULL CHECK (attendance IN ('offline', 'online', 'mixed')),
@@ -25,7 +32,9 @@ CREATE TABLE events (
 );
 CREATE INDEX events_starts_id ON events (starts_at, id);
 CREATE INDEX events_ends ON events (ends_at);
-CREATE INDEX events_region ON events (region);
+CREATE INDEX events_region ON events (region, starts_at, id);
+CREATE INDEX events_province ON events (province, starts_at, id);
+CREATE INDEX events_city ON events (city, starts_at, id);
 CREATE INDEX events_campaign ON events (campaign_id);
 CREATE INDEX events_lat_lon ON events (lat, lon);
 CREATE INDEX events_updated ON events (updated_at, id);
@@ -33,8 +42,8 @@ CREATE INDEX events_updated ON events (updated_at, id);
 -- Search tokens (from the one Rust tokenizer) as tsvectors built with
 -- array_to_tsvector, so PostgreSQL's parser never re-splits them.
 CREATE TABLE event_tokens (
-    event_id  TEXT COLLATE "C" PRIMARY KEY NOT NULL REFERENCES events (id) ON DELETE CASCADE,
-    title     TSVECTOR NOT NULL,
+    search_key BIGINT PRIMARY KEY NOT NULL REFERENCES events (search_key) ON DELETE CASCADE ON UPDATE CASCADE,
+    title      TSVECTOR NOT NULL,
     everything TSVECTOR NOT NULL
 );
 CREATE INDEX event_tokens_title ON event_tokens USING GIN (title);

@@ -16,6 +16,13 @@ CREATE TABLE events (
     lon           DOUBLE NOT NULL,
     precision     TEXT NOT NULL CHECK (precision IN ('exact', 'region')),
     region        TEXT NOT NULL REFERENCES regions (adcode),
+    -- Ancestors of region (or region itself), copied from regions so that a
+    -- region filter is one indexed equality whatever the level.
+    province      TEXT NOT NULL,
+    city          TEXT,
+    -- Orders search results newest first: starts_at in microseconds, made
+    -- unique by the writer; also the FTS5 rowid on SQLite.
+    search_key    BIGINT NOT NULL UNIQUE,
     organizer     TEXT,
     online_url    TEXT,
     attendance    TEXT NOT NULL CHECK (attendance IN ('offline', 'online', 'mixed')),
@@ -25,28 +32,16 @@ CREATE TABLE events (
 );
 CREATE INDEX events_starts_id ON events (starts_at, id);
 CREATE INDEX events_ends ON events (ends_at);
-CREATE INDEX events_region ON events (region);
+CREATE INDEX events_region ON events (region, starts_at, id);
+CREATE INDEX events_province ON events (province, starts_at, id);
+CREATE INDEX events_city ON events (city, starts_at, id);
 CREATE INDEX events_campaign ON events (campaign_id);
 CREATE INDEX events_lat_lon ON events (lat, lon);
 CREATE INDEX events_updated ON events (updated_at, id);
 
--- Search tokens (from the one Rust tokenizer) in an FTS5 index whose rowid is
--- that of event_tokens; event_tokens maps it to the event id.
-CREATE TABLE event_tokens (
-    rowid_key INTEGER PRIMARY KEY,
-    event_id  TEXT NOT NULL UNIQUE REFERENCES events (id) ON DELETE CASCADE,
-    title     TEXT NOT NULL,
-    body      TEXT NOT NULL
-);
-CREATE VIRTUAL TABLE event_fts USING fts5(
-    title, body, content = 'event_tokens', content_rowid = 'rowid_key', tokenize = 'unicode61'
-);
-CREATE TRIGGER event_tokens_ai AFTER INSERT ON event_tokens BEGIN
-    INSERT INTO event_fts (rowid, title, body) VALUES (new.rowid_key, new.title, new.body);
-END;
-CREATE TRIGGER event_tokens_ad AFTER DELETE ON event_tokens BEGIN
-    INSERT INTO event_fts (event_fts, rowid, title, body) VALUES ('delete', old.rowid_key, old.title, old.body);
-END;
+-- Search tokens (from the one Rust tokenizer), space-separated, in an FTS5
+-- table whose rowid is events.search_key: results come out in search order.
+CREATE VIRTUAL TABLE event_fts USING fts5(title, body, tokenize = 'unicode61');
 
 -- Every create, update and delete, in order, for mirrors (GET /changes).
 CREATE TABLE changes (

@@ -337,19 +337,13 @@ fn order_tag(order: Order) -> &'static str {
 }
 
 pub fn encode_cursor(order: Order, key: &EventKey) -> String {
+    let tag = order_tag(order);
     let body = match key {
-        EventKey::Time {
-            phase,
-            starts_at,
-            id,
-        } => {
-            format!(
-                "{}|{phase}|{}|{id}",
-                order_tag(order),
-                starts_at.and_utc().timestamp_micros()
-            )
+        EventKey::Time { starts_at, id } => {
+            format!("{tag}|{}|{id}", starts_at.and_utc().timestamp_micros())
         }
-        EventKey::Distance { km, id } => format!("{}|{km:?}|{id}", order_tag(order)),
+        EventKey::Relevance { phase, search_key } => format!("{tag}|{phase}|{search_key}"),
+        EventKey::Distance { km, id } => format!("{tag}|{km:?}|{id}"),
     };
     paging::encode("events", &body)
 }
@@ -358,44 +352,44 @@ fn decode_cursor(raw: &str, order: Order) -> Result<EventKey, Invalid> {
     let refuse =
         || Invalid::new("is not a cursor of this list and order; follow the Link rel=\"next\" URL");
     let body = paging::decode_list("events", raw)?;
-    let mut parts = body.split('|');
-    if parts.next() != Some(order_tag(order)) {
+    let parts: Vec<&str> = body.split('|').collect();
+    let [tag, first, second] = parts.as_slice() else {
+        return Err(refuse());
+    };
+    if *tag != order_tag(order) {
         return Err(refuse());
     }
-    let id_of = |raw: Option<&str>| -> Result<String, Invalid> {
-        raw.and_then(|id| id.parse::<crate::domain::RecordId>().ok())
+    let id = || -> Result<String, Invalid> {
+        second
+            .parse::<crate::domain::RecordId>()
             .map(|id| id.into_string())
-            .ok_or_else(refuse)
+            .map_err(|_| refuse())
     };
     match order {
-        Order::Distance => {
-            let km: f64 = parts
-                .next()
-                .and_then(|k| k.parse().ok())
+        Order::Distance => Ok(EventKey::Distance {
+            km: first
+                .parse()
+                .ok()
                 .filter(|k: &f64| k.is_finite())
-                .ok_or_else(refuse)?;
-            Ok(EventKey::Distance {
-                km,
-                id: id_of(parts.next())?,
-            })
-        }
-        _ => {
-            let phase: u8 = parts
-                .next()
-                .and_then(|p| p.parse().ok())
-                .filter(|p| *p <= 1)
-                .ok_or_else(refuse)?;
-            let micros: i64 = parts
-                .next()
-                .and_then(|m| m.parse().ok())
-                .ok_or_else(refuse)?;
+                .ok_or_else(refuse)?,
+            id: id()?,
+        }),
+        Order::Relevance => Ok(EventKey::Relevance {
+            phase: first
+                .parse()
+                .ok()
+                .filter(|p: &u8| *p <= 1)
+                .ok_or_else(refuse)?,
+            search_key: second.parse().map_err(|_| refuse())?,
+        }),
+        Order::StartsAt | Order::StartsAtDesc => {
+            let micros: i64 = first.parse().map_err(|_| refuse())?;
             let starts_at: NaiveDateTime = DateTime::from_timestamp_micros(micros)
                 .ok_or_else(refuse)?
                 .naive_utc();
             Ok(EventKey::Time {
-                phase,
                 starts_at,
-                id: id_of(parts.next())?,
+                id: id()?,
             })
         }
     }
