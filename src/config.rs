@@ -40,6 +40,12 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// Records that `ticweek delete` can remove (the write API brings the rest).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Deletable {
+    Event,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the API (the default).
@@ -56,6 +62,14 @@ pub enum Command {
     },
     /// Write every record as an import document (JSON) to standard output.
     Export,
+    /// Delete a record; mirrors learn of it from `GET /api/v1/changes`.
+    Delete {
+        /// What kind of record.
+        #[arg(value_enum)]
+        resource: Deletable,
+        /// Its id.
+        id: String,
+    },
     /// Print the OpenAPI document.
     Openapi,
 }

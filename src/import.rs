@@ -503,9 +503,18 @@ impl Validator {
         let starts_at = self.instant("starts_at", &input.starts_at);
         let ends_at = self.instant("ends_at", &input.ends_at);
         if let (Some(start), Some(end)) = (starts_at, ends_at) {
-            if start > end {
-                self.refuse("ends_at", "must not be before starts_at");
+            let max_days = crate::db::events::MAX_EVENT_DAYS;
+            if start >= end {
+                self.refuse("ends_at", "must be after starts_at");
+            } else if end - start > chrono::Duration::days(max_days) {
+                self.refuse("ends_at", format!("an event lasts at most {max_days} days"));
             }
+        }
+        if input.title.chars().count() > 500 {
+            self.refuse("title", "must be at most 500 characters");
+        }
+        if input.description.chars().count() > 20_000 {
+            self.refuse("description", "must be at most 20000 characters");
         }
         let precision = self.parsed::<Precision>("venue.precision", &input.venue.precision);
         let region = self.region(Some(&input.region)).unwrap_or_default();

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use ticweek::config::{Cli, Command};
+use ticweek::config::{Cli, Command, Deletable};
 use ticweek::db::{DatabaseUrl, DbConn};
 
 fn main() -> ExitCode {
@@ -53,6 +53,16 @@ fn run(cli: &Cli) -> Result<(), String> {
             std::io::stdout()
                 .write_all(json.as_bytes())
                 .map_err(|e| e.to_string())
+        }
+        Command::Delete {
+            resource: Deletable::Event,
+            id,
+        } => {
+            let mut conn = prepare()?;
+            let now = chrono::Utc::now().naive_utc();
+            ticweek::db::events::delete(&mut conn, id, now).map_err(|e| e.to_string())?;
+            eprintln!("deleted event {id:?}");
+            Ok(())
         }
         Command::Openapi => Ok(()),
     }

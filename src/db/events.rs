@@ -116,6 +116,9 @@ impl EventHit {
     }
 }
 
+/// Longest an event may last; enforced on write, relied on by window queries.
+pub const MAX_EVENT_DAYS: i64 = 366;
+
 type Source = InnerJoinQuerySource<events::table, regions::table>;
 type Predicate = Box<dyn BoxableExpression<Source, Backend, SqlType = Bool>>;
 
@@ -170,7 +173,13 @@ fn predicate(filter: &EventFilter, level: Option<RegionLevel>, dialect: Dialect)
         };
     }
     if let Some(start) = filter.window.start {
-        p = Box::new(p.and(events::ends_at.gt(start)));
+        // Events last at most MAX_EVENT_DAYS, so the index on starts_at
+        // bounds the scan even for an open-ended `from`.
+        let earliest = start - chrono::Duration::days(MAX_EVENT_DAYS);
+        p = Box::new(
+            p.and(events::ends_at.gt(start))
+                .and(events::starts_at.gt(earliest)),
+        );
     }
     if let Some(end) = filter.window.end {
         p = Box::new(p.and(events::starts_at.lt(end)));
@@ -681,24 +690,29 @@ pub fn region_facts(
     Ok(facts)
 }
 
-/// `(notice id, doc number, deadlines JSON)` of the notices behind `campaign_ids`.
-pub fn deadlines(
-    conn: &mut DbConn,
-    campaign_ids: Vec<String>,
-) -> DbResult<Vec<(String, String, String)>> {
+/// A notice's deadlines (JSON) and what identifies them.
+pub type NoticeDeadlines = (String, String, String, NaiveDateTime);
+
+/// `(notice id, doc number, deadlines JSON, updated_at)` of the notices behind `campaign_ids`.
+pub fn deadlines(conn: &mut DbConn, campaign_ids: Vec<String>) -> DbResult<Vec<NoticeDeadlines>> {
     use super::schema::notices;
     let mut ids = campaign_ids;
     ids.sort();
     ids.dedup();
-    let mut rows: Vec<(String, String, String)> = Vec::new();
+    let mut rows: Vec<NoticeDeadlines> = Vec::new();
     for chunk in ids.chunks(500) {
         rows.extend(
             campaigns::table
                 .inner_join(notices::table)
                 .filter(campaigns::id.eq_any(chunk))
-                .select((notices::id, notices::doc_number, notices::deadlines))
+                .select((
+                    notices::id,
+                    notices::doc_number,
+                    notices::deadlines,
+                    notices::updated_at,
+                ))
                 .distinct()
-                .load::<(String, String, String)>(conn)?,
+                .load::<NoticeDeadlines>(conn)?,
         );
     }
     rows.sort();

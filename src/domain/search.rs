@@ -13,6 +13,10 @@ use super::Invalid;
 /// Longest query accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 100;
 
+/// Longer Latin words are split: PostgreSQL refuses lexemes over 2 KiB, and
+/// nobody searches for a 64-letter word.
+const MAX_WORD_CHARS: usize = 64;
+
 /// Tokens to index for `text` (deduplicated, in first-seen order).
 pub fn index_tokens(text: &str) -> Vec<String> {
     let mut tokens = Vec::new();
@@ -99,6 +103,15 @@ fn runs(text: &str) -> Vec<Run> {
             if !cjk.is_empty() {
                 runs.push(Run::Cjk(std::mem::take(&mut cjk)));
             }
+            // Letters and digits are separate words, so `GB/T19630` and
+            // `GB/T 19630` index and search alike.
+            let switches = word
+                .chars()
+                .last()
+                .is_some_and(|last| last.is_numeric() != ch.is_numeric());
+            if switches || word.chars().count() >= MAX_WORD_CHARS {
+                runs.push(Run::Word(std::mem::take(&mut word)));
+            }
             word.extend(ch.to_lowercase());
         } else {
             if !cjk.is_empty() {
@@ -133,7 +146,8 @@ fn is_cjk(ch: char) -> bool {
         | '\u{4E00}'..='\u{9FFF}' // CJK Unified Ideographs
         | '\u{F900}'..='\u{FAFF}' // Compatibility Ideographs
         | '\u{20000}'..='\u{2FA1F}' // Extensions B–F, compatibility supplement
-        | '\u{3040}'..='\u{30FF}' // kana
+        | '\u{3041}'..='\u{3096}' // hiragana letters
+        | '\u{30A1}'..='\u{30FA}' // katakana letters
     )
 }
 
@@ -167,8 +181,9 @@ mod tests {
         );
         assert_eq!(
             SearchQuery::parse("ＧＢ／Ｔ１９６３０").unwrap().tokens(),
-            ["gb", "t19630"]
+            ["gb", "t", "19630"]
         );
+        assert_eq!(index_tokens("GB/T19630"), index_tokens("GB/T 19630"));
         assert_eq!(index_tokens("VR技术"), ["vr", "技", "术", "技术"]);
     }
 

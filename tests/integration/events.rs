@@ -646,3 +646,163 @@ async fn change_feed_reports_a_deletion() {
         .await
         .assert_invalid("since");
 }
+
+/// The bundled data plus one test event (never mixed into the bundled file).
+async fn app_with_event(
+    event: Value,
+) -> (
+    TestDb,
+    impl actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+    >,
+) {
+    let (test_db, pool) = TestDb::bundled();
+    let mut conn = test_db.connect();
+    let doc = serde_json::json!({ "events": [event] });
+    let report = ticweek::import::run(&mut conn, &doc.to_string(), false).unwrap();
+    assert!(report.errors.is_empty(), "{report}");
+    let app = actix_web::test::init_service(ticweek::app(ticweek::AppState::new(pool))).await;
+    (test_db, app)
+}
+
+fn test_event(title: &str, description: &str) -> Value {
+    serde_json::json!({
+        "id": "test-event", "campaign_id": "shanxi-2024-organic-week", "title": title,
+        "description": description, "starts_at": "2024-08-25T09:00:00+08:00",
+        "ends_at": "2024-08-25T11:30:00+08:00",
+        "venue": {"name": "太原市某会议中心", "address": null, "lat": 37.87, "lon": 112.55, "precision": "exact"},
+        "region": "140100", "source": "test"
+    })
+}
+
+#[actix_web::test]
+async fn standards_and_years_are_searchable_however_they_are_written() {
+    let (_db, app) = app_with_event(test_event(
+        "2024年有机产品认证讲座",
+        "讲解 GB/T 19630-2019《有机产品 生产、加工、标识与管理体系要求》",
+    ))
+    .await;
+    for q in [
+        "GB%2FT%2019630",
+        "gb%2Ft19630",
+        "%EF%BC%A7%EF%BC%A2%EF%BC%8F%EF%BC%B4%EF%BC%91%EF%BC%99%EF%BC%96%EF%BC%93%EF%BC%90",
+        "19630-2019",
+    ] {
+        assert_eq!(
+            ids(&get(&app, &format!("/api/v1/events?q={q}")).await.json()),
+            ["test-event"],
+            "q={q}"
+        );
+    }
+    // 2024 is in this event's title and in the works call's description: title first.
+    assert_eq!(
+        ids(&get(&app, "/api/v1/events?q=2024").await.json()),
+        ["test-event", "shanxi-2024-service-works-call"]
+    );
+    // An exact-time event is a point with precision "exact", and it is local to Taiyuan.
+    let near = ids(&get(&app, "/api/v1/events?near=37.87,112.55&radius_km=1")
+        .await
+        .json());
+    assert_eq!(near, ["test-event"]);
+}
+
+#[actix_web::test]
+async fn csv_neutralizes_formulas_and_uses_crlf() {
+    let (_db, app) = app_with_event(test_event("=HYPERLINK(\"http://x\")", "+1 -1 @SUM(A1)")).await;
+    let body = get(&app, "/api/v1/events.csv?campaign=shanxi-2024-organic-week")
+        .await
+        .body;
+    let text = String::from_utf8(body[3..].to_vec()).unwrap();
+    assert!(text.contains("\r\n") && !text.replace("\r\n", "").contains('\n'));
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let row = reader
+        .records()
+        .map(Result::unwrap)
+        .find(|r| &r[0] == "test-event")
+        .unwrap();
+    assert_eq!(&row[3], "'=HYPERLINK(\"http://x\")");
+    assert_eq!(&row[4], "'+1 -1 @SUM(A1)");
+}
+
+#[actix_web::test]
+async fn deadline_feed_is_stable_and_cacheable() {
+    let (_db, app) = app().await;
+    let uri = "/api/v1/events.ics?campaign=jiangxi-2022-organic-week&include=deadlines";
+    let first = get(&app, uri).await;
+    let etag = first.header("etag").unwrap().to_owned();
+    let again = send(
+        &app,
+        TestRequest::get()
+            .uri(uri)
+            .insert_header((header::IF_NONE_MATCH, etag))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(
+        again.status,
+        StatusCode::NOT_MODIFIED,
+        "the feed must not change between requests"
+    );
+    // An empty feed is still a calendar with a component.
+    let empty = get(&app, "/api/v1/events.ics?status=cancelled").await;
+    let calendar: icalendar::Calendar = String::from_utf8(empty.body.to_vec())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(!calendar.components.is_empty());
+    let text = String::from_utf8(empty.body.to_vec()).unwrap();
+    let vtimezone =
+        &text[text.find("BEGIN:VTIMEZONE").unwrap()..text.find("END:VTIMEZONE").unwrap()];
+    assert!(!vtimezone.contains("UID") && !vtimezone.contains("DTSTAMP"));
+}
+
+#[actix_web::test]
+async fn relevance_pages_have_no_duplicates_and_forged_cursors_are_refused() {
+    let (_db, app) = app().await;
+    let (walked, pages) = walk(&app, "/api/v1/events?q=%E7%9C%81&limit=2").await; // 省
+    let unique: HashSet<&str> = walked.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(unique.len(), walked.len());
+    assert!(pages > 2);
+    let (all, _) = walk(&app, "/api/v1/events?q=%E7%9C%81&limit=100").await;
+    assert_eq!(walked, all);
+    // "events|asc|<micros far beyond year 2200>|x"
+    let forged = base64_url("v1|events|asc|9000000000000000000|x");
+    get(&app, &format!("/api/v1/events?cursor={forged}"))
+        .await
+        .assert_invalid("cursor");
+    let forged = base64_url("v1|events|rel|1|-5");
+    get(&app, &format!("/api/v1/events?q=a&cursor={forged}"))
+        .await
+        .assert_invalid("cursor");
+}
+
+fn base64_url(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+#[test]
+fn an_event_must_end_after_it_starts() {
+    let (test_db, _pool) = TestDb::bundled();
+    let mut conn = test_db.connect();
+    let mut event = test_event("t", "d");
+    event["ends_at"] = event["starts_at"].clone();
+    let report = ticweek::import::run(
+        &mut conn,
+        &serde_json::json!({"events": [event]}).to_string(),
+        false,
+    )
+    .unwrap();
+    assert_eq!(report.errors[0].field, "ends_at");
+    let mut long = test_event("t", "d");
+    long["ends_at"] = serde_json::json!("2026-01-01T00:00:00+08:00");
+    let report = ticweek::import::run(
+        &mut conn,
+        &serde_json::json!({"events": [long]}).to_string(),
+        false,
+    )
+    .unwrap();
+    assert_eq!(report.errors[0].field, "ends_at");
+}

@@ -41,7 +41,10 @@ CREATE INDEX events_updated ON events (updated_at, id);
 
 -- Search tokens (from the one Rust tokenizer), space-separated, in an FTS5
 -- table whose rowid is events.search_key: results come out in search order.
-CREATE VIRTUAL TABLE event_fts USING fts5(title, body, tokenize = 'unicode61');
+-- The `ascii` tokenizer only splits on the spaces: it keeps every non-ASCII
+-- character and folds nothing the Rust tokenizer has not already folded, so
+-- SQLite sees exactly the tokens PostgreSQL's array_to_tsvector does.
+CREATE VIRTUAL TABLE event_fts USING fts5(title, body, tokenize = 'ascii');
 
 -- Every create, update and delete, in order, for mirrors (GET /changes).
 CREATE TABLE changes (

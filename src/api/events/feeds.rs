@@ -8,6 +8,7 @@ use icalendar::{
     Calendar, CalendarDateTime, Component, EventLike, EventStatus as IcsStatus, Property,
 };
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use super::{fetch, Event, EventsQuery, Format};
 use crate::api::notices::Deadline;
@@ -66,29 +67,50 @@ pub async fn list_events_ics(
     for event in &events {
         calendar.push(vevent(event, &base));
     }
-    let deadlines = deadlines
-        .into_iter()
-        .flat_map(|(notice_id, doc_number, json)| {
-            let list: Vec<Deadline> = serde_json::from_str(&json).unwrap_or_default();
-            list.into_iter()
-                .enumerate()
-                .map(move |(index, d)| (notice_id.clone(), doc_number.clone(), index, d))
-        });
-    for (notice_id, doc_number, index, deadline) in deadlines {
-        calendar.push(
-            icalendar::Event::new()
-                .uid(&format!("deadline-{notice_id}-{index}@ticweek"))
-                .summary(&format!("截止：{}", deadline.title))
-                .description(&format!("{doc_number}：{}", deadline.title))
-                .all_day(deadline.due_on)
-                .add_property("CATEGORIES", "DEADLINE")
-                .done(),
-        );
+    for (notice_id, doc_number, json, updated_at) in deadlines {
+        let list: Vec<Deadline> = serde_json::from_str(&json).unwrap_or_default();
+        for deadline in list {
+            // Stable across reorderings: the UID names the notice, the day and what is due.
+            let digest = Sha256::digest(format!("{}|{}", deadline.due_on, deadline.title));
+            let tag: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+            calendar.push(
+                icalendar::Event::new()
+                    .uid(&format!(
+                        "deadline-{notice_id}-{}-{tag}@ticweek",
+                        deadline.due_on
+                    ))
+                    .summary(&format!("截止：{}", deadline.title))
+                    .description(&format!("{doc_number}：{}", deadline.title))
+                    .all_day(deadline.due_on)
+                    .timestamp(updated_at.and_utc())
+                    .add_property("CATEGORIES", "DEADLINE")
+                    .done(),
+            );
+        }
     }
     let mut response = HttpResponse::Ok();
     response.content_type("text/calendar; charset=utf-8");
     link_next(&mut response, &req, next_cursor);
-    Ok(response.body(calendar.done().to_string()))
+    Ok(response.body(with_vtimezone(calendar.done().to_string())))
+}
+
+/// Asia/Shanghai (UTC+8 all year since 1991). Times in the feed are UTC; the
+/// zone is there for clients that show it, and keeps an empty feed a valid
+/// calendar (RFC 5545 wants at least one component). Written as text because
+/// the icalendar crate stamps every component it renders with DTSTAMP and
+/// UID, which a VTIMEZONE must not have.
+const SHANGHAI_VTIMEZONE: &str = "BEGIN:VTIMEZONE\r\nTZID:Asia/Shanghai\r\n\
+BEGIN:STANDARD\r\nDTSTART:19910915T020000\r\nTZOFFSETFROM:+0900\r\n\
+TZOFFSETTO:+0800\r\nTZNAME:CST\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n";
+
+fn with_vtimezone(calendar: String) -> String {
+    let at = calendar
+        .find("BEGIN:VEVENT\r\n")
+        .or_else(|| calendar.find("END:VCALENDAR"))
+        .unwrap_or(calendar.len());
+    let mut text = calendar;
+    text.insert_str(at, SHANGHAI_VTIMEZONE);
+    text
 }
 
 fn vevent(event: &Event, base: &str) -> icalendar::Event {
@@ -118,11 +140,16 @@ fn vevent(event: &Event, base: &str) -> icalendar::Event {
         .status(status)
         .location(&location)
         .add_property("GEO", format!("{};{}", event.venue.lat, event.venue.lon));
-    let url = event
-        .online_url
-        .clone()
-        .unwrap_or_else(|| format!("{base}/api/v1/events/{}", event.id));
-    vevent.url(&url);
+    vevent.url(&format!("{base}/api/v1/events/{}", event.id));
+    if let Some(online) = &event.online_url {
+        // RFC 7986: where to join online.
+        vevent.append_property(
+            Property::new("CONFERENCE", online)
+                .add_parameter("VALUE", "URI")
+                .add_parameter("FEATURE", "VIDEO")
+                .done(),
+        );
+    }
     vevent.done()
 }
 
@@ -148,7 +175,10 @@ pub async fn list_events_csv(
     let (hits, next_cursor, _, _) = fetch(&state, request).await?;
     let mut body = "\u{feff}".as_bytes().to_vec();
     {
-        let mut writer = csv::Writer::from_writer(&mut body);
+        // RFC 4180 wants CRLF between records.
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(&mut body);
         let write_error = |e: csv::Error| ApiError::Internal(format!("csv: {e}"));
         writer.write_record(CSV_HEADER).map_err(write_error)?;
         for hit in hits {
@@ -248,8 +278,23 @@ fn link_next(
 /// `scheme://host` of the request, so links in feeds are absolute URIs as
 /// iCalendar and JSON-LD consumers expect.
 fn base_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
+    // The Host header only: X-Forwarded-* from an arbitrary client must not
+    // end up in publicly cached responses.
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .unwrap_or("localhost");
+    let scheme = if req.app_config().secure() {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}")
 }
 
 /// schema.org `Event` for one event.
@@ -275,11 +320,12 @@ fn schema_org(event: &Event, base: &str) -> Value {
         },
         "geo": {"@type": "GeoCoordinates", "latitude": event.venue.lat, "longitude": event.venue.lon},
     });
-    let location = match &event.online_url {
-        Some(url) => json!([place, {"@type": "VirtualLocation", "url": url}]),
-        None => place,
+    let location = match (&event.online_url, event.attendance) {
+        (Some(url), Attendance::Online) => json!({"@type": "VirtualLocation", "url": url}),
+        (Some(url), _) => json!([place, {"@type": "VirtualLocation", "url": url}]),
+        (None, _) => place,
     };
-    json!({
+    let mut doc = json!({
         "@type": "Event",
         "@id": format!("{base}/api/v1/events/{}", event.id),
         "url": format!("{base}/api/v1/events/{}", event.id),
@@ -291,9 +337,12 @@ fn schema_org(event: &Event, base: &str) -> Value {
         "eventStatus": status,
         "eventAttendanceMode": mode,
         "location": location,
-        "organizer": event.organizer.as_ref().map(|name| json!({"@type": "Organization", "name": name})),
         "inLanguage": "zh-CN",
-    })
+    });
+    if let Some(name) = &event.organizer {
+        doc["organizer"] = json!({"@type": "Organization", "name": name});
+    }
+    doc
 }
 
 const LD_JSON: &str = "application/ld+json";

@@ -380,10 +380,20 @@ fn decode_cursor(raw: &str, order: Order) -> Result<EventKey, Invalid> {
                 .ok()
                 .filter(|p: &u8| *p <= 1)
                 .ok_or_else(refuse)?,
-            search_key: second.parse().map_err(|_| refuse())?,
+            search_key: second
+                .parse()
+                .ok()
+                .filter(|k: &i64| *k >= 0)
+                .ok_or_else(refuse)?,
         }),
         Order::StartsAt | Order::StartsAtDesc => {
-            let micros: i64 = first.parse().map_err(|_| refuse())?;
+            // Only instants of years 1900..2200 (anything else is forged and
+            // would overflow PostgreSQL's timestamp).
+            let micros: i64 = first
+                .parse()
+                .ok()
+                .filter(|m| (-2_208_988_800_000_000..7_258_118_400_000_000).contains(m))
+                .ok_or_else(refuse)?;
             let starts_at: NaiveDateTime = DateTime::from_timestamp_micros(micros)
                 .ok_or_else(refuse)?
                 .naive_utc();
