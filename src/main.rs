@@ -7,7 +7,6 @@ use ticweek::config::{Cli, Command, Deletable};
 use ticweek::db::{DatabaseUrl, DbConn};
 
 fn main() -> ExitCode {
-    tune_malloc();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
     match run(&cli) {
@@ -65,21 +64,6 @@ fn run(cli: &Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Openapi => Ok(()),
-    }
-}
-
-/// glibc serves allocations over 128 KiB with mmap and returns freed memory
-/// eagerly; a per-response deflate state (~300 KiB) and SQLite's page cache
-/// then cost a map, page faults and an unmap on every request. Raising both
-/// thresholds keeps that memory in the heap for reuse (measured in
-/// benches/: gzip'd list responses roughly doubled in throughput).
-fn tune_malloc() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator tuning parameters; it is called
-    // before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
     }
 }
 
