@@ -43,6 +43,8 @@ pub struct Cli {
 /// Records that `ticweek delete` can remove (the write API brings the rest).
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Deletable {
+    Notice,
+    Campaign,
     Event,
 }
 

@@ -53,14 +53,16 @@ fn run(cli: &Cli) -> Result<(), String> {
                 .write_all(json.as_bytes())
                 .map_err(|e| e.to_string())
         }
-        Command::Delete {
-            resource: Deletable::Event,
-            id,
-        } => {
+        Command::Delete { resource, id } => {
             let mut conn = prepare()?;
             let now = chrono::Utc::now().naive_utc();
-            ticweek::db::events::delete(&mut conn, id, now).map_err(|e| e.to_string())?;
-            eprintln!("deleted event {id:?}");
+            let deleted = match resource {
+                Deletable::Notice => ticweek::db::notices::delete(&mut conn, id, now),
+                Deletable::Campaign => ticweek::db::campaigns::delete(&mut conn, id, now),
+                Deletable::Event => ticweek::db::events::delete(&mut conn, id, now),
+            };
+            deleted.map_err(|e| e.to_string())?;
+            eprintln!("deleted {resource:?} {id:?}");
             Ok(())
         }
         Command::Openapi => Ok(()),

@@ -115,3 +115,24 @@ pub fn upsert(conn: &mut DbConn, campaign: &CampaignRow) -> DbResult<()> {
     }
     Ok(())
 }
+
+/// Deletes a campaign and logs it; refused while it still has events.
+pub fn delete(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> DbResult<()> {
+    use super::schema::events;
+    super::exclusive_transaction(conn, |conn| {
+        let users: i64 = events::table
+            .filter(events::campaign_id.eq(id))
+            .count()
+            .get_result(conn)?;
+        if users > 0 {
+            return Err(DbError::Invalid(vec![(
+                "id".into(),
+                format!("campaign {id:?} still has {users} event(s); delete them first"),
+            )]));
+        }
+        if diesel::delete(campaigns::table.find(id)).execute(conn)? == 0 {
+            return Err(DbError::NotFound(format!("no campaign with id {id:?}")));
+        }
+        super::changes::record(conn, "campaign", id, true, at)
+    })
+}

@@ -150,3 +150,24 @@ pub fn upsert(conn: &mut DbConn, notice: &NoticeChanges) -> DbResult<()> {
     }
     Ok(())
 }
+
+/// Deletes a notice and logs it; refused while campaigns still cite it.
+pub fn delete(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> DbResult<()> {
+    use super::schema::campaigns;
+    super::exclusive_transaction(conn, |conn| {
+        let users: i64 = campaigns::table
+            .filter(campaigns::notice_id.eq(id))
+            .count()
+            .get_result(conn)?;
+        if users > 0 {
+            return Err(DbError::Invalid(vec![(
+                "id".into(),
+                format!("{users} campaign(s) are announced by notice {id:?}; delete them first"),
+            )]));
+        }
+        if diesel::delete(notices::table.find(id)).execute(conn)? == 0 {
+            return Err(DbError::NotFound(format!("no notice with id {id:?}")));
+        }
+        super::changes::record(conn, "notice", id, true, at)
+    })
+}

@@ -93,3 +93,60 @@ async fn bad_filters_are_400_naming_the_parameter() {
         .await
         .assert_problem(404);
 }
+
+#[actix_web::test]
+async fn deleting_a_campaign_needs_its_events_gone_and_reaches_the_change_feed() {
+    let (test_db, pool) = crate::common::TestDb::bundled();
+    let app = actix_web::test::init_service(ticweek::app(ticweek::AppState::new(pool))).await;
+    let mut conn = test_db.connect();
+    let now = chrono::Utc::now().naive_utc();
+    use ticweek::db::{campaigns, events, notices, DbError};
+
+    // Still referenced: refused, and nothing changes.
+    assert!(matches!(
+        campaigns::delete(&mut conn, "shanxi-2024-green-week", now),
+        Err(DbError::Invalid(_))
+    ));
+    assert!(matches!(
+        notices::delete(&mut conn, "shanxi-2024-209", now),
+        Err(DbError::Invalid(_))
+    ));
+    assert!(matches!(
+        campaigns::delete(&mut conn, "no-such", now),
+        Err(DbError::NotFound(_))
+    ));
+
+    events::delete(&mut conn, "shanxi-2024-green-week-outreach", now).unwrap();
+    campaigns::delete(&mut conn, "shanxi-2024-green-week", now).unwrap();
+    get(&app, "/api/v1/campaigns/shanxi-2024-green-week")
+        .await
+        .assert_problem(404);
+
+    // The change feed always returns a resume cursor; read until a page is empty.
+    let mut changes = Vec::new();
+    let mut uri = "/api/v1/changes?limit=100".to_owned();
+    loop {
+        let body = get(&app, &uri).await.json();
+        let items = body["items"].as_array().unwrap().clone();
+        if items.is_empty() {
+            break;
+        }
+        changes.extend(items);
+        uri = format!(
+            "/api/v1/changes?limit=100&since={}",
+            body["next_cursor"].as_str().unwrap()
+        );
+    }
+    let deleted: Vec<(&str, &str)> = changes
+        .iter()
+        .filter(|c| c["action"] == "deleted")
+        .map(|c| (c["resource"].as_str().unwrap(), c["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        deleted,
+        [
+            ("event", "shanxi-2024-green-week-outreach"),
+            ("campaign", "shanxi-2024-green-week")
+        ]
+    );
+}
