@@ -543,6 +543,7 @@ impl Validator {
             self.parsed::<EventStatus>("status", input.status.as_deref().unwrap_or("scheduled"));
         let starts_at = starts_at?;
         let (lat, lon) = point?;
+        let [x, y, z] = LatLon { lat, lon }.unit_vector();
         let facts = region_facts.get(&region)?;
         Some(EventRow {
             id: self.id(input.id),
@@ -559,6 +560,9 @@ impl Validator {
             venue_address: input.venue.address,
             lat,
             lon,
+            x,
+            y,
+            z,
             precision: precision?.as_str().to_owned(),
             province: facts.province.clone(),
             city: facts.city.clone(),

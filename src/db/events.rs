@@ -7,7 +7,7 @@ use diesel::dsl::{count_star, sql};
 use diesel::expression::BoxableExpression;
 use diesel::helper_types::InnerJoinQuerySource;
 use diesel::prelude::*;
-use diesel::sql_types::Bool;
+use diesel::sql_types::{Bool, Double, Text};
 
 use super::schema::{campaigns, events, regions};
 use super::search::{self, Dialect, Field};
@@ -32,6 +32,10 @@ pub struct EventRow {
     pub venue_address: Option<String>,
     pub lat: f64,
     pub lon: f64,
+    /// Unit vector of (lat, lon), written with them.
+    pub x: f64,
+    pub y: f64,
+    pub z: f64,
     pub precision: String,
     pub region: String,
     /// Province of `region` (itself when it is a province).
@@ -56,6 +60,8 @@ pub struct EventHit {
     pub distance_km: Option<f64>,
     /// 0 when the query matched the title, 1 when only the description.
     pub phase: u8,
+    /// Squared chord to the `near` point, for distance cursors.
+    pub chord2: f64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -87,21 +93,16 @@ pub enum EventKey {
         id: String,
     },
     /// Search results: phase (0 title match, 1 description only), then search_key descending.
-    Relevance {
-        phase: u8,
-        search_key: i64,
-    },
-    Distance {
-        km: f64,
-        id: String,
-    },
+    Relevance { phase: u8, search_key: i64 },
+    /// Nearby: squared chord to the query point (as SQL computed it), then id.
+    Distance { chord2: f64, id: String },
 }
 
 impl EventHit {
     pub fn key(&self, order: Order) -> EventKey {
         match order {
             Order::Distance => EventKey::Distance {
-                km: self.distance_km.unwrap_or_default(),
+                chord2: self.chord2,
                 id: self.row.id.clone(),
             },
             Order::Relevance => EventKey::Relevance {
@@ -121,6 +122,17 @@ pub const MAX_EVENT_DAYS: i64 = 366;
 
 type Source = InnerJoinQuerySource<events::table, regions::table>;
 type Predicate = Box<dyn BoxableExpression<Source, Backend, SqlType = Bool>>;
+
+/// Squared chord from each event to `point`, as SQL arithmetic. The point's
+/// coordinates are validated finite f64 printed by Rust (`{:?}` round-trips
+/// exactly), never user text.
+fn chord2_sql(point: LatLon) -> String {
+    let [x, y, z] = point.unit_vector();
+    format!(
+        "((events.x - {x:?}) * (events.x - {x:?}) + (events.y - {y:?}) * (events.y - {y:?}) \
+         + (events.z - {z:?}) * (events.z - {z:?}))"
+    )
+}
 
 fn always() -> Predicate {
     Box::new(sql::<Bool>("1 = 1"))
@@ -191,10 +203,13 @@ fn predicate(filter: &EventFilter, level: Option<RegionLevel>, dialect: Dialect)
         p = Box::new(p.and(events::updated_at.ge(since)));
     }
     if let Some((point, radius)) = filter.near {
+        // The indexed box narrows the rows; the chord test is exact.
         let b = point.bounding_box(radius);
+        let within = format!("{} <= {:?}", chord2_sql(point), radius.chord2());
         p = Box::new(
             p.and(events::lat.between(b.min_lat, b.max_lat))
-                .and(events::lon.between(b.min_lon, b.max_lon)),
+                .and(events::lon.between(b.min_lon, b.max_lon))
+                .and(sql::<Bool>(&within)),
         );
     }
     if let Some(q) = &filter.q {
@@ -232,8 +247,8 @@ pub fn list(
         level,
         dialect,
     };
-    let mut hits = if filter.near.is_some() {
-        nearby(conn, &scope, order, after, limit)?
+    let mut hits = if order == Order::Distance {
+        nearby(conn, &scope, after, limit)?
     } else if order == Order::Relevance && filter.q.is_some() {
         relevance(conn, &scope, after, limit)?
     } else {
@@ -241,6 +256,15 @@ pub fn list(
     };
     if hits.is_empty() {
         require_campaign(conn, filter)?;
+    }
+    if let Some((point, _)) = filter.near {
+        for hit in &mut hits {
+            let km = point.distance_km(LatLon {
+                lat: hit.row.lat,
+                lon: hit.row.lon,
+            });
+            hit.distance_km = Some(round_km(km));
+        }
     }
     let more = hits.len() as i64 > limit;
     hits.truncate(limit as usize);
@@ -267,6 +291,7 @@ fn hits(rows: Vec<(EventRow, String)>, phase: u8) -> Vec<EventHit> {
             region_name,
             distance_km: None,
             phase,
+            chord2: 0.0,
         })
         .collect()
 }
@@ -344,81 +369,49 @@ fn relevance(
     Ok(found)
 }
 
-/// Nearby: the indexed bounding box narrows the candidates (bounded by the
-/// 500 km radius), the exact haversine distance filters and orders them.
+/// Nearby, closest first: the predicate keeps the points within the radius
+/// (indexed box, exact chord); SQL orders by chord and pages by (chord, id),
+/// so a page costs the same however many events are near.
 fn nearby(
     conn: &mut DbConn,
     scope: &Scope,
-    order: Order,
     after: Option<&EventKey>,
     limit: i64,
 ) -> DbResult<Vec<EventHit>> {
-    let (point, radius) = scope.filter.near.expect("nearby needs a point");
-    let rows: Vec<(EventRow, String)> = base().filter(scope.predicate()).load(conn)?;
-    let mut found: Vec<EventHit> = rows
-        .into_iter()
-        .filter_map(|(row, region_name)| {
-            let km = point.distance_km(LatLon {
-                lat: row.lat,
-                lon: row.lon,
-            });
-            (km <= radius.get()).then(|| EventHit {
-                row,
-                region_name,
-                distance_km: Some(round_km(km)),
-                phase: 0,
-            })
-        })
-        .collect();
-    let key = |h: &EventHit| h.key(order);
-    found.sort_by(|a, b| compare(order, &key(a), &key(b)));
-    if let Some(after) = after {
-        found.retain(|h| compare(order, &key(h), after).is_gt());
+    let (point, _) = scope.filter.near.expect("nearby needs a point");
+    let chord = chord2_sql(point);
+    let mut query = events::table
+        .inner_join(regions::table)
+        .select((EventRow::as_select(), regions::name, sql::<Double>(&chord)))
+        .filter(scope.predicate())
+        .into_boxed::<Backend>();
+    if let Some(EventKey::Distance { chord2, id }) = after {
+        query = query.filter(
+            sql::<Bool>(&format!(
+                "({chord} > {chord2:?} OR ({chord} = {chord2:?} AND events.id > "
+            ))
+            .bind::<Text, _>(id.clone())
+            .sql("))"),
+        );
     }
-    found.truncate(limit as usize + 1);
-    Ok(found)
+    let rows: Vec<(EventRow, String, f64)> = query
+        .order((sql::<Double>(&chord).asc(), events::id.asc()))
+        .limit(limit + 1)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, region_name, chord2)| EventHit {
+            row,
+            region_name,
+            distance_km: None,
+            phase: 0,
+            chord2,
+        })
+        .collect())
 }
 
 fn round_km(km: f64) -> f64 {
     (km * 1000.0).round() / 1000.0
-}
-
-fn compare(order: Order, a: &EventKey, b: &EventKey) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    match (a, b) {
-        (EventKey::Distance { km: ka, id: ia }, EventKey::Distance { km: kb, id: ib }) => {
-            ka.total_cmp(kb).then_with(|| ia.cmp(ib))
-        }
-        (
-            EventKey::Time {
-                starts_at: sa,
-                id: ia,
-            },
-            EventKey::Time {
-                starts_at: sb,
-                id: ib,
-            },
-        ) => {
-            let by_time = if order == Order::StartsAtDesc {
-                sb.cmp(sa)
-            } else {
-                sa.cmp(sb)
-            };
-            by_time.then_with(|| ia.cmp(ib))
-        }
-        (
-            EventKey::Relevance {
-                phase: pa,
-                search_key: ka,
-            },
-            EventKey::Relevance {
-                phase: pb,
-                search_key: kb,
-            },
-        ) => pa.cmp(pb).then_with(|| kb.cmp(ka)),
-        // The API only issues cursors of the request's own order.
-        _ => Ordering::Greater,
-    }
 }
 
 /// An empty result may mean the campaign filter names no campaign.
@@ -449,6 +442,7 @@ pub fn get(conn: &mut DbConn, id: &str) -> DbResult<EventHit> {
         region_name,
         distance_km: None,
         phase: 0,
+        chord2: 0.0,
     })
 }
 
@@ -481,66 +475,33 @@ fn bucket_of(
 pub fn facets(conn: &mut DbConn, filter: &EventFilter) -> DbResult<FacetCounts> {
     let dialect = Dialect::of(conn);
     let level = region_level(conn, filter)?;
-    // (kind, region, province, city, status, year, lat, lon, count)
-    type Group = (
-        String,
-        String,
-        String,
-        Option<String>,
-        String,
-        i32,
-        f64,
-        f64,
-        i64,
-    );
-    let groups: Vec<Group> = if let Some((point, radius)) = filter.near {
-        // Exact distances are computed in Rust, so count the exact set there.
-        events::table
-            .inner_join(regions::table)
-            .filter(predicate(filter, level, dialect))
-            .select((
-                events::kind,
-                events::region,
-                events::province,
-                events::city,
-                events::status,
-                events::year,
-                events::lat,
-                events::lon,
-                sql::<diesel::sql_types::BigInt>("1"),
-            ))
-            .load::<Group>(conn)?
-            .into_iter()
-            .filter(|g| point.distance_km(LatLon { lat: g.6, lon: g.7 }) <= radius.get())
-            .collect()
-    } else {
-        events::table
-            .inner_join(regions::table)
-            .filter(predicate(filter, level, dialect))
-            .group_by((
-                events::kind,
-                events::region,
-                events::province,
-                events::city,
-                events::status,
-                events::year,
-            ))
-            .select((
-                events::kind,
-                events::region,
-                events::province,
-                events::city,
-                events::status,
-                events::year,
-                sql::<diesel::sql_types::Double>("0.0"),
-                sql::<diesel::sql_types::Double>("0.0"),
-                count_star(),
-            ))
-            .load::<Group>(conn)?
-    };
+    // (kind, region, province, city, status, year, count)
+    type Group = (String, String, String, Option<String>, String, i32, i64);
+    // One grouped query over the exact filtered set (the radius test is SQL too).
+    let groups: Vec<Group> = events::table
+        .inner_join(regions::table)
+        .filter(predicate(filter, level, dialect))
+        .group_by((
+            events::kind,
+            events::region,
+            events::province,
+            events::city,
+            events::status,
+            events::year,
+        ))
+        .select((
+            events::kind,
+            events::region,
+            events::province,
+            events::city,
+            events::status,
+            events::year,
+            count_star(),
+        ))
+        .load::<Group>(conn)?;
     let mut counts = FacetCounts::default();
     let mut buckets: HashMap<String, i64> = HashMap::new();
-    for (kind, region, province, city, status, year, _, _, n) in groups {
+    for (kind, region, province, city, status, year, n) in groups {
         *counts.kind.entry(kind).or_default() += n;
         *counts.status.entry(status).or_default() += n;
         *counts.year.entry(year).or_default() += n;
@@ -629,6 +590,7 @@ pub fn all(conn: &mut DbConn) -> DbResult<Vec<EventHit>> {
             region_name,
             distance_km: None,
             phase: 0,
+            chord2: 0.0,
         })
         .collect())
 }

@@ -37,6 +37,12 @@ impl LatLon {
         2.0 * EARTH_RADIUS_KM * a.sqrt().asin()
     }
 
+    /// The point on the unit sphere, for chord-length distance in SQL.
+    pub fn unit_vector(self) -> [f64; 3] {
+        let (lat, lon) = (self.lat.to_radians(), self.lon.to_radians());
+        [lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()]
+    }
+
     /// A box that contains every point within `radius` of `self`: the cheap,
     /// indexed prefilter before the exact distance.
     pub fn bounding_box(self, radius: RadiusKm) -> BoundingBox {
@@ -86,6 +92,13 @@ impl RadiusKm {
     pub fn get(self) -> f64 {
         self.0
     }
+
+    /// Squared chord on the unit sphere of an arc of this length: points
+    /// within the radius are exactly those with a squared chord ≤ this.
+    pub fn chord2(self) -> f64 {
+        let half_angle = self.0 / EARTH_RADIUS_KM / 2.0;
+        (2.0 * half_angle.sin()).powi(2)
+    }
 }
 
 impl FromStr for RadiusKm {
@@ -122,6 +135,14 @@ mod tests {
         let ganzhou = LatLon::new(25.83, 114.93).unwrap();
         let d = nanchang.distance_km(ganzhou);
         assert!((320.0..340.0).contains(&d), "{d}");
+        let chord2 = |a: LatLon, b: LatLon| {
+            let (u, v) = (a.unit_vector(), b.unit_vector());
+            (0..3).map(|i| (u[i] - v[i]).powi(2)).sum::<f64>()
+        };
+        let just_inside: RadiusKm = format!("{}", d + 0.01).parse().unwrap();
+        let just_outside: RadiusKm = format!("{}", d - 0.01).parse().unwrap();
+        assert!(chord2(nanchang, ganzhou) <= just_inside.chord2());
+        assert!(chord2(nanchang, ganzhou) > just_outside.chord2());
         let b = nanchang.bounding_box("30".parse().unwrap());
         assert!(b.min_lat < 28.5 && b.max_lat > 28.9);
     }

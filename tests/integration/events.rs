@@ -806,3 +806,71 @@ fn an_event_must_end_after_it_starts() {
     .unwrap();
     assert_eq!(report.errors[0].field, "ends_at");
 }
+
+/// Haversine written independently of the crate's, to check it.
+fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let r = 6371.0088_f64;
+    let (la1, la2) = (a.0.to_radians(), b.0.to_radians());
+    let dla = la2 - la1;
+    let dlo = (b.1 - a.1).to_radians();
+    let h = (dla / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlo / 2.0).sin().powi(2);
+    2.0 * r * h.sqrt().atan2((1.0 - h).sqrt())
+}
+
+#[actix_web::test]
+async fn nearby_matches_a_brute_force_scan() {
+    let (test_db, pool) = TestDb::bundled();
+    let mut conn = test_db.connect();
+    // 80 points on a deterministic spiral around Nanchang, 0–40 km out.
+    let centre = (28.68, 115.86);
+    let mut points = Vec::new();
+    let events: Vec<Value> = (0..80)
+        .map(|i| {
+            let angle = i as f64 * 2.399_963;
+            let km = 0.5 * i as f64;
+            let lat = centre.0 + km / 111.2 * angle.sin();
+            let lon = centre.1 + km / (111.2 * centre.0.to_radians().cos()) * angle.cos();
+            points.push((format!("near-{i:02}"), (lat, lon)));
+            let mut e = test_event("测试", "测试");
+            e["id"] = serde_json::json!(format!("near-{i:02}"));
+            e["region"] = serde_json::json!("360100");
+            e["venue"]["lat"] = serde_json::json!(lat);
+            e["venue"]["lon"] = serde_json::json!(lon);
+            e
+        })
+        .collect();
+    let report = ticweek::import::run(
+        &mut conn,
+        &serde_json::json!({"events": events}).to_string(),
+        false,
+    )
+    .unwrap();
+    assert!(report.errors.is_empty(), "{report}");
+    let app = actix_web::test::init_service(ticweek::app(ticweek::AppState::new(pool))).await;
+
+    let radius = 15.0;
+    let (walked, _) = walk(&app, &format!("/api/v1/events?near={},{}&radius_km={radius}&limit=7&campaign=shanxi-2024-organic-week", centre.0, centre.1)).await;
+    let mut expected: Vec<(f64, String)> = points
+        .iter()
+        .map(|(id, p)| (haversine_km(centre, *p), id.clone()))
+        .filter(|(d, _)| *d <= radius)
+        .collect();
+    expected.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let got: Vec<&str> = walked.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let want: Vec<&str> = expected.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(
+        got, want,
+        "nothing outside the radius, nothing inside missed, closest first"
+    );
+    for (event, (d, _)) in walked.iter().zip(&expected) {
+        assert!((event["distance_km"].as_f64().unwrap() - d).abs() <= 0.1);
+    }
+    let facets = get(&app, &format!("/api/v1/events?near={},{}&radius_km={radius}&campaign=shanxi-2024-organic-week&facets=kind", centre.0, centre.1)).await.json();
+    assert_eq!(
+        facets["facets"]["kind"][0]["count"].as_i64().unwrap() as usize,
+        want.len()
+    );
+    // Time order within the radius is the same set.
+    let (by_time, _) = walk(&app, &format!("/api/v1/events?near={},{}&radius_km={radius}&campaign=shanxi-2024-organic-week&sort=starts_at&limit=9", centre.0, centre.1)).await;
+    assert_eq!(by_time.len(), want.len());
+}

@@ -14,6 +14,12 @@ CREATE TABLE events (
     venue_address TEXT,
     lat           DOUBLE PRECISION NOT NULL,
     lon           DOUBLE PRECISION NOT NULL,
+    -- The point as a unit vector: squared chord length to another point is
+    -- plain arithmetic (no math functions in bundled SQLite) and orders and
+    -- bounds by great-circle distance exactly.
+    x             DOUBLE PRECISION NOT NULL,
+    y             DOUBLE PRECISION NOT NULL,
+    z             DOUBLE PRECISION NOT NULL,
     precision     TEXT NOT NULL CHECK (precision IN ('exact', 'region')),
     region        TEXT COLLATE "C" NOT NULL REFERENCES regions (adcode),
     -- Ancestors of region (or region itself), copied from regions so that a

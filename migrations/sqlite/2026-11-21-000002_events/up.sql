@@ -14,6 +14,12 @@ CREATE TABLE events (
     venue_address TEXT,
     lat           DOUBLE NOT NULL,
     lon           DOUBLE NOT NULL,
+    -- The point as a unit vector: squared chord length to another point is
+    -- plain arithmetic (no math functions in bundled SQLite) and orders and
+    -- bounds by great-circle distance exactly.
+    x             DOUBLE NOT NULL,
+    y             DOUBLE NOT NULL,
+    z             DOUBLE NOT NULL,
     precision     TEXT NOT NULL CHECK (precision IN ('exact', 'region')),
     region        TEXT NOT NULL REFERENCES regions (adcode),
     -- Ancestors of region (or region itself), copied from regions so that a

@@ -343,7 +343,7 @@ pub fn encode_cursor(order: Order, key: &EventKey) -> String {
             format!("{tag}|{}|{id}", starts_at.and_utc().timestamp_micros())
         }
         EventKey::Relevance { phase, search_key } => format!("{tag}|{phase}|{search_key}"),
-        EventKey::Distance { km, id } => format!("{tag}|{km:?}|{id}"),
+        EventKey::Distance { chord2, id } => format!("{tag}|{chord2:?}|{id}"),
     };
     paging::encode("events", &body)
 }
@@ -367,7 +367,7 @@ fn decode_cursor(raw: &str, order: Order) -> Result<EventKey, Invalid> {
     };
     match order {
         Order::Distance => Ok(EventKey::Distance {
-            km: first
+            chord2: first
                 .parse()
                 .ok()
                 .filter(|k: &f64| k.is_finite())
