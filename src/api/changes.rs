@@ -93,10 +93,10 @@ pub async fn list_changes(
             changed_at: to_shanghai(r.changed_at),
         })
         .collect();
-    let link = more.then(|| next_cursor.clone());
-    Ok(paging::respond(
-        &req,
-        ChangePage { items, next_cursor },
-        link.as_deref(),
-    ))
+    let mut response = HttpResponse::Ok();
+    if more {
+        let link = paging::next_link(&req, "since", &next_cursor);
+        response.insert_header((actix_web::http::header::LINK, link));
+    }
+    Ok(response.json(ChangePage { items, next_cursor }))
 }

@@ -76,20 +76,21 @@ pub fn respond<T: Serialize>(
 ) -> HttpResponse {
     let mut response = HttpResponse::Ok();
     if let Some(cursor) = next_cursor {
-        response.insert_header((header::LINK, next_link(req, cursor)));
+        response.insert_header((header::LINK, next_link(req, "cursor", cursor)));
     }
     response.json(page)
 }
 
 /// `Link` header value for the next page: the request's other parameters
-/// with `cursor` replaced.
-pub fn next_link(req: &HttpRequest, cursor: &str) -> String {
+/// with the position parameter (`cursor`, or `since` for the change feed)
+/// replaced.
+pub fn next_link(req: &HttpRequest, param: &str, cursor: &str) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (key, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
-        if key != "cursor" {
+        if key != param {
             query.append_pair(&key, &value);
         }
     }
-    query.append_pair("cursor", cursor);
+    query.append_pair(param, cursor);
     format!("<{}?{}>; rel=\"next\"", req.path(), query.finish())
 }

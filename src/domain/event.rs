@@ -1,6 +1,6 @@
 //! Event vocabularies and the time window of event filters.
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, TimeZone};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDateTime, TimeZone};
 use serde::{Deserialize, Serialize};
 
 use super::{parse_date, Invalid, SHANGHAI};
@@ -72,17 +72,30 @@ pub enum TimeBound {
 }
 
 impl TimeBound {
+    /// Years outside 1900..=2200 are refused: nothing here happens then, and
+    /// instants near year 9999 would overflow once converted to UTC.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        if raw.len() == 10 {
-            return parse_date(raw).map(Self::Date);
-        }
-        DateTime::parse_from_rfc3339(raw)
-            .map(Self::Instant)
-            .map_err(|_| {
-                Invalid(format!(
+        let bound = if raw.len() == 10 {
+            parse_date(raw).map(Self::Date)?
+        } else {
+            DateTime::parse_from_rfc3339(raw)
+                .map(Self::Instant)
+                .map_err(|_| {
+                    Invalid(format!(
                     "must be a date YYYY-MM-DD or an RFC 3339 datetime with offset, got {raw:?}"
                 ))
-            })
+                })?
+        };
+        let year = match bound {
+            Self::Date(d) => d.year(),
+            Self::Instant(t) => t.naive_utc().year(),
+        };
+        if !(1900..=2200).contains(&year) {
+            return Err(Invalid(format!(
+                "must be within the years 1900 to 2200, got {raw:?}"
+            )));
+        }
+        Ok(bound)
     }
 
     /// The first instant the bound covers, as naive UTC.
@@ -126,7 +139,7 @@ impl Window {
         };
         if let (Some(start), Some(end)) = (window.start, window.end) {
             if start >= end {
-                return Err(Invalid::new("`from` must not be after `to`"));
+                return Err(Invalid::new("must not be after `to`"));
             }
         }
         Ok(window)
@@ -147,6 +160,8 @@ mod tests {
         assert_eq!(w.start.unwrap().to_string(), "2022-09-18 16:00:00");
         assert_eq!(w.end.unwrap().to_string(), "2022-09-19 16:00:00");
         assert!(TimeBound::parse("2024-02-30").is_err());
+        assert!(TimeBound::parse("9999-12-31T23:59:59-00:01").is_err());
+        assert!(TimeBound::parse("0001-01-01").is_err());
         assert!(
             TimeBound::parse("2024-02-29T10:00:00").is_err(),
             "offset required"

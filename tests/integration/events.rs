@@ -874,3 +874,60 @@ async fn nearby_matches_a_brute_force_scan() {
     let (by_time, _) = walk(&app, &format!("/api/v1/events?near={},{}&radius_km={radius}&campaign=shanxi-2024-organic-week&sort=starts_at&limit=9", centre.0, centre.1)).await;
     assert_eq!(by_time.len(), want.len());
 }
+
+#[actix_web::test]
+async fn same_request_same_bytes_and_links_that_work() {
+    let (_db, app) = app().await;
+    // Facet maps come out in a fixed order, so the ETag is stable.
+    let uri = "/api/v1/events?facets=status,year,region,kind";
+    let tags: HashSet<String> = etags(&app, uri, 6).await;
+    assert_eq!(tags.len(), 1, "one ETag for one request: {tags:?}");
+    // Gzip'd representations vary by Accept-Encoding as well as Accept.
+    let reply = send(
+        &app,
+        TestRequest::get()
+            .uri("/api/v1/events/jiangxi-2022-service-jindalai-visit")
+            .insert_header((header::ACCEPT_ENCODING, "gzip"))
+            .to_request(),
+    )
+    .await;
+    let vary = reply.header("vary").unwrap().to_lowercase();
+    assert!(
+        vary.contains("accept-encoding") && vary.contains("accept"),
+        "{vary}"
+    );
+    // The change feed's Link rel="next" uses its own parameter and works.
+    let first = get(&app, "/api/v1/changes?limit=2").await;
+    let link = first.header("link").unwrap();
+    let next = link.trim_start_matches('<').split('>').next().unwrap();
+    assert!(next.contains("since="), "{link}");
+    assert_eq!(get(&app, next).await.status, StatusCode::OK);
+    // Instants that would leave the calendar once in UTC are refused, not misread.
+    get(
+        &app,
+        "/api/v1/events?updated_since=9999-12-31T23:59:59-00:01",
+    )
+    .await
+    .assert_invalid("updated_since");
+    get(&app, "/api/v1/events?to=9999-12-31T23:59:59-12:00")
+        .await
+        .assert_invalid("to");
+    let reply = get(&app, "/api/v1/events?from=2022-09-20&to=2022-09-19").await;
+    assert_eq!(reply.json()["detail"], "`from` must not be after `to`");
+}
+
+async fn etags<S, B>(app: &S, uri: &str, times: usize) -> HashSet<String>
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let mut tags = HashSet::new();
+    for _ in 0..times {
+        tags.insert(get(app, uri).await.header("etag").unwrap().to_owned());
+    }
+    tags
+}

@@ -271,7 +271,10 @@ fn link_next(
     next: Option<String>,
 ) {
     if let Some(cursor) = next {
-        response.insert_header((header::LINK, crate::api::paging::next_link(req, &cursor)));
+        response.insert_header((
+            header::LINK,
+            crate::api::paging::next_link(req, "cursor", &cursor),
+        ));
     }
 }
 
@@ -352,7 +355,7 @@ pub fn json_ld_one(req: &HttpRequest, event: Event) -> HttpResponse {
     doc["@context"] = json!("https://schema.org");
     HttpResponse::Ok()
         .content_type(LD_JSON)
-        .insert_header((header::VARY, "Accept"))
+        .insert_header((header::VARY, "Accept, Accept-Encoding"))
         .body(doc.to_string())
 }
 
@@ -372,7 +375,7 @@ pub fn json_ld_list(req: &HttpRequest, events: Vec<Event>, next: Option<String>)
     let mut response = HttpResponse::Ok();
     response
         .content_type(LD_JSON)
-        .insert_header((header::VARY, "Accept"));
+        .insert_header((header::VARY, "Accept, Accept-Encoding"));
     link_next(&mut response, req, next);
     response.body(doc.to_string())
 }

@@ -4,7 +4,7 @@
 
 pub mod feeds;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
@@ -141,7 +141,7 @@ pub struct EventPage {
     pub next_cursor: Option<String>,
     /// Counts over the whole filtered set, per requested facet.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub facets: Option<HashMap<String, Vec<FacetValue>>>,
+    pub facets: Option<BTreeMap<String, Vec<FacetValue>>>,
 }
 
 /// Filters of `GET /events` and of its feeds.
@@ -186,7 +186,7 @@ pub struct EventsQuery {
     /// Only on `/events.ics`: `deadlines` adds the deadlines of the events' campaign notices.
     include: Option<String>,
     /// Page size: 1 to 100 for the JSON list (default 20), 1 to 1000 for the feeds (default 1000).
-    #[param(value_type = Option<u32>)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -306,10 +306,13 @@ fn parse_facets(check: &mut Checker, raw: &str) -> Vec<&'static str> {
         match FACETS.iter().find(|f| **f == name) {
             Some(f) if !facets.contains(f) => facets.push(*f),
             Some(_) => {}
-            None => check.refuse(
-                "facets",
-                format!("{name:?} is not a facet; allowed: kind, region, status, year"),
-            ),
+            None => {
+                check.refuse(
+                    "facets",
+                    format!("{name:?} is not a facet; allowed: kind, region, status, year"),
+                );
+                break;
+            }
         }
     }
     facets
@@ -405,7 +408,7 @@ fn decode_cursor(raw: &str, order: Order) -> Result<EventKey, Invalid> {
     }
 }
 
-fn facet_values(counts: FacetCounts, wanted: &[&str]) -> HashMap<String, Vec<FacetValue>> {
+fn facet_values(counts: FacetCounts, wanted: &[&str]) -> BTreeMap<String, Vec<FacetValue>> {
     let sorted = |mut values: Vec<FacetValue>| {
         values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
         values
@@ -421,7 +424,8 @@ fn facet_values(counts: FacetCounts, wanted: &[&str]) -> HashMap<String, Vec<Fac
                 .collect(),
         )
     };
-    let mut out = HashMap::new();
+    // Ordered keys: the same request must give the same bytes (and ETag).
+    let mut out = BTreeMap::new();
     let FacetCounts {
         kind,
         region,
@@ -566,6 +570,6 @@ pub async fn get_event(
         return Ok(feeds::json_ld_one(&req, event));
     }
     Ok(HttpResponse::Ok()
-        .insert_header((header::VARY, "Accept"))
+        .insert_header((header::VARY, "Accept, Accept-Encoding"))
         .json(event))
 }
