@@ -6,12 +6,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::paging::{self, Page};
-use super::query::{search_text, year, Checker, NoParams, Params};
+use super::query::{year, Checker, NoParams, Params};
 use super::regions::RegionRef;
 use super::{run, AppState};
 use crate::db::notices::{NoticeFilter, NoticeWithRegion};
 use crate::db::YearIdKey;
-use crate::domain::{to_shanghai, Adcode};
+use crate::domain::{to_shanghai, Adcode, SearchQuery};
 use crate::error::{ApiError, Problem};
 
 /// A person to contact about a notice.
@@ -105,7 +105,7 @@ pub struct NoticesQuery {
     /// Only notices of this region or any region below it.
     #[param(value_type = Option<String>, pattern = "^[1-9][0-9]{5}$", example = "360000")]
     region: Option<String>,
-    /// Text in the title, document number or body.
+    /// Chinese or Latin text in the title, document number or body (all words must occur).
     #[param(max_length = 100, example = "有机")]
     q: Option<String>,
     /// Page size, 1 to 100.
@@ -121,7 +121,7 @@ impl NoticesQuery {
         let filter = NoticeFilter {
             year: check.parse("year", self.year.as_deref(), year),
             region: check.parse("region", self.region.as_deref(), str::parse::<Adcode>),
-            q: check.parse("q", self.q.as_deref(), search_text),
+            q: check.parse("q", self.q.as_deref(), SearchQuery::parse),
             after: check.parse("cursor", self.cursor.as_deref(), |raw| {
                 paging::decode_year_id("notices", raw)
             }),

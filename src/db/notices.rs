@@ -4,7 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{notices, regions};
-use super::{contains_pattern, lower, Backend, DbConn, DbError, DbResult, YearIdKey};
+use super::search::Dialect;
+use super::{Backend, DbConn, DbError, DbResult, YearIdKey};
 use crate::domain::Adcode;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -28,6 +29,8 @@ pub struct NoticeRow {
     pub cites: String,
     pub source_url: Option<String>,
     pub source: String,
+    /// Key of the full-text index entry.
+    pub search_key: i64,
     pub updated_at: NaiveDateTime,
 }
 
@@ -58,7 +61,7 @@ pub struct NoticeChanges {
 pub struct NoticeFilter {
     pub year: Option<i32>,
     pub region: Option<Adcode>,
-    pub q: Option<String>,
+    pub q: Option<crate::domain::SearchQuery>,
     pub after: Option<YearIdKey>,
     pub limit: i64,
 }
@@ -84,18 +87,7 @@ pub fn list(conn: &mut DbConn, filter: &NoticeFilter) -> DbResult<(Vec<NoticeWit
         );
     }
     if let Some(q) = &filter.q {
-        // Bounded by the number of notices (a few hundred a year nationally);
-        // the events issue brings the shared bigram index for large tables.
-        let pattern = contains_pattern(q);
-        query = query.filter(
-            lower(notices::title)
-                .like(pattern.clone())
-                .escape('\\')
-                .or(lower(notices::doc_number)
-                    .like(pattern.clone())
-                    .escape('\\'))
-                .or(lower(notices::body).like(pattern).escape('\\')),
-        );
+        query = query.filter(super::search::notice_matches(Dialect::of(conn), q));
     }
     if let Some(after) = &filter.after {
         query = query.filter(
@@ -138,17 +130,28 @@ pub fn all(conn: &mut DbConn) -> DbResult<Vec<NoticeWithRegion>> {
         .load(conn)?)
 }
 
-/// Inserts or replaces by id.
+/// Inserts or replaces by id, and re-indexes its text for search.
 pub fn upsert(conn: &mut DbConn, notice: &NoticeChanges) -> DbResult<()> {
     let updated = diesel::update(notices::table.find(&notice.id))
         .set(notice)
         .execute(conn)?;
-    if updated == 0 {
+    let key = if updated == 0 {
+        let max: Option<i64> = notices::table
+            .select(diesel::dsl::max(notices::search_key))
+            .first(conn)?;
+        let key = max.unwrap_or(0) + 1;
         diesel::insert_into(notices::table)
-            .values(notice)
+            .values((notice, notices::search_key.eq(key)))
             .execute(conn)?;
-    }
-    Ok(())
+        key
+    } else {
+        notices::table
+            .find(&notice.id)
+            .select(notices::search_key)
+            .first(conn)?
+    };
+    let text = format!("{} {} {}", notice.title, notice.doc_number, notice.body);
+    super::search::index_notice(conn, key, &text)
 }
 
 /// Deletes a notice and logs it; refused while campaigns still cite it.
@@ -165,9 +168,14 @@ pub fn delete(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> DbResult<()> {
                 format!("{users} campaign(s) are announced by notice {id:?}; delete them first"),
             )]));
         }
-        if diesel::delete(notices::table.find(id)).execute(conn)? == 0 {
-            return Err(DbError::NotFound(format!("no notice with id {id:?}")));
-        }
+        let key: i64 = notices::table
+            .find(id)
+            .select(notices::search_key)
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| DbError::NotFound(format!("no notice with id {id:?}")))?;
+        super::search::unindex_notice(conn, key)?;
+        diesel::delete(notices::table.find(id)).execute(conn)?;
         super::changes::record(conn, "notice", id, true, at)
     })
 }

@@ -30,6 +30,7 @@ diesel::table! {
         cites -> Text,
         source_url -> Nullable<Text>,
         source -> Text,
+        search_key -> BigInt,
         updated_at -> Timestamp,
     }
 }

@@ -90,6 +90,77 @@ pub fn unindex_event(conn: &mut DbConn, key: i64) -> DbResult<()> {
     Ok(())
 }
 
+/// Replaces the index entry of one notice: its title, document number and body.
+pub fn index_notice(conn: &mut DbConn, key: i64, text: &str) -> DbResult<()> {
+    let tokens = index_tokens(text);
+    match conn {
+        DbConn::Sqlite(c) => {
+            diesel::sql_query("DELETE FROM notice_fts WHERE rowid = ?")
+                .bind::<BigInt, _>(key)
+                .execute(c)?;
+            diesel::sql_query("INSERT INTO notice_fts (rowid, tokens) VALUES (?, ?)")
+                .bind::<BigInt, _>(key)
+                .bind::<Text, _>(tokens.join(" "))
+                .execute(c)?;
+        }
+        DbConn::Pg(c) => {
+            diesel::sql_query(
+                "INSERT INTO notice_tokens (search_key, everything) \
+                 VALUES ($1, array_to_tsvector($2)) \
+                 ON CONFLICT (search_key) DO UPDATE SET everything = excluded.everything",
+            )
+            .bind::<BigInt, _>(key)
+            .bind::<Array<Text>, _>(&tokens)
+            .execute(c)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes a notice's index entry (PostgreSQL cascades it with the notice).
+pub fn unindex_notice(conn: &mut DbConn, key: i64) -> DbResult<()> {
+    if let DbConn::Sqlite(c) = conn {
+        diesel::sql_query("DELETE FROM notice_fts WHERE rowid = ?")
+            .bind::<BigInt, _>(key)
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// "`notices.search_key` is among the notices matching `query`".
+pub fn notice_matches<QS: 'static>(
+    dialect: Dialect,
+    query: &SearchQuery,
+) -> Box<dyn BoxableExpression<QS, Backend, SqlType = Bool>> {
+    let tokens = query.tokens();
+    if tokens.is_empty() {
+        return Box::new(sql::<Bool>("1 = 0"));
+    }
+    match dialect {
+        Dialect::Sqlite => {
+            let quoted: Vec<String> = tokens.iter().map(|t| format!("\"{t}\"")).collect();
+            Box::new(
+                sql::<Bool>(
+                    "notices.search_key IN (SELECT rowid FROM notice_fts WHERE notice_fts MATCH ",
+                )
+                .bind::<Text, _>(quoted.join(" AND "))
+                .sql(")"),
+            )
+        }
+        Dialect::Postgres => {
+            let tsquery: Vec<String> = tokens.iter().map(|t| format!("'{t}'")).collect();
+            Box::new(
+                sql::<Bool>(
+                    "notices.search_key IN (SELECT search_key FROM notice_tokens \
+                     WHERE everything @@ CAST(",
+                )
+                .bind::<Text, _>(tsquery.join(" & "))
+                .sql(" AS tsquery))"),
+            )
+        }
+    }
+}
+
 /// "`events.search_key` is among the events matching `query` in `field`", as a
 /// predicate for any query that has `events` in its FROM clause.
 pub fn event_matches<QS: 'static>(

@@ -76,6 +76,22 @@ async fn filters_by_year_region_subtree_and_text() {
         .json());
     assert!(found.contains(&"samr-2022-1227".to_owned()), "{found:?}");
     get(&app, "/api/v1/notices?q=").await.assert_invalid("q");
+    // Words are searched separately (all must occur), and symbols are data.
+    let both = ids(get(
+        &app,
+        "/api/v1/notices?q=%E6%9C%89%E6%9C%BA%20%E8%AE%A4%E8%AF%81",
+    )
+    .await
+    .json());
+    assert!(both.contains(&"jiangxi-2022-7".to_owned()), "{both:?}");
+    assert!(ids(get(&app, "/api/v1/notices?q=%25").await.json()).is_empty());
+    assert!(ids(get(
+        &app,
+        "/api/v1/notices?q=%E6%99%8B%E5%B8%82%E7%9B%91%E5%87%BD"
+    )
+    .await
+    .json())
+    .contains(&"shanxi-2024-209".to_owned()));
     // Latin text matches without regard to case, on both backends.
     assert!(
         ids(get(&app, "/api/v1/notices?q=vr").await.json()).contains(&"jiangxi-2022-7".to_owned())

@@ -1,3 +1,4 @@
 DROP TABLE campaigns;
+DROP TABLE notice_tokens;
 DROP TABLE notices;
 DROP TABLE regions;

@@ -32,10 +32,18 @@ CREATE TABLE notices (
     cites       TEXT NOT NULL,
     source_url  TEXT,
     source      TEXT NOT NULL,
+    -- Key of the notice's entry in the full-text index (see event search).
+    search_key  BIGINT NOT NULL UNIQUE,
     updated_at  TIMESTAMP NOT NULL
 );
 CREATE INDEX notices_year_id ON notices (year DESC, id);
 CREATE INDEX notices_region ON notices (region);
+-- Tokens of title, document number and body from the Rust tokenizer.
+CREATE TABLE notice_tokens (
+    search_key BIGINT PRIMARY KEY NOT NULL REFERENCES notices (search_key) ON DELETE CASCADE,
+    everything TSVECTOR NOT NULL
+);
+CREATE INDEX notice_tokens_everything ON notice_tokens USING GIN (everything);
 
 CREATE TABLE campaigns (
     id          TEXT COLLATE "C" PRIMARY KEY NOT NULL,

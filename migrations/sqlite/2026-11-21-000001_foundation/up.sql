@@ -30,10 +30,15 @@ CREATE TABLE notices (
     cites       TEXT NOT NULL,
     source_url  TEXT,
     source      TEXT NOT NULL,
+    -- Key of the notice's entry in the full-text index (see event search).
+    search_key  BIGINT NOT NULL UNIQUE,
     updated_at  TIMESTAMP NOT NULL
 );
 CREATE INDEX notices_year_id ON notices (year DESC, id);
 CREATE INDEX notices_region ON notices (region);
+-- Tokens of title, document number and body from the Rust tokenizer;
+-- rowid = notices.search_key.
+CREATE VIRTUAL TABLE notice_fts USING fts5(tokens, tokenize = 'ascii', detail = 'none');
 
 CREATE TABLE campaigns (
     id          TEXT PRIMARY KEY NOT NULL,
