@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Double, Text};
 
 use super::schema::{campaigns, events, regions};
-use super::search::{self, Dialect, Field};
+use super::search::{Dialect, Field, EVENTS};
 use super::{Backend, DbConn, DbError, DbResult};
 use crate::domain::{Adcode, CampaignKind, EventStatus, LatLon, RadiusKm, SearchQuery, Window};
 
@@ -213,11 +213,7 @@ fn predicate(filter: &EventFilter, level: Option<RegionLevel>, dialect: Dialect)
         );
     }
     if let Some(q) = &filter.q {
-        p = Box::new(p.and(search::event_matches::<Source>(
-            dialect,
-            q,
-            Field::Everything,
-        )));
+        p = Box::new(p.and(EVENTS.matches::<Source>(dialect, q, Field::Everything)));
     }
     p
 }
@@ -350,7 +346,7 @@ fn relevance(
         if wanted <= 0 {
             break;
         }
-        let title = search::event_matches::<Source>(scope.dialect, q, Field::Title);
+        let title = EVENTS.matches::<Source>(scope.dialect, q, Field::Title);
         let mut query = base().filter(scope.predicate()).into_boxed::<Backend>();
         query = if phase == 0 {
             query.filter(title)
@@ -548,7 +544,7 @@ pub fn upsert(conn: &mut DbConn, event: &EventRow) -> DbResult<()> {
             .execute(conn)?;
     }
     let old_key = existing.map(|(key, _)| key);
-    search::index_event(conn, old_key, search_key, &row.title, &row.description)?;
+    EVENTS.put(conn, old_key, search_key, &row.title, &row.description)?;
     super::changes::record(conn, "event", &row.id, false, row.updated_at)
 }
 
@@ -574,7 +570,7 @@ pub fn delete(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> DbResult<()> {
             .first(conn)
             .optional()?
             .ok_or_else(|| DbError::NotFound(format!("no event with id {id:?}")))?;
-        search::unindex_event(conn, key)?;
+        EVENTS.remove(conn, key)?;
         diesel::delete(events::table.find(id)).execute(conn)?;
         super::changes::record(conn, "event", id, true, at)
     })

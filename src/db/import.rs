@@ -33,7 +33,7 @@ pub fn write_all(
             events::upsert(conn, event)?;
         }
         if !event_rows.is_empty() {
-            super::search::optimize(conn)?;
+            super::search::EVENTS.optimize(conn)?;
         }
         Ok(())
     })

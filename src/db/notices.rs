@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{notices, regions};
-use super::search::Dialect;
+use super::search::{Dialect, Field, NOTICES};
 use super::{Backend, DbConn, DbError, DbResult, YearIdKey};
 use crate::domain::Adcode;
 
@@ -87,7 +87,7 @@ pub fn list(conn: &mut DbConn, filter: &NoticeFilter) -> DbResult<(Vec<NoticeWit
         );
     }
     if let Some(q) = &filter.q {
-        query = query.filter(super::search::notice_matches(Dialect::of(conn), q));
+        query = query.filter(NOTICES.matches(Dialect::of(conn), q, Field::Everything));
     }
     if let Some(after) = &filter.after {
         query = query.filter(
@@ -135,7 +135,7 @@ pub fn upsert(conn: &mut DbConn, notice: &NoticeChanges) -> DbResult<()> {
     let updated = diesel::update(notices::table.find(&notice.id))
         .set(notice)
         .execute(conn)?;
-    let key = if updated == 0 {
+    let (old_key, key) = if updated == 0 {
         let max: Option<i64> = notices::table
             .select(diesel::dsl::max(notices::search_key))
             .first(conn)?;
@@ -143,15 +143,16 @@ pub fn upsert(conn: &mut DbConn, notice: &NoticeChanges) -> DbResult<()> {
         diesel::insert_into(notices::table)
             .values((notice, notices::search_key.eq(key)))
             .execute(conn)?;
-        key
+        (None, key)
     } else {
-        notices::table
+        let key = notices::table
             .find(&notice.id)
             .select(notices::search_key)
-            .first(conn)?
+            .first(conn)?;
+        (Some(key), key)
     };
-    let text = format!("{} {} {}", notice.title, notice.doc_number, notice.body);
-    super::search::index_notice(conn, key, &text)
+    let body = format!("{} {}", notice.doc_number, notice.body);
+    NOTICES.put(conn, old_key, key, &notice.title, &body)
 }
 
 /// Deletes a notice and logs it; refused while campaigns still cite it.
@@ -174,7 +175,7 @@ pub fn delete(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> DbResult<()> {
             .first(conn)
             .optional()?
             .ok_or_else(|| DbError::NotFound(format!("no notice with id {id:?}")))?;
-        super::search::unindex_notice(conn, key)?;
+        NOTICES.remove(conn, key)?;
         diesel::delete(notices::table.find(id)).execute(conn)?;
         super::changes::record(conn, "notice", id, true, at)
     })

@@ -38,9 +38,11 @@ CREATE TABLE notices (
 );
 CREATE INDEX notices_year_id ON notices (year DESC, id);
 CREATE INDEX notices_region ON notices (region);
--- Tokens of title, document number and body from the Rust tokenizer.
+-- Tokens of the title, and of title, document number and body together,
+-- from the Rust tokenizer (see the event index).
 CREATE TABLE notice_tokens (
-    search_key BIGINT PRIMARY KEY NOT NULL REFERENCES notices (search_key) ON DELETE CASCADE,
+    search_key BIGINT PRIMARY KEY NOT NULL REFERENCES notices (search_key) ON DELETE CASCADE ON UPDATE CASCADE,
+    title      TSVECTOR NOT NULL,
     everything TSVECTOR NOT NULL
 );
 CREATE INDEX notice_tokens_everything ON notice_tokens USING GIN (everything);

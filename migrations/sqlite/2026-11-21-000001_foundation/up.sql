@@ -36,9 +36,9 @@ CREATE TABLE notices (
 );
 CREATE INDEX notices_year_id ON notices (year DESC, id);
 CREATE INDEX notices_region ON notices (region);
--- Tokens of title, document number and body from the Rust tokenizer;
--- rowid = notices.search_key.
-CREATE VIRTUAL TABLE notice_fts USING fts5(tokens, tokenize = 'ascii', detail = 'none');
+-- Tokens of the title, and of document number and body, from the Rust
+-- tokenizer; rowid = notices.search_key (see the event index).
+CREATE VIRTUAL TABLE notice_fts USING fts5(title, body, tokenize = 'ascii');
 
 CREATE TABLE campaigns (
     id          TEXT PRIMARY KEY NOT NULL,
