@@ -160,8 +160,8 @@ pub fn connect_for_setup(url: &DatabaseUrl) -> DbResult<DbConn> {
     if let DbConn::Sqlite(sqlite) = &mut conn {
         sqlite
             .batch_execute(&format!(
-                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;
-                 PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};"
+                "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};
+                 PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;"
             ))
             .map_err(DbError::from)?;
     }

@@ -122,21 +122,7 @@ async fn deleting_a_campaign_needs_its_events_gone_and_reaches_the_change_feed()
         .await
         .assert_problem(404);
 
-    // The change feed always returns a resume cursor; read until a page is empty.
-    let mut changes = Vec::new();
-    let mut uri = "/api/v1/changes?limit=100".to_owned();
-    loop {
-        let body = get(&app, &uri).await.json();
-        let items = body["items"].as_array().unwrap().clone();
-        if items.is_empty() {
-            break;
-        }
-        changes.extend(items);
-        uri = format!(
-            "/api/v1/changes?limit=100&since={}",
-            body["next_cursor"].as_str().unwrap()
-        );
-    }
+    let (changes, _) = crate::common::read_changes(&app, None).await;
     let deleted: Vec<(&str, &str)> = changes
         .iter()
         .filter(|c| c["action"] == "deleted")

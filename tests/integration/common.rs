@@ -209,3 +209,27 @@ where
     }
     (items, pages)
 }
+
+/// Reads the change feed from `since` (or the start) until a page comes back
+/// empty; returns the changes and the cursor to resume from.
+pub async fn read_changes<S, B>(app: &S, since: Option<&str>) -> (Vec<Value>, String)
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let mut changes = Vec::new();
+    let mut cursor = since.map(str::to_owned);
+    loop {
+        let uri = match &cursor {
+            Some(c) => format!("/api/v1/changes?limit=100&since={c}"),
+            None => "/api/v1/changes?limit=100".to_owned(),
+        };
+        let body = get(app, &uri).await.json();
+        let items = body["items"].as_array().unwrap().clone();
+        cursor = Some(body["next_cursor"].as_str().unwrap().to_owned());
+        if items.is_empty() {
+            return (changes, cursor.unwrap_or_default());
+        }
+        changes.extend(items);
+    }
+}

@@ -595,25 +595,7 @@ async fn json_ld_is_schema_org() {
 async fn change_feed_reports_a_deletion() {
     let (test_db, pool) = TestDb::bundled();
     let app = actix_web::test::init_service(ticweek::app(ticweek::AppState::new(pool))).await;
-    let mut cursor = String::new();
-    let mut seen = Vec::new();
-    loop {
-        let uri = format!(
-            "/api/v1/changes?limit=100{}",
-            if cursor.is_empty() {
-                String::new()
-            } else {
-                format!("&since={cursor}")
-            }
-        );
-        let body = get(&app, &uri).await.json();
-        let items = body["items"].as_array().unwrap().clone();
-        cursor = body["next_cursor"].as_str().unwrap().to_owned();
-        if items.is_empty() {
-            break;
-        }
-        seen.extend(items);
-    }
+    let (seen, cursor) = crate::common::read_changes(&app, None).await;
     assert_eq!(seen.iter().filter(|c| c["resource"] == "event").count(), 18);
 
     let mut conn = test_db.connect();
