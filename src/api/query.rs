@@ -120,23 +120,6 @@ impl Checker {
     }
 }
 
-/// Free-text search input: data, never syntax. Refuses blanks, NUL and
-/// anything longer than 100 characters.
-pub fn search_text(raw: &str) -> Result<String, Invalid> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() {
-        Err(Invalid::new(
-            "must not be blank; omit it to list everything",
-        ))
-    } else if trimmed.contains('\0') {
-        Err(Invalid::new("must not contain NUL characters"))
-    } else if trimmed.chars().count() > 100 {
-        Err(Invalid::new("must be at most 100 characters"))
-    } else {
-        Ok(trimmed.to_owned())
-    }
-}
-
 /// A year between 2000 and 2100.
 pub fn year(raw: &str) -> Result<i32, Invalid> {
     match raw.parse::<i32>() {

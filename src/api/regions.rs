@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::paging::{self, Page};
-use super::query::{search_text, Checker, NoParams, Params};
+use super::query::{Checker, NoParams, Params};
 use super::{run, AppState};
 use crate::db::regions::{RegionFilter, RegionRow};
-use crate::domain::{Adcode, RegionLevel};
+use crate::domain::{Adcode, RegionLevel, SearchQuery};
 use crate::error::{ApiError, Problem};
 
 /// An administrative division (GB/T 2260) with its centroid in WGS-84.
@@ -90,7 +90,9 @@ impl RegionsQuery {
         let filter = RegionFilter {
             parent: check.parse("parent", self.parent.as_deref(), str::parse::<Adcode>),
             level: check.parse("level", self.level.as_deref(), str::parse),
-            q: check.parse("q", self.q.as_deref(), search_text),
+            q: check.parse("q", self.q.as_deref(), |raw| {
+                SearchQuery::parse(raw).map(|q| q.text().to_owned())
+            }),
             after: check.parse("cursor", self.cursor.as_deref(), paging::decode_adcode),
             limit: check.limit(self.limit.as_deref()),
         };

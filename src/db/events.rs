@@ -428,18 +428,12 @@ fn require_campaign(conn: &mut DbConn, filter: &EventFilter) -> DbResult<()> {
 }
 
 pub fn get(conn: &mut DbConn, id: &str) -> DbResult<EventHit> {
-    let (row, region_name) = base()
+    let row = base()
         .filter(events::id.eq(id))
         .first::<(EventRow, String)>(conn)
         .optional()?
         .ok_or_else(|| DbError::NotFound(format!("no event with id {id:?}")))?;
-    Ok(EventHit {
-        row,
-        region_name,
-        distance_km: None,
-        phase: 0,
-        chord2: 0.0,
-    })
+    Ok(hits(vec![row], 0).remove(0))
 }
 
 /// Counts of the filtered set by kind, region bucket, status and year, from one
@@ -578,17 +572,7 @@ pub fn delete(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> DbResult<()> {
 
 /// Every event in id order, for `ticweek export`.
 pub fn all(conn: &mut DbConn) -> DbResult<Vec<EventHit>> {
-    let rows: Vec<(EventRow, String)> = base().order(events::id).load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(row, region_name)| EventHit {
-            row,
-            region_name,
-            distance_km: None,
-            phase: 0,
-            chord2: 0.0,
-        })
-        .collect())
+    Ok(hits(base().order(events::id).load(conn)?, 0))
 }
 
 /// Kind and region of the campaigns `ids` refer to, for import validation.

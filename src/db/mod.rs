@@ -13,7 +13,7 @@ pub mod search;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{Pool, PooledConnection};
+use diesel::r2d2::Pool;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
@@ -35,7 +35,6 @@ pub enum DbConn {
 pub type Backend = <DbConn as Connection>::Backend;
 
 pub type DbPool = Pool<Manager>;
-pub type PooledConn = PooledConnection<Manager>;
 
 /// Which backend a database URL names.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -79,6 +79,7 @@ impl SearchQuery {
         &self.tokens
     }
 
+    /// The query as given, trimmed.
     pub fn text(&self) -> &str {
         &self.text
     }

@@ -9,11 +9,6 @@ pub const SHANGHAI: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
     None => panic!("UTC+8 is a valid offset"),
 };
 
-/// The current time in Asia/Shanghai.
-pub fn shanghai() -> DateTime<FixedOffset> {
-    Utc::now().with_timezone(&SHANGHAI)
-}
-
 /// Stored timestamps are naive UTC; the wire shows them in Asia/Shanghai.
 pub fn to_shanghai(utc: NaiveDateTime) -> DateTime<FixedOffset> {
     Utc.from_utc_datetime(&utc).with_timezone(&SHANGHAI)
