@@ -7,12 +7,13 @@
 #   benches/run.sh                 SQLite, default data, 10 s per scenario
 #   benches/run.sh --pg URL        the same on PostgreSQL (a fresh schema in URL's database)
 #   benches/run.sh --smoke         tiny data, 2 s per scenario (CI: proves the harness runs)
+#   benches/run.sh --cache-mb 0    the same with the read cache off (every request queries)
 #   options: --duration S  --connections N  --out FILE  --reuse-data
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-pg_url="" smoke=0 duration=10 connections=32 out="" reuse=0
+pg_url="" smoke=0 duration=10 connections=32 out="" reuse=0 cache_mb=64
 while [ $# -gt 0 ]; do
     case "$1" in
         --pg) pg_url="$2"; shift 2 ;;
@@ -21,7 +22,8 @@ while [ $# -gt 0 ]; do
         --connections) connections="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         --reuse-data) reuse=1; shift ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        --cache-mb) cache_mb="$2"; shift 2 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -87,7 +89,7 @@ else
     db_size=$(du -ch "$db_url"* | tail -n 1 | cut -f1)
 fi
 
-taskset -c "$server_cpu" "$bin" serve --bind "127.0.0.1:$port" --workers 1 >"$work/server.log" 2>&1 &
+taskset -c "$server_cpu" "$bin" serve --bind "127.0.0.1:$port" --workers 1 --cache-mb "$cache_mb" >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 300); do
     curl -sf -o /dev/null "http://127.0.0.1:$port/readyz" && break
@@ -124,14 +126,14 @@ done
 
 date_tag=$(date +%F)
 if [ -z "$out" ]; then
-    if [ "$smoke" = 1 ]; then out="$work/results.md"; else out="$root/benches/results/$date_tag-$backend.md"; fi
+    if [ "$smoke" = 1 ]; then out="$work/results.md"; else out="$root/benches/results/$date_tag-$backend$([ "$cache_mb" = 0 ] && echo -uncached).md"; fi
 fi
 mkdir -p "$(dirname "$out")"
 {
     echo "# Load run $date_tag, $backend$([ "$smoke" = 1 ] && echo ' (smoke)')"
     echo
     echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB;" \
-        "server pinned to CPU $server_cpu (1 worker), wrk pinned to CPU $load_cpu, $connections connections, ${duration} s per scenario, gzip requested."
+        "server pinned to CPU $server_cpu (1 worker, read cache ${cache_mb} MiB), wrk pinned to CPU $load_cpu, $connections connections, ${duration} s per scenario, gzip requested."
     echo "Commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown). Data: $(python3 -c "import json,sys; d=json.load(open('$work/import.json')); print(', '.join(f'{len(v)} {k}' for k, v in d.items()))") imported in ${import_ms} ms; database size ${db_size}."
     echo
     echo "| scenario | distinct URLs | req/s | × ceiling | p50 ms | p99 ms | errors | peak RSS MiB |"

@@ -32,6 +32,11 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub pool_size: u32,
 
+    /// Memory for the read cache of finished responses, in MiB; 0 turns it off.
+    #[arg(long, global = true, env = "TICWEEK_CACHE_MB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(0..=65_536))]
+    pub cache_mb: u64,
+
     /// HTTP worker threads; 0 means one per CPU core.
     #[arg(long, global = true, env = "TICWEEK_WORKERS", default_value_t = 0)]
     pub workers: usize,

@@ -55,7 +55,7 @@ pub fn app(
             api::fallback::not_matched(req, known.clone())
         }))
         .wrap(Compress::default())
-        .wrap(from_fn(api::caching::etag))
+        .wrap(from_fn(api::caching::representations))
         .wrap(from_fn(api::caching::head_as_get))
         .wrap(cors())
         // Outside CORS, so its refusals (a preflight for a method we do not

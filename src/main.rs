@@ -83,7 +83,11 @@ fn read_input(file: &str) -> Result<String, String> {
 /// Serves at once; the database is migrated and loaded in the background,
 /// retried while it is unreachable, and `/readyz` answers 503 until then.
 fn serve(url: &DatabaseUrl, cli: &Cli) -> Result<(), String> {
-    let state = ticweek::AppState::starting(ticweek::db::pool(url, cli.pool_size));
+    let state = ticweek::AppState::starting(ticweek::db::pool(url, cli.pool_size))
+        .with_read_cache(cli.cache_mb * 1024 * 1024);
+    // Other processes writing to the same database (imports, deletions, more
+    // API servers) reach this server's read cache within the poll interval.
+    state.watch_data_version(ticweek::api::caching::POLL_INTERVAL);
     let setup_state = state.clone();
     let setup_url = url.clone();
     std::thread::spawn(move || {

@@ -1,31 +1,183 @@
-//! Strong ETags and `Cache-Control` for every successful GET, and 304 for a
-//! matching `If-None-Match` (RFC 9110 §13.1.2, weak comparison).
+//! Strong ETags and `Cache-Control` for every successful GET, 304 for a
+//! matching `If-None-Match` (RFC 9110 §13.1.2, weak comparison), and the read
+//! cache: finished representations of public reads, reused until the data
+//! they were made from changes.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use actix_web::body::{self, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{header, Method, StatusCode};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
+use actix_web::web::{self, Bytes};
 use actix_web::HttpResponse;
+use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
+
+use super::AppState;
+use crate::db::{self, DbPool};
 
 /// Reads are public data that changes a few times a day.
 const DEFAULT_CACHE_CONTROL: &str = "public, max-age=60";
 
+/// Memory for cached representations unless configured otherwise.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How often a server polls the shared data version: writes by other
+/// processes reach its read cache within this time (plus one query).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Bookkeeping charged to every entry on top of its key and body.
+const ENTRY_OVERHEAD: u64 = 512;
+
+/// What a cached representation was made from. It may be served only while
+/// all three still hold: no write committed by this process since, the same
+/// database-wide data version, and the same Asia/Shanghai day (defaults such
+/// as "from today" and derived statuses change at midnight).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Generation {
+    local_writes: u64,
+    data_version: i64,
+    day: NaiveDate,
+}
+
+/// A finished 200 response: headers (including ETag), body bytes as sent.
+struct Representation {
+    generation: Generation,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+#[derive(Clone)]
+struct ByBytes;
+
+impl quick_cache::Weighter<String, Arc<Representation>> for ByBytes {
+    fn weight(&self, key: &String, value: &Arc<Representation>) -> u64 {
+        key.len() as u64 + value.body.len() as u64 + ENTRY_OVERHEAD
+    }
+}
+
+/// Bounded cache of representations, plus the last data version read from
+/// the database.
+pub struct ReadCache {
+    entries: Option<quick_cache::sync::Cache<String, Arc<Representation>, ByBytes>>,
+    data_version: AtomicI64,
+}
+
+impl ReadCache {
+    /// A cache holding at most `bytes` of representations; 0 turns it off.
+    pub fn new(bytes: u64) -> Self {
+        let entries = (bytes > 0).then(|| {
+            let estimated_items = usize::try_from(bytes / 16_384)
+                .unwrap_or(usize::MAX)
+                .max(16);
+            quick_cache::sync::Cache::with_weighter(estimated_items, bytes, ByBytes)
+        });
+        Self {
+            entries,
+            data_version: AtomicI64::new(-1),
+        }
+    }
+
+    fn generation(&self) -> Generation {
+        Generation {
+            local_writes: db::local_writes(),
+            data_version: self.data_version.load(Ordering::Acquire),
+            day: crate::domain::today_in_shanghai(),
+        }
+    }
+
+    fn observe(&self, version: i64) {
+        if self.data_version.swap(version, Ordering::AcqRel) != version {
+            if let Some(entries) = &self.entries {
+                entries.clear();
+            }
+        }
+    }
+
+    /// Polls the database-wide data version every `interval`, so that
+    /// writes by other processes invalidate this one's cache within about
+    /// that time. The thread ends when the cache is dropped.
+    pub fn watch(self: &Arc<Self>, pool: DbPool, interval: Duration) {
+        let cache: Weak<Self> = Arc::downgrade(self);
+        std::thread::spawn(move || loop {
+            let Some(cache) = cache.upgrade() else { return };
+            match pool
+                .get()
+                .map_err(db::DbError::from)
+                .and_then(|mut c| db::data_version(&mut c))
+            {
+                Ok(version) => cache.observe(version),
+                Err(err) => log::debug!("data version poll: {err}"),
+            }
+            drop(cache);
+            std::thread::sleep(interval);
+        });
+    }
+}
+
+/// The cache key: everything a representation depends on. The query's
+/// parameters are sorted (repeated parameters are refused, so order carries
+/// no meaning); `Accept` and `Accept-Encoding` choose the format and
+/// encoding, `Host` the absolute links in feeds.
+fn cache_key(req: &ServiceRequest) -> Option<String> {
+    let header = |name| match req.headers().get(name) {
+        Some(value) => value.to_str().ok(),
+        None => Some(""),
+    };
+    let mut params: Vec<&str> = req.query_string().split('&').collect();
+    params.sort_unstable();
+    Some(format!(
+        "{}\n{}\n{}\n{}?{}",
+        header(header::HOST)?,
+        header(header::ACCEPT)?,
+        header(header::ACCEPT_ENCODING)?,
+        req.uri().path(),
+        params.join("&")
+    ))
+}
+
 /// The tag is a hash of the bytes actually sent. This middleware sits outside
 /// compression, so a gzip and an identity representation get different tags,
-/// as strong validators must.
-pub async fn etag(
+/// as strong validators must. Successful reads under `/api/` are kept in the
+/// read cache and answered from it until their generation passes.
+pub async fn representations(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let cacheable = matches!(*req.method(), Method::GET | Method::HEAD);
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
     let if_none_match = req
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let cache = req
+        .uri()
+        .path()
+        .starts_with("/api/")
+        .then(|| req.app_data::<web::Data<AppState>>())
+        .flatten()
+        .map(|state| state.cache.clone())
+        .filter(|cache| cache.entries.is_some());
+    let slot = cache
+        .as_ref()
+        .and_then(|cache| Some((cache, cache_key(&req)?, cache.generation())));
+    if let Some((cache, key, generation)) = &slot {
+        if let Some(hit) = cache.entries.as_ref().and_then(|e| e.get(key)) {
+            if hit.generation == *generation {
+                let response = respond(&hit, if_none_match.as_deref());
+                return Ok(ServiceResponse::new(req.into_parts().0, response));
+            }
+        }
+    }
+
     let response = next.call(req).await?;
-    if !cacheable || response.status() != StatusCode::OK {
+    if response.status() != StatusCode::OK {
         return Ok(response.map_into_boxed_body());
     }
     let (request, response) = response.into_parts();
@@ -35,19 +187,49 @@ pub async fn etag(
         .map_err(|_| actix_web::error::ErrorInternalServerError("response body"))?;
     let digest = Sha256::digest(&bytes);
     let tag = format!("\"{}\"", hex(&digest[..16]));
-
     let headers = head.headers_mut();
     headers.insert(
         header::ETAG,
-        header::HeaderValue::from_str(&tag).expect("hex is ASCII"),
+        HeaderValue::from_str(&tag).expect("hex is ASCII"),
     );
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(
             header::CACHE_CONTROL,
-            header::HeaderValue::from_static(DEFAULT_CACHE_CONTROL),
+            HeaderValue::from_static(DEFAULT_CACHE_CONTROL),
         );
     }
-    if if_none_match.is_some_and(|candidates| matches(&candidates, &tag)) {
+    let representation = Arc::new(Representation {
+        generation: slot.as_ref().map_or_else(
+            || Generation {
+                local_writes: 0,
+                data_version: 0,
+                day: NaiveDate::MIN,
+            },
+            |(_, _, generation)| *generation,
+        ),
+        headers: head.headers().clone(),
+        body: bytes,
+    });
+    if let Some((cache, key, _)) = slot {
+        if let Some(entries) = &cache.entries {
+            entries.insert(key, representation.clone());
+        }
+    }
+    Ok(ServiceResponse::new(
+        request,
+        respond(&representation, if_none_match.as_deref()),
+    ))
+}
+
+/// 304 when `If-None-Match` names the representation's tag, else the
+/// representation itself (its body shared, not copied).
+fn respond(representation: &Representation, if_none_match: Option<&str>) -> HttpResponse {
+    let headers = &representation.headers;
+    let tag = headers
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if if_none_match.is_some_and(|candidates| matches(candidates, tag)) {
         let mut not_modified = HttpResponse::NotModified();
         for name in [
             header::ETAG,
@@ -55,16 +237,15 @@ pub async fn etag(
             header::VARY,
             header::CONTENT_LOCATION,
         ] {
-            if let Some(value) = head.headers().get(&name) {
+            if let Some(value) = headers.get(&name) {
                 not_modified.insert_header((name, value.clone()));
             }
         }
-        return Ok(ServiceResponse::new(request, not_modified.finish()));
+        return not_modified.finish();
     }
-    Ok(ServiceResponse::new(
-        request,
-        head.set_body(bytes).map_into_boxed_body(),
-    ))
+    let mut response = HttpResponse::with_body(StatusCode::OK, representation.body.clone());
+    *response.headers_mut() = headers.clone();
+    response.map_into_boxed_body()
 }
 
 /// HEAD is answered as GET (RFC 9110 §9.3.2): routing, ETag and 304 see a

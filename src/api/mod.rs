@@ -21,12 +21,13 @@ use utoipa_actix_web::{scope, service_config::ServiceConfig};
 use crate::db::{DbConn, DbPool, DbResult};
 use crate::error::ApiError;
 
-/// What every handler shares: the connection pool, and whether the database
-/// has been migrated and loaded yet.
+/// What every handler shares: the connection pool, whether the database
+/// has been migrated and loaded yet, and the read cache.
 #[derive(Clone)]
 pub struct AppState {
     pub pool: DbPool,
     ready: Arc<AtomicBool>,
+    cache: Arc<caching::ReadCache>,
 }
 
 impl AppState {
@@ -35,6 +36,7 @@ impl AppState {
         Self {
             pool,
             ready: Arc::new(AtomicBool::new(true)),
+            cache: Arc::new(caching::ReadCache::new(caching::DEFAULT_CACHE_BYTES)),
         }
     }
 
@@ -42,9 +44,21 @@ impl AppState {
     /// database call answers 503 until `mark_ready` is called.
     pub fn starting(pool: DbPool) -> Self {
         Self {
-            pool,
             ready: Arc::new(AtomicBool::new(false)),
+            ..Self::new(pool)
         }
+    }
+
+    /// Replaces the read cache by one of `bytes` (0: no read cache).
+    pub fn with_read_cache(mut self, bytes: u64) -> Self {
+        self.cache = Arc::new(caching::ReadCache::new(bytes));
+        self
+    }
+
+    /// Polls the shared data version every `interval`, so that writes by
+    /// other processes on the same database reach this one's read cache.
+    pub fn watch_data_version(&self, interval: std::time::Duration) {
+        self.cache.watch(self.pool.clone(), interval);
     }
 
     pub fn mark_ready(&self) {

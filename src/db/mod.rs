@@ -10,9 +10,11 @@ pub mod regions;
 pub mod schema;
 pub mod search;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
 use diesel::r2d2::Pool;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -189,19 +191,44 @@ pub fn connect(url: &DatabaseUrl) -> DbResult<DbConn> {
     .map_err(|err| DbError::Unavailable(err.to_string()))
 }
 
-/// Runs `work` in one transaction. On PostgreSQL it first takes a
+/// Runs `work` in one write transaction. On PostgreSQL it first takes a
 /// transaction-scoped advisory lock, so that several API processes starting
 /// against one empty database migrate and load it once, one after another.
+/// Every write goes through here: it bumps the shared data version inside
+/// the transaction, and this process's write count once it has committed, so
+/// that no cached representation outlives the data it was made from.
 pub fn exclusive_transaction<T>(
     conn: &mut DbConn,
     work: impl FnOnce(&mut DbConn) -> DbResult<T>,
 ) -> DbResult<T> {
-    conn.transaction::<_, DbError, _>(|conn| {
+    let result = conn.transaction::<_, DbError, _>(|conn| {
         if let DbConn::Pg(pg) = conn {
             pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({SETUP_LOCK})"))?;
         }
-        work(conn)
-    })
+        let result = work(conn)?;
+        diesel::update(schema::data_version::table)
+            .set(schema::data_version::version.eq(schema::data_version::version + 1))
+            .execute(conn)?;
+        Ok(result)
+    })?;
+    LOCAL_WRITES.fetch_add(1, Ordering::Release);
+    Ok(result)
+}
+
+/// Write transactions committed by this process.
+static LOCAL_WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// How many write transactions this process has committed: a cache built
+/// before a local write is stale as soon as the write returns.
+pub fn local_writes() -> u64 {
+    LOCAL_WRITES.load(Ordering::Acquire)
+}
+
+/// The database-wide data version, bumped by every committed write of any
+/// process.
+pub fn data_version(conn: &mut DbConn) -> DbResult<i64> {
+    use schema::data_version::dsl::*;
+    Ok(data_version.select(version).first(conn)?)
 }
 
 /// Arbitrary key of the advisory lock that serialises database set-up.

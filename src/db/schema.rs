@@ -109,3 +109,10 @@ diesel::allow_columns_to_appear_in_same_group_by_clause!(
     regions::province,
     regions::city,
 );
+
+diesel::table! {
+    data_version (id) {
+        id -> Integer,
+        version -> BigInt,
+    }
+}

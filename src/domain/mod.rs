@@ -15,7 +15,7 @@ pub use event::{Activity, Attendance, EventSort, EventStatus, Precision, TimeBou
 pub use geo::{BoundingBox, LatLon, RadiusKm};
 pub use paging::{Limit, RecordId};
 pub use search::{index_tokens, SearchQuery};
-pub use time::{parse_date, to_shanghai, SHANGHAI};
+pub use time::{parse_date, to_shanghai, today_in_shanghai, SHANGHAI};
 
 /// Why a raw input value was refused; the caller adds which field it came from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

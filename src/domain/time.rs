@@ -14,6 +14,11 @@ pub fn to_shanghai(utc: NaiveDateTime) -> DateTime<FixedOffset> {
     Utc.from_utc_datetime(&utc).with_timezone(&SHANGHAI)
 }
 
+/// Today's calendar date in Asia/Shanghai.
+pub fn today_in_shanghai() -> NaiveDate {
+    Utc::now().with_timezone(&SHANGHAI).date_naive()
+}
+
 /// A calendar date as written on the wire (`YYYY-MM-DD`); impossible dates
 /// such as 2024-02-30 are refused.
 pub fn parse_date(raw: &str) -> Result<NaiveDate, Invalid> {

@@ -9,5 +9,6 @@ mod events;
 mod migrations;
 mod notices;
 mod openapi;
+mod read_cache;
 mod readiness;
 mod regions;

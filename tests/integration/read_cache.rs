@@ -1,0 +1,88 @@
+//! The read cache never outlives the data it was made from: a write by this
+//! process is visible as soon as it returns, a write by another process
+//! within a second.
+
+use std::time::{Duration, Instant};
+
+use crate::common::{get, TestDb};
+use ticweek::db::DatabaseUrl;
+
+const EVENT: &str = "jiangxi-2022-organic-expert-visit-pengze";
+/// 彭泽, the county of that event.
+const SEARCH: &str = "/api/v1/events?q=%E5%BD%AD%E6%B3%BD";
+
+fn ids(body: &serde_json::Value) -> Vec<String> {
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[actix_web::test]
+async fn repeated_reads_get_the_same_representation() {
+    let (_db, app) = crate::common::app().await;
+    let first = get(&app, SEARCH).await;
+    let second = get(&app, SEARCH).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("etag"), second.header("etag"));
+    assert_eq!(first.json(), second.json());
+    // Parameter order does not matter, and the answer is the same list.
+    let a = get(&app, "/api/v1/events?kind=organic_week&limit=5").await;
+    let b = get(&app, "/api/v1/events?limit=5&kind=organic_week").await;
+    assert_eq!(ids(&a.json()), ids(&b.json()));
+    assert_eq!(ids(&a.json()).len(), 5);
+}
+
+#[actix_web::test]
+async fn a_write_by_this_process_is_never_served_stale() {
+    let (test_db, pool) = TestDb::bundled();
+    let app = actix_web::test::init_service(ticweek::app(ticweek::AppState::new(pool))).await;
+    let path = format!("/api/v1/events/{EVENT}");
+    assert_eq!(get(&app, &path).await.status, 200);
+    assert!(ids(&get(&app, SEARCH).await.json()).contains(&EVENT.to_owned()));
+
+    let mut conn = test_db.connect();
+    ticweek::db::events::delete(&mut conn, EVENT, chrono::Utc::now().naive_utc()).unwrap();
+
+    get(&app, &path).await.assert_problem(404);
+    assert!(!ids(&get(&app, SEARCH).await.json()).contains(&EVENT.to_owned()));
+}
+
+#[actix_web::test]
+async fn a_write_by_another_process_reaches_the_cache_within_a_second() {
+    let (test_db, pool) = TestDb::bundled();
+    let state = ticweek::AppState::new(pool);
+    state.watch_data_version(ticweek::api::caching::POLL_INTERVAL);
+    let app = actix_web::test::init_service(ticweek::app(state)).await;
+    let path = format!("/api/v1/events/{EVENT}");
+    assert_eq!(get(&app, &path).await.status, 200);
+    assert_eq!(get(&app, &path).await.status, 200);
+
+    // `ticweek delete` is another process: it bumps the shared data version,
+    // not this process's write count.
+    let url = match &test_db.url {
+        DatabaseUrl::Sqlite(path) => path.clone(),
+        DatabaseUrl::Postgres(dsn) => dsn.clone(),
+    };
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_ticweek"))
+        .args(["delete", "event", EVENT])
+        .env("DATABASE_URL", url)
+        .status()
+        .expect("run ticweek delete");
+    assert!(status.success());
+
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let reply = get(&app, &path).await;
+        if reply.status == 404 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still served a deleted event a second after another process deleted it"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
