@@ -51,6 +51,7 @@ pub enum Deletable {
     Notice,
     Campaign,
     Event,
+    Lab,
 }
 
 #[derive(Debug, Subcommand)]

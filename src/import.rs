@@ -11,14 +11,16 @@ use serde_json::Value;
 
 use crate::api::campaigns::Campaign;
 use crate::api::events::Event;
+use crate::api::labs::Lab;
 use crate::api::notices::{Contact, Deadline, Notice};
 use crate::db::campaigns::CampaignRow;
 use crate::db::events::{EventRow, RegionFacts};
+use crate::db::labs::{LabRow, OpenDayRow};
 use crate::db::notices::NoticeChanges;
 use crate::db::{DbConn, DbError, DbResult};
 use crate::domain::{
-    parse_date, Activity, Adcode, Attendance, CampaignKind, EventStatus, Invalid, LatLon,
-    Precision, RecordId, SHANGHAI,
+    parse_date, Activity, Adcode, Attendance, CampaignKind, CmaNumber, CoordSys, EventStatus,
+    Invalid, LabField, LatLon, Precision, RecordId, SHANGHAI,
 };
 
 /// One refused item: which list, which position, which field, and why.
@@ -35,6 +37,8 @@ pub struct Report {
     pub notices: usize,
     pub campaigns: usize,
     pub events: usize,
+    pub labs: usize,
+    pub open_days: usize,
     pub dry_run: bool,
     pub errors: Vec<RowError>,
 }
@@ -51,8 +55,8 @@ impl fmt::Display for Report {
         };
         write!(
             f,
-            "{verb} {} notice(s), {} campaign(s), {} event(s)",
-            self.notices, self.campaigns, self.events
+            "{verb} {} notice(s), {} campaign(s), {} event(s), {} lab(s) with {} open day(s)",
+            self.notices, self.campaigns, self.events, self.labs, self.open_days
         )
     }
 }
@@ -66,6 +70,8 @@ struct Document {
     campaigns: Vec<Value>,
     #[serde(default)]
     events: Vec<Value>,
+    #[serde(default)]
+    labs: Vec<Value>,
 }
 
 /// A region given either as a bare adcode or in the read shape `{adcode, name}`.
@@ -166,6 +172,60 @@ struct EventInput {
     /// Derived from the campaign; accepted (so an export imports) and ignored.
     #[serde(default, rename = "kind")]
     _kind: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "updated_at")]
+    _updated_at: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BookingInput {
+    required: Option<bool>,
+    url: Option<String>,
+    phone: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenDayInput {
+    id: String,
+    event_id: Option<String>,
+    starts_at: String,
+    ends_at: String,
+    period_text: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    activities: Vec<String>,
+    audience: Option<String>,
+    capacity: Option<i64>,
+    booking: Option<BookingInput>,
+    online_url: Option<String>,
+    status: Option<String>,
+    /// Derived; accepted (so an export imports) and ignored.
+    #[serde(default, rename = "bookable")]
+    _bookable: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "updated_at")]
+    _updated_at: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LabInput {
+    id: String,
+    name: String,
+    cma_no: Option<String>,
+    cnas_no: Option<String>,
+    #[serde(default)]
+    fields: Vec<String>,
+    address: Option<String>,
+    region: RegionInput,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    precision: String,
+    phone: Option<String>,
+    website: Option<String>,
+    #[serde(default)]
+    open_days: Vec<OpenDayInput>,
+    source: String,
     #[serde(default, rename = "updated_at")]
     _updated_at: Option<serde::de::IgnoredAny>,
 }
@@ -287,6 +347,46 @@ pub fn run(conn: &mut DbConn, text: &str, dry_run: bool) -> DbResult<Report> {
             event_rows.push(row);
         }
     }
+    let mut labs = Vec::new();
+    for (index, raw) in document.labs.into_iter().enumerate() {
+        v.at("labs", index);
+        if let Some(input) = v.item::<LabInput>(raw) {
+            labs.push((index, input));
+        }
+    }
+    let lab_region_facts = crate::db::events::region_facts(
+        conn,
+        labs.iter()
+            .map(|(_, l)| l.region.adcode().to_owned())
+            .collect(),
+    )?;
+    let linked_events: Vec<String> = labs
+        .iter()
+        .flat_map(|(_, l)| l.open_days.iter().filter_map(|d| d.event_id.clone()))
+        .filter(|id| !event_ids.contains(id))
+        .collect();
+    let stored_events = crate::db::events::existing(conn, linked_events)?;
+    let known_events: HashSet<String> = event_ids.union(&stored_events).cloned().collect();
+    let mut lab_ids = HashSet::new();
+    let mut session_ids = HashSet::new();
+    let mut lab_rows = Vec::new();
+    for (index, input) in labs {
+        v.at("labs", index);
+        if !lab_ids.insert(input.id.clone()) {
+            v.refuse("id", format!("{:?} appears twice in this document", input.id));
+        }
+        for (i, day) in input.open_days.iter().enumerate() {
+            if !session_ids.insert(day.id.clone()) {
+                v.refuse(
+                    &format!("open_days[{i}].id"),
+                    format!("{:?} appears twice in this document", day.id),
+                );
+            }
+        }
+        if let Some(lab) = v.lab(input, &lab_region_facts, &known_events, now) {
+            lab_rows.push(lab);
+        }
+    }
     let notices: Vec<NoticeChanges> = notices.into_iter().map(|(_, n)| n).collect();
     let campaigns: Vec<CampaignRow> = campaigns.into_iter().map(|(_, c)| c).collect();
 
@@ -294,11 +394,13 @@ pub fn run(conn: &mut DbConn, text: &str, dry_run: bool) -> DbResult<Report> {
         notices: notices.len(),
         campaigns: campaigns.len(),
         events: event_rows.len(),
+        labs: lab_rows.len(),
+        open_days: lab_rows.iter().map(|(_, days)| days.len()).sum(),
         dry_run,
         errors: v.errors,
     };
     if report.errors.is_empty() && !dry_run {
-        crate::db::import::write_all(conn, &notices, &campaigns, &event_rows)?;
+        crate::db::import::write_all(conn, &notices, &campaigns, &event_rows, &lab_rows)?;
     }
     Ok(report)
 }
@@ -310,6 +412,7 @@ pub fn export(conn: &mut DbConn) -> DbResult<String> {
         notices: Vec<Notice>,
         campaigns: Vec<Campaign>,
         events: Vec<Event>,
+        labs: Vec<Lab>,
     }
     let notices = crate::db::notices::all(conn)?;
     let campaigns = crate::db::campaigns::all(conn)?;
@@ -319,6 +422,10 @@ pub fn export(conn: &mut DbConn) -> DbResult<String> {
         events: crate::db::events::all(conn)?
             .into_iter()
             .map(Event::from)
+            .collect(),
+        labs: crate::db::labs::all(conn)?
+            .into_iter()
+            .map(|(hit, sessions)| Lab::new(hit, sessions, CoordSys::Wgs84))
             .collect(),
     };
     let mut json = serde_json::to_string_pretty(&doc).map_err(|e| DbError::Query(e.to_string()))?;
@@ -518,23 +625,13 @@ impl Validator {
         }
         let precision = self.parsed::<Precision>("venue.precision", &input.venue.precision);
         let region = self.region(Some(&input.region)).unwrap_or_default();
-        let point = match (input.venue.lat, input.venue.lon, precision) {
-            (Some(lat), Some(lon), _) => LatLon::new(lat, lon)
-                .map(|p| (p.lat, p.lon))
-                .map_err(|e| self.refuse("venue.lat", e.0))
-                .ok(),
-            (None, None, Some(Precision::Region)) => {
-                region_facts.get(&region).map(|r| (r.lat, r.lon))
-            }
-            (None, None, _) => {
-                self.refuse("venue.lat", "needed unless venue.precision is \"region\"");
-                None
-            }
-            _ => {
-                self.refuse("venue.lon", "lat and lon come together");
-                None
-            }
-        };
+        let point = self.point(
+            "venue.",
+            input.venue.lat,
+            input.venue.lon,
+            precision,
+            region_facts.get(&region),
+        );
         let attendance = self.parsed::<Attendance>(
             "attendance",
             input.attendance.as_deref().unwrap_or("offline"),
@@ -573,6 +670,173 @@ impl Validator {
             attendance: attendance?.as_str().to_owned(),
             status: status?.as_str().to_owned(),
             source: input.source,
+            updated_at: now,
+        })
+    }
+
+    /// A point given as `lat`/`lon`, or the region's centroid when the
+    /// precision is `region` and no point is given.
+    fn point(
+        &mut self,
+        prefix: &str,
+        lat: Option<f64>,
+        lon: Option<f64>,
+        precision: Option<Precision>,
+        centroid: Option<&RegionFacts>,
+    ) -> Option<(f64, f64)> {
+        match (lat, lon, precision) {
+            (Some(lat), Some(lon), _) => LatLon::new(lat, lon)
+                .map(|p| (p.lat, p.lon))
+                .map_err(|e| self.refuse(&format!("{prefix}lat"), e.0))
+                .ok(),
+            (None, None, Some(Precision::Region)) => centroid.map(|r| (r.lat, r.lon)),
+            (None, None, _) => {
+                self.refuse(
+                    &format!("{prefix}lat"),
+                    format!("needed unless {prefix}precision is \"region\""),
+                );
+                None
+            }
+            _ => {
+                self.refuse(&format!("{prefix}lon"), "lat and lon come together");
+                None
+            }
+        }
+    }
+
+    fn lab(
+        &mut self,
+        input: LabInput,
+        region_facts: &HashMap<String, RegionFacts>,
+        known_events: &HashSet<String>,
+        now: chrono::NaiveDateTime,
+    ) -> Option<(LabRow, Vec<OpenDayRow>)> {
+        self.required("name", &input.name);
+        self.required("source", &input.source);
+        if input.name.chars().count() > 500 {
+            self.refuse("name", "must be at most 500 characters");
+        }
+        let cma_no = input
+            .cma_no
+            .as_deref()
+            .and_then(|raw| self.parsed::<CmaNumber>("cma_no", raw))
+            .map(CmaNumber::into_string);
+        let fields: Vec<LabField> = input
+            .fields
+            .iter()
+            .filter_map(|f| self.parsed::<LabField>("fields", f))
+            .collect();
+        let precision = self.parsed::<Precision>("precision", &input.precision);
+        let region = self.region(Some(&input.region)).unwrap_or_default();
+        let facts = region_facts.get(&region);
+        let point = self.point("", input.lat, input.lon, precision, facts);
+        let lab_id = self.id(input.id);
+        let mut sessions = Vec::new();
+        for (i, day) in input.open_days.into_iter().enumerate() {
+            if let Some(row) = self.open_day(&format!("open_days[{i}]."), day, &lab_id, known_events, now) {
+                sessions.push(row);
+            }
+        }
+        let (lat, lon) = point?;
+        let [x, y, z] = LatLon { lat, lon }.unit_vector();
+        let facts = facts?;
+        Some((
+            LabRow {
+                id: lab_id,
+                name: input.name,
+                cma_no,
+                cnas_no: input.cnas_no,
+                field_mask: LabField::mask(&fields),
+                address: input.address,
+                province: facts.province.clone(),
+                city: facts.city.clone(),
+                region,
+                lat,
+                lon,
+                x,
+                y,
+                z,
+                precision: precision?.as_str().to_owned(),
+                phone: input.phone,
+                website: input.website,
+                search_key: 0,
+                source: input.source,
+                updated_at: now,
+            },
+            sessions,
+        ))
+    }
+
+    fn open_day(
+        &mut self,
+        prefix: &str,
+        input: OpenDayInput,
+        lab_id: &str,
+        known_events: &HashSet<String>,
+        now: chrono::NaiveDateTime,
+    ) -> Option<OpenDayRow> {
+        let field = |name: &str| format!("{prefix}{name}");
+        let id = match input.id.parse::<RecordId>() {
+            Ok(id) => Some(id.into_string()),
+            Err(e) => {
+                self.refuse(&field("id"), e.0);
+                None
+            }
+        };
+        if let Some(event) = &input.event_id {
+            if !known_events.contains(event) {
+                self.refuse(&field("event_id"), format!("no event with id {event:?}"));
+            }
+        }
+        let activities: Vec<Activity> = input
+            .activities
+            .iter()
+            .filter_map(|a| self.parsed::<Activity>(&field("activities"), a))
+            .collect();
+        let starts_at = self.instant(&field("starts_at"), &input.starts_at);
+        let ends_at = self.instant(&field("ends_at"), &input.ends_at);
+        if let (Some(start), Some(end)) = (starts_at, ends_at) {
+            let max_days = crate::db::labs::MAX_SESSION_DAYS;
+            if start >= end {
+                self.refuse(&field("ends_at"), "must be after starts_at");
+            } else if end - start > chrono::Duration::days(max_days) {
+                self.refuse(&field("ends_at"), format!("a session lasts at most {max_days} days"));
+            }
+        }
+        let capacity = match input.capacity {
+            None => None,
+            Some(n) if (1..=1_000_000).contains(&n) => i32::try_from(n).ok(),
+            Some(n) => {
+                self.refuse(&field("capacity"), format!("must be from 1 to 1000000, got {n}"));
+                None
+            }
+        };
+        let status =
+            self.parsed::<EventStatus>(&field("status"), input.status.as_deref().unwrap_or("scheduled"));
+        let booking = input.booking.unwrap_or(BookingInput {
+            required: None,
+            url: None,
+            phone: None,
+        });
+        let status = status?;
+        let bookable = status == EventStatus::Scheduled && (booking.url.is_some() || booking.phone.is_some());
+        Some(OpenDayRow {
+            id: id?,
+            lab_id: lab_id.to_owned(),
+            event_id: input.event_id,
+            starts_at: starts_at?.naive_utc(),
+            ends_at: ends_at?.naive_utc(),
+            period_text: input.period_text,
+            description: input.description,
+            activity_mask: Activity::mask(&activities),
+            audience: input.audience,
+            capacity,
+            booking_required: booking.required,
+            booking_url: booking.url,
+            booking_phone: booking.phone,
+            bookable,
+            online_url: input.online_url,
+            status: status.as_str().to_owned(),
             updated_at: now,
         })
     }

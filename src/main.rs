@@ -60,6 +60,7 @@ fn run(cli: &Cli) -> Result<(), String> {
                 Deletable::Notice => ticweek::db::notices::delete(&mut conn, id, now),
                 Deletable::Campaign => ticweek::db::campaigns::delete(&mut conn, id, now),
                 Deletable::Event => ticweek::db::events::delete(&mut conn, id, now),
+                Deletable::Lab => ticweek::db::labs::delete(&mut conn, id, now),
             };
             deleted.map_err(|e| e.to_string())?;
             eprintln!("deleted {resource:?} {id:?}");

@@ -355,10 +355,57 @@ events += [
 
 assert len({e["id"] for e in events}) == len(events)
 
+
+def lab(lid, name, fields, session):
+    """A lab the notice names. It gives no address, CMA number, phone or
+    website, so those stay empty, and the point is 南昌市's centroid with
+    precision "region" (seat inferred from the institutions, as above)."""
+    assert re.fullmatch(r"[a-z0-9-]{1,64}", lid), lid
+    return {
+        "id": lid, "name": name, "cma_no": None, "cnas_no": None, "fields": fields,
+        "address": None, "region": "360100", "lat": None, "lon": None, "precision": "region",
+        "phone": None, "website": None, "open_days": [session], "source": JX,
+    }
+
+
+def session(sid, event_id, description, activities, audience, online_url=None):
+    """The lab's open day: the event's window and wording; booking unknown."""
+    e = next(e for e in events if e["id"] == event_id)
+    assert set(activities) <= ACTIVITIES, activities
+    return {
+        "id": sid, "event_id": event_id, "starts_at": e["starts_at"], "ends_at": e["ends_at"],
+        "period_text": e["period_text"], "description": description, "activities": activities,
+        "audience": audience, "capacity": None,
+        "booking": {"required": None, "url": None, "phone": None},
+        "online_url": online_url, "status": "scheduled",
+    }
+
+
+# 一（四）3. 活动内容 (1)–(3): the three labs and what each offers.
+labs = [
+    lab("jiangxi-tic-industrial-institute", "江西省检验检测认证总院工业产品检验检测院",
+        ["electronics", "emc", "electrical_safety"],
+        session("jiangxi-2022-open-day-industrial-institute", "jiangxi-2022-lab-open-industrial-institute",
+                "重点开放总院工业院电子信息产品检验中心，开展质量小课堂、专家答疑等活动，促进公众对 VR 技术、"
+                "电磁兼容性、电气安全测试等相关知识的了解。",
+                ["lab_tour", "quality_class", "expert_qa"], "公众")),
+    lab("jiangxi-tic-food-institute", "江西省检验检测认证总院食品检验检测研究院", ["food"],
+        session("jiangxi-2022-open-day-food-institute", "jiangxi-2022-lab-open-food-institute",
+                "邀请社区居民参观食品检测实验室，安排专业技术人员进社区、进农贸市场，宣传食品安全知识，"
+                "对社区居民采购的日常家用新鲜蔬菜样品开展快检活动。",
+                ["lab_tour", "lecture", "free_testing"], "社区居民")),
+    lab("ncu-food-science-state-key-lab", "南昌大学食品科学与技术国家重点实验室", ["food"],
+        session("jiangxi-2022-open-day-ncu-cloud-class", "jiangxi-2022-lab-open-ncu-cloud-class",
+                "聘请专家学者开设云课堂，讲授国家禁用但仍被非法使用的相关药物检测方法新进展，指导相关企业和机构"
+                "在相同检测经费的情况下检测更多样本，扩大监管范围，提升检测准确率。",
+                ["lecture"], "相关企业和机构")),
+]
+
 out = ROOT / "data" / "bundled.json"
 out.write_text(
-    json.dumps({"notices": notices, "campaigns": campaigns, "events": events},
+    json.dumps({"notices": notices, "campaigns": campaigns, "events": events, "labs": labs},
                ensure_ascii=False, indent=2) + "\n",
     encoding="utf-8",
 )
-print(f"wrote {out}: {len(notices)} notices, {len(campaigns)} campaigns, {len(events)} events")
+print(f"wrote {out}: {len(notices)} notices, {len(campaigns)} campaigns, {len(events)} events, "
+      f"{len(labs)} labs")

@@ -6,6 +6,7 @@ pub mod campaigns;
 pub mod changes;
 pub mod events;
 pub mod fallback;
+pub mod labs;
 pub mod notices;
 pub mod paging;
 pub mod query;
@@ -111,6 +112,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(events::feeds::list_events_csv)
                 .service(events::list_events)
                 .service(events::get_event)
+                .service(labs::list_labs_geojson)
+                .service(labs::list_labs)
+                .service(labs::get_lab)
+                .service(labs::list_open_days_geojson)
+                .service(labs::list_open_days)
                 .service(changes::list_changes),
         );
 }

@@ -6,6 +6,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use chrono::{DateTime, NaiveDateTime};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -51,6 +52,34 @@ pub fn decode_adcode(raw: &str) -> Result<String, Invalid> {
     let key = decode_list("regions", raw)?;
     key.parse::<Adcode>().map_err(|_| refuse())?;
     Ok(key)
+}
+
+/// A record id inside a cursor.
+pub fn decode_id(raw: &str) -> Result<String, Invalid> {
+    raw.parse::<RecordId>()
+        .map(RecordId::into_string)
+        .map_err(|_| refuse())
+}
+
+/// A squared chord inside a nearby cursor: finite, within the sphere.
+pub fn decode_chord2(raw: &str) -> Result<f64, Invalid> {
+    raw.parse()
+        .ok()
+        .filter(|k: &f64| k.is_finite() && (0.0..=4.0).contains(k))
+        .ok_or_else(refuse)
+}
+
+/// An instant inside a cursor, in microseconds: only years 1900..2200
+/// (anything else is forged and would overflow PostgreSQL's timestamp).
+pub fn decode_micros(raw: &str) -> Result<NaiveDateTime, Invalid> {
+    let micros: i64 = raw
+        .parse()
+        .ok()
+        .filter(|m| (-2_208_988_800_000_000..7_258_118_400_000_000).contains(m))
+        .ok_or_else(refuse)?;
+    DateTime::from_timestamp_micros(micros)
+        .map(|t| t.naive_utc())
+        .ok_or_else(refuse)
 }
 
 pub fn encode_year_id(list: &str, key: &YearIdKey) -> String {

@@ -7,7 +7,7 @@ use std::future::{ready, Ready};
 use actix_web::{dev::Payload, FromRequest, HttpRequest};
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 
-use crate::domain::{Invalid, Limit};
+use crate::domain::{CoordSys, Invalid, LatLon, Limit, RadiusKm};
 use crate::error::{ApiError, FieldError};
 
 /// Extracts `T` (a struct of optional strings) from the query string after
@@ -127,6 +127,31 @@ pub fn year(raw: &str) -> Result<i32, Invalid> {
         _ => Err(Invalid(format!(
             "must be a year from 2000 to 2100, got {raw:?}"
         ))),
+    }
+}
+
+/// `near` + `radius_km` given in `coord`, as a WGS-84 point and radius:
+/// `radius_km` alone is refused.
+pub fn near(
+    check: &mut Checker,
+    near: Option<&str>,
+    radius_km: Option<&str>,
+    coord: CoordSys,
+) -> Option<(LatLon, RadiusKm)> {
+    let point = check.parse("near", near, str::parse::<LatLon>);
+    let radius = check.parse("radius_km", radius_km, str::parse::<RadiusKm>);
+    if radius.is_some() && near.is_none() {
+        check.refuse("radius_km", "needs `near`");
+    }
+    point.map(|p| (coord.to_wgs84(p), radius.unwrap_or(RadiusKm::DEFAULT)))
+}
+
+/// `true` or `false`, nothing else.
+pub fn boolean(raw: &str) -> Result<bool, Invalid> {
+    match raw {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(Invalid(format!("must be true or false, got {raw:?}"))),
     }
 }
 

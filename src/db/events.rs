@@ -12,7 +12,9 @@ use diesel::sql_types::{Bool, Double, Text};
 use super::schema::{campaigns, events, regions};
 use super::search::{Dialect, Field, EVENTS};
 use super::{Backend, DbConn, DbError, DbResult};
-use crate::domain::{Adcode, CampaignKind, EventStatus, LatLon, RadiusKm, SearchQuery, Window};
+use crate::domain::{
+    Adcode, CampaignKind, EventStatus, LatLon, RadiusKm, RegionLevel, SearchQuery, Window,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = events, treat_none_as_null = true)]
@@ -138,32 +140,12 @@ fn always() -> Predicate {
     Box::new(sql::<Bool>("1 = 1"))
 }
 
-/// The level of the region filter, read once per request: it picks the one
-/// indexed column (`province`, `city` or `region`) that the filter compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RegionLevel {
-    Province,
-    City,
-    County,
-}
-
 fn region_level(conn: &mut DbConn, filter: &EventFilter) -> DbResult<Option<RegionLevel>> {
-    let Some(code) = &filter.region else {
-        return Ok(None);
-    };
-    let level = super::regions::get(conn, code)
-        .map_err(|_| {
-            DbError::Invalid(vec![(
-                "region".into(),
-                format!("no region with adcode {code}; see /api/v1/regions"),
-            )])
-        })?
-        .level;
-    Ok(Some(match level.as_str() {
-        "province" => RegionLevel::Province,
-        "city" => RegionLevel::City,
-        _ => RegionLevel::County,
-    }))
+    filter
+        .region
+        .as_ref()
+        .map(|code| super::regions::filter_level(conn, code))
+        .transpose()
 }
 
 /// Every filter except the text search phase, as one predicate; the same
@@ -595,6 +577,20 @@ pub struct RegionFacts {
     pub lon: f64,
     pub province: String,
     pub city: Option<String>,
+}
+
+/// Which of `ids` are stored events, in bounded chunks.
+pub fn existing(conn: &mut DbConn, ids: Vec<String>) -> DbResult<std::collections::HashSet<String>> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        found.extend(
+            events::table
+                .select(events::id)
+                .filter(events::id.eq_any(chunk))
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(found)
 }
 
 /// Facts about the regions `codes`, in bounded chunks.

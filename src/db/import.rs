@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use super::campaigns::{self, CampaignRow};
 use super::changes;
 use super::events::{self, EventRow};
+use super::labs::{self, LabRow, OpenDayRow};
 use super::notices::{self as notice_queries, NoticeChanges};
 use super::regions::{self as region_queries, RegionRow};
 use super::schema::{notices, regions};
@@ -19,6 +20,7 @@ pub fn write_all(
     notice_rows: &[NoticeChanges],
     campaign_rows: &[CampaignRow],
     event_rows: &[EventRow],
+    lab_rows: &[(LabRow, Vec<OpenDayRow>)],
 ) -> DbResult<()> {
     super::exclusive_transaction(conn, |conn| {
         for notice in notice_rows {
@@ -34,6 +36,12 @@ pub fn write_all(
         }
         if !event_rows.is_empty() {
             super::search::EVENTS.optimize(conn)?;
+        }
+        for (lab, sessions) in lab_rows {
+            labs::upsert(conn, lab, sessions)?;
+        }
+        if !lab_rows.is_empty() {
+            super::search::LABS.optimize(conn)?;
         }
         Ok(())
     })

@@ -5,6 +5,7 @@ pub mod campaigns;
 pub mod changes;
 pub mod events;
 pub mod import;
+pub mod labs;
 pub mod notices;
 pub mod regions;
 pub mod schema;

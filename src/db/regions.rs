@@ -80,6 +80,18 @@ pub fn require_known(conn: &mut DbConn, field: &str, adcode: &Adcode) -> DbResul
     Ok(())
 }
 
+/// The level of a `region` filter, read once per request: it picks the one
+/// indexed column (`province`, `city` or `region`) that the filter compares.
+pub fn filter_level(conn: &mut DbConn, adcode: &Adcode) -> DbResult<RegionLevel> {
+    let level: Option<String> = regions::table
+        .find(adcode.as_str())
+        .select(regions::level)
+        .first(conn)
+        .optional()?;
+    let level = level.ok_or_else(|| unknown("region", adcode))?;
+    Ok(level.parse().unwrap_or(RegionLevel::County))
+}
+
 fn unknown(field: &str, adcode: &Adcode) -> DbError {
     DbError::Invalid(vec![(
         field.to_owned(),

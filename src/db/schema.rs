@@ -97,8 +97,59 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    labs (id) {
+        id -> Text,
+        name -> Text,
+        cma_no -> Nullable<Text>,
+        cnas_no -> Nullable<Text>,
+        field_mask -> BigInt,
+        address -> Nullable<Text>,
+        region -> Text,
+        province -> Text,
+        city -> Nullable<Text>,
+        lat -> Double,
+        lon -> Double,
+        x -> Double,
+        y -> Double,
+        z -> Double,
+        precision -> Text,
+        phone -> Nullable<Text>,
+        website -> Nullable<Text>,
+        search_key -> BigInt,
+        source -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    open_days (id) {
+        id -> Text,
+        lab_id -> Text,
+        event_id -> Nullable<Text>,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        period_text -> Nullable<Text>,
+        description -> Nullable<Text>,
+        activity_mask -> BigInt,
+        audience -> Nullable<Text>,
+        capacity -> Nullable<Integer>,
+        booking_required -> Nullable<Bool>,
+        booking_url -> Nullable<Text>,
+        booking_phone -> Nullable<Text>,
+        bookable -> Bool,
+        online_url -> Nullable<Text>,
+        status -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(events -> regions (region));
-diesel::allow_tables_to_appear_in_same_query!(events, regions, campaigns, notices, changes);
+diesel::joinable!(labs -> regions (region));
+diesel::joinable!(open_days -> labs (lab_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    events, regions, campaigns, notices, changes, labs, open_days
+);
 
 // The event facet query groups by event columns and the region's ancestors.
 diesel::allow_columns_to_appear_in_same_group_by_clause!(

@@ -39,6 +39,12 @@ pub const NOTICES: TextIndex = TextIndex {
     tokens: "notice_tokens",
 };
 
+pub const LABS: TextIndex = TextIndex {
+    records: "labs",
+    fts: "lab_fts",
+    tokens: "lab_tokens",
+};
+
 /// Which part of a record a query must match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {

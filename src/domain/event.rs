@@ -1,36 +1,8 @@
 //! Event vocabularies and the time window of event filters.
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDateTime, TimeZone};
-use serde::{Deserialize, Serialize};
 
 use super::{parse_date, Invalid, SHANGHAI};
-
-macro_rules! vocabulary {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = Invalid;
-            fn from_str(raw: &str) -> Result<Self, Invalid> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == raw).ok_or_else(|| {
-                    let allowed: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
-                    Invalid(format!("must be one of {}, got {raw:?}", allowed.join(", ")))
-                })
-            }
-        }
-    };
-}
 
 vocabulary! {
     /// Whether an event takes place as planned.

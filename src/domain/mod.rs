@@ -1,10 +1,58 @@
 //! Pure domain types and rules: no I/O, no HTTP, no SQL. Constructors are the
 //! only place a validation rule lives; `api` and `db` both build on them.
 
+/// A closed set of wire values: an enum with its text, parsing that lists
+/// what is allowed, and a bit per value for sets stored as integers.
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// This value's bit in a set stored as an integer (bit i = `ALL[i]`).
+            pub fn bit(self) -> i64 {
+                let index = Self::ALL.iter().position(|v| *v == self).unwrap_or(0);
+                1 << index
+            }
+
+            /// The set of `values` as an integer.
+            pub fn mask(values: &[Self]) -> i64 {
+                values.iter().fold(0, |mask, v| mask | v.bit())
+            }
+
+            /// The values of a stored set, in vocabulary order.
+            pub fn from_mask(mask: i64) -> Vec<Self> {
+                Self::ALL.iter().copied().filter(|v| mask & v.bit() != 0).collect()
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::domain::Invalid;
+            fn from_str(raw: &str) -> Result<Self, $crate::domain::Invalid> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == raw).ok_or_else(|| {
+                    let allowed: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                    $crate::domain::Invalid(format!("must be one of {}, got {raw:?}", allowed.join(", ")))
+                })
+            }
+        }
+    };
+}
+
+pub(crate) use vocabulary;
+
 mod adcode;
 mod campaign;
 mod event;
 mod geo;
+mod lab;
 mod paging;
 mod search;
 mod time;
@@ -12,7 +60,8 @@ mod time;
 pub use adcode::{Adcode, RegionLevel};
 pub use campaign::CampaignKind;
 pub use event::{Activity, Attendance, EventSort, EventStatus, Precision, TimeBound, Window};
-pub use geo::{BoundingBox, LatLon, RadiusKm};
+pub use geo::{BoundingBox, CoordSys, LatLon, RadiusKm};
+pub use lab::{CmaNumber, LabField};
 pub use paging::{Limit, RecordId};
 pub use search::{index_tokens, SearchQuery};
 pub use time::{parse_date, to_shanghai, today_in_shanghai, SHANGHAI};

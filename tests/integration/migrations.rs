@@ -89,14 +89,17 @@ fn export_imports_back_unchanged() {
     let report = ticweek::import::run(&mut conn, &exported, false).unwrap();
     assert!(report.errors.is_empty(), "{report}");
     assert_eq!(
-        (report.notices, report.campaigns, report.events),
-        (5, 9, 18)
+        (report.notices, report.campaigns, report.events, report.labs, report.open_days),
+        (5, 9, 18, 3, 3)
     );
     let strip = |json: &str| -> serde_json::Value {
         let mut doc: serde_json::Value = serde_json::from_str(json).unwrap();
-        for section in ["notices", "campaigns", "events"] {
+        for section in ["notices", "campaigns", "events", "labs"] {
             for item in doc[section].as_array_mut().unwrap() {
                 item.as_object_mut().unwrap().remove("updated_at");
+                for day in item["open_days"].as_array_mut().into_iter().flatten() {
+                    day.as_object_mut().unwrap().remove("updated_at");
+                }
             }
         }
         doc

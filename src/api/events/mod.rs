@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, FixedOffset, NaiveDateTime};
+use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -19,7 +19,7 @@ use super::{run, AppState};
 use crate::db::events::{EventFilter, EventHit, EventKey, FacetCounts, Order};
 use crate::domain::{
     to_shanghai, Activity, Adcode, Attendance, CampaignKind, EventSort, EventStatus, Invalid,
-    LatLon, Precision, RadiusKm, SearchQuery, TimeBound, Window,
+    CoordSys, Precision, SearchQuery, TimeBound, Window,
 };
 use crate::error::{ApiError, Problem};
 
@@ -222,15 +222,12 @@ impl EventsQuery {
             check.refuse("from", m);
             Window::default()
         });
-        let near = check.parse("near", self.near.as_deref(), str::parse::<LatLon>);
-        let radius = check.parse(
-            "radius_km",
+        let near = super::query::near(
+            &mut check,
+            self.near.as_deref(),
             self.radius_km.as_deref(),
-            str::parse::<RadiusKm>,
+            CoordSys::Wgs84,
         );
-        if radius.is_some() && self.near.is_none() {
-            check.refuse("radius_km", "needs `near`");
-        }
         let sort = check.parse("sort", self.sort.as_deref(), str::parse::<EventSort>);
         let q = check.parse("q", self.q.as_deref(), SearchQuery::parse);
         let order = match (sort, near.is_some(), q.is_some()) {
@@ -286,7 +283,7 @@ impl EventsQuery {
                         TimeBound::parse,
                     )
                     .map(TimeBound::start_utc),
-                near: near.map(|p| (p, radius.unwrap_or(RadiusKm::DEFAULT))),
+                near,
             },
             after: check.parse("cursor", self.cursor.as_deref(), |raw| {
                 decode_cursor(raw, order)
@@ -362,20 +359,10 @@ fn decode_cursor(raw: &str, order: Order) -> Result<EventKey, Invalid> {
     if *tag != order_tag(order) {
         return Err(refuse());
     }
-    let id = || -> Result<String, Invalid> {
-        second
-            .parse::<crate::domain::RecordId>()
-            .map(|id| id.into_string())
-            .map_err(|_| refuse())
-    };
     match order {
         Order::Distance => Ok(EventKey::Distance {
-            chord2: first
-                .parse()
-                .ok()
-                .filter(|k: &f64| k.is_finite())
-                .ok_or_else(refuse)?,
-            id: id()?,
+            chord2: paging::decode_chord2(first).map_err(|_| refuse())?,
+            id: paging::decode_id(second).map_err(|_| refuse())?,
         }),
         Order::Relevance => Ok(EventKey::Relevance {
             phase: first
@@ -389,22 +376,10 @@ fn decode_cursor(raw: &str, order: Order) -> Result<EventKey, Invalid> {
                 .filter(|k: &i64| *k >= 0)
                 .ok_or_else(refuse)?,
         }),
-        Order::StartsAt | Order::StartsAtDesc => {
-            // Only instants of years 1900..2200 (anything else is forged and
-            // would overflow PostgreSQL's timestamp).
-            let micros: i64 = first
-                .parse()
-                .ok()
-                .filter(|m| (-2_208_988_800_000_000..7_258_118_400_000_000).contains(m))
-                .ok_or_else(refuse)?;
-            let starts_at: NaiveDateTime = DateTime::from_timestamp_micros(micros)
-                .ok_or_else(refuse)?
-                .naive_utc();
-            Ok(EventKey::Time {
-                starts_at,
-                id: id()?,
-            })
-        }
+        Order::StartsAt | Order::StartsAtDesc => Ok(EventKey::Time {
+            starts_at: paging::decode_micros(first).map_err(|_| refuse())?,
+            id: paging::decode_id(second).map_err(|_| refuse())?,
+        }),
     }
 }
 

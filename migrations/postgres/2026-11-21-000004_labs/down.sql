@@ -1,0 +1,3 @@
+DROP TABLE lab_tokens;
+DROP TABLE open_days;
+DROP TABLE labs;

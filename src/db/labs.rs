@@ -1,0 +1,570 @@
+//! Labs and their open-day sessions: filters, keyset pages, nearby search.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::dsl::sql;
+use diesel::expression::BoxableExpression;
+use diesel::helper_types::InnerJoinQuerySource;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Double, Text};
+
+use super::schema::{labs, open_days, regions};
+use super::search::{Dialect, Field, LABS};
+use super::{Backend, DbConn, DbError, DbResult};
+use crate::domain::{Activity, Adcode, LabField, LatLon, RadiusKm, RegionLevel, SearchQuery, Window};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = labs, treat_none_as_null = true)]
+pub struct LabRow {
+    pub id: String,
+    pub name: String,
+    pub cma_no: Option<String>,
+    pub cnas_no: Option<String>,
+    /// `LabField` set (see `LabField::mask`).
+    pub field_mask: i64,
+    pub address: Option<String>,
+    pub region: String,
+    /// Province of `region` (itself when it is a province).
+    pub province: String,
+    /// Prefecture-level city of `region`, if it has one.
+    pub city: Option<String>,
+    pub lat: f64,
+    pub lon: f64,
+    /// Unit vector of (lat, lon), written with them.
+    pub x: f64,
+    pub y: f64,
+    pub z: f64,
+    pub precision: String,
+    pub phone: Option<String>,
+    pub website: Option<String>,
+    /// Search order key; assigned by `upsert`.
+    pub search_key: i64,
+    pub source: String,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = open_days, treat_none_as_null = true)]
+pub struct OpenDayRow {
+    pub id: String,
+    pub lab_id: String,
+    pub event_id: Option<String>,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub period_text: Option<String>,
+    pub description: Option<String>,
+    /// `Activity` set (see `Activity::mask`).
+    pub activity_mask: i64,
+    pub audience: Option<String>,
+    pub capacity: Option<i32>,
+    pub booking_required: Option<bool>,
+    pub booking_url: Option<String>,
+    pub booking_phone: Option<String>,
+    /// A booking channel exists and the session is scheduled.
+    pub bookable: bool,
+    pub online_url: Option<String>,
+    pub status: String,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A lab with its region's name and, for nearby searches, its distance.
+#[derive(Debug, Clone)]
+pub struct LabHit {
+    pub row: LabRow,
+    pub region_name: String,
+    pub distance_km: Option<f64>,
+    /// Squared chord to the `near` point, for distance cursors.
+    pub chord2: f64,
+}
+
+/// A session with its lab and, for nearby searches, its distance.
+#[derive(Debug, Clone)]
+pub struct OpenDayHit {
+    pub row: OpenDayRow,
+    pub lab: LabRow,
+    pub distance_km: Option<f64>,
+    pub chord2: f64,
+}
+
+/// Longest session accepted; window queries rely on it to stay bounded.
+pub const MAX_SESSION_DAYS: i64 = 366;
+
+/// Most sessions shown inside one lab.
+pub const SESSIONS_PER_LAB: i64 = 200;
+
+#[derive(Debug, Clone, Default)]
+pub struct LabFilter {
+    pub region: Option<Adcode>,
+    pub field: Option<LabField>,
+    pub q: Option<SearchQuery>,
+    pub near: Option<(LatLon, RadiusKm)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabOrder {
+    Id,
+    /// Search results, most recently added lab first.
+    Relevance,
+    Distance,
+}
+
+/// Keyset position after the last lab of a page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LabKey {
+    Id(String),
+    Relevance(i64),
+    Distance { chord2: f64, id: String },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OpenDayFilter {
+    pub window: Window,
+    pub region: Option<Adcode>,
+    pub lab: Option<String>,
+    pub activity: Option<Activity>,
+    pub bookable: Option<bool>,
+    pub near: Option<(LatLon, RadiusKm)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenDayOrder {
+    StartsAt,
+    /// Closest lab first, then start time.
+    Distance,
+}
+
+/// Keyset position after the last session of a page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpenDayKey {
+    Time {
+        starts_at: NaiveDateTime,
+        id: String,
+    },
+    Distance {
+        chord2: f64,
+        starts_at: NaiveDateTime,
+        id: String,
+    },
+}
+
+impl LabHit {
+    pub fn key(&self, order: LabOrder) -> LabKey {
+        match order {
+            LabOrder::Id => LabKey::Id(self.row.id.clone()),
+            LabOrder::Relevance => LabKey::Relevance(self.row.search_key),
+            LabOrder::Distance => LabKey::Distance {
+                chord2: self.chord2,
+                id: self.row.id.clone(),
+            },
+        }
+    }
+}
+
+impl OpenDayHit {
+    pub fn key(&self, order: OpenDayOrder) -> OpenDayKey {
+        match order {
+            OpenDayOrder::StartsAt => OpenDayKey::Time {
+                starts_at: self.row.starts_at,
+                id: self.row.id.clone(),
+            },
+            OpenDayOrder::Distance => OpenDayKey::Distance {
+                chord2: self.chord2,
+                starts_at: self.row.starts_at,
+                id: self.row.id.clone(),
+            },
+        }
+    }
+}
+
+type LabSource = InnerJoinQuerySource<labs::table, regions::table>;
+type OpenDaySource = InnerJoinQuerySource<open_days::table, labs::table>;
+type Predicate<QS> = Box<dyn BoxableExpression<QS, Backend, SqlType = Bool>>;
+
+/// Squared chord from each lab to `point`, as SQL arithmetic over validated
+/// finite f64 printed by Rust (`{:?}` round-trips exactly), never user text.
+fn chord2_sql(point: LatLon) -> String {
+    let [x, y, z] = point.unit_vector();
+    format!(
+        "((labs.x - {x:?}) * (labs.x - {x:?}) + (labs.y - {y:?}) * (labs.y - {y:?}) \
+         + (labs.z - {z:?}) * (labs.z - {z:?}))"
+    )
+}
+
+/// The lab-side filters shared by lab lists and session lists: region
+/// subtree (one indexed column per level), field, and the nearby box plus
+/// exact chord test.
+fn lab_predicate<QS: 'static>(
+    region: Option<(&Adcode, RegionLevel)>,
+    field: Option<LabField>,
+    near: Option<(LatLon, RadiusKm)>,
+) -> Predicate<QS>
+where
+    labs::lat: SelectableExpression<QS>,
+    labs::lon: SelectableExpression<QS>,
+{
+    let mut p: Predicate<QS> = Box::new(sql::<Bool>("1 = 1"));
+    if let Some((code, level)) = region {
+        // One indexed column per level; the names are constants, the code a bind.
+        let column = match level {
+            RegionLevel::Province => "labs.province",
+            RegionLevel::City => "labs.city",
+            RegionLevel::County => "labs.region",
+        };
+        p = Box::new(
+            p.and(sql::<Bool>(&format!("{column} = ")).bind::<Text, _>(code.as_str().to_owned())),
+        );
+    }
+    if let Some(field) = field {
+        // The bit is a constant of the vocabulary, never input.
+        let test = format!("(labs.field_mask & {}) <> 0", field.bit());
+        p = Box::new(p.and(sql::<Bool>(&test)));
+    }
+    if let Some((point, radius)) = near {
+        // The indexed box narrows the rows; the chord test is exact.
+        let b = point.bounding_box(radius);
+        let within = format!("{} <= {:?}", chord2_sql(point), radius.chord2());
+        p = Box::new(
+            p.and(labs::lat.between(b.min_lat, b.max_lat))
+                .and(labs::lon.between(b.min_lon, b.max_lon))
+                .and(sql::<Bool>(&within)),
+        );
+    }
+    p
+}
+
+fn level(conn: &mut DbConn, region: Option<&Adcode>) -> DbResult<Option<RegionLevel>> {
+    region
+        .map(|code| super::regions::filter_level(conn, code))
+        .transpose()
+}
+
+fn round_km(km: f64) -> f64 {
+    (km * 1000.0).round() / 1000.0
+}
+
+fn distance_to(point: LatLon, lab: &LabRow) -> f64 {
+    round_km(point.distance_km(LatLon {
+        lat: lab.lat,
+        lon: lab.lon,
+    }))
+}
+
+/// "After this (chord, …)": `chord > k OR (chord = k AND rest)`.
+fn after_chord<QS: 'static>(
+    chord: &str,
+    chord2: f64,
+    rest: Predicate<QS>,
+) -> Predicate<QS> {
+    Box::new(
+        sql::<Bool>(&format!("{chord} > {chord2:?}"))
+            .or(sql::<Bool>(&format!("{chord} = {chord2:?}")).and(rest)),
+    )
+}
+
+/// One page of labs in `order`, after `after`; `more` tells whether another
+/// page follows.
+pub fn list_labs(
+    conn: &mut DbConn,
+    filter: &LabFilter,
+    order: LabOrder,
+    after: Option<&LabKey>,
+    limit: i64,
+) -> DbResult<(Vec<LabHit>, bool)> {
+    let dialect = Dialect::of(conn);
+    let level = level(conn, filter.region.as_ref())?;
+    let chord = filter.near.map(|(point, _)| chord2_sql(point));
+    let mut query = labs::table
+        .inner_join(regions::table)
+        .select((
+            LabRow::as_select(),
+            regions::name,
+            sql::<Double>(chord.as_deref().unwrap_or("0.0")),
+        ))
+        .filter(lab_predicate::<LabSource>(
+            filter.region.as_ref().zip(level),
+            filter.field,
+            filter.near,
+        ))
+        .into_boxed::<Backend>();
+    if let Some(q) = &filter.q {
+        query = query.filter(LABS.matches::<LabSource>(dialect, q, Field::Everything));
+    }
+    query = match (order, after) {
+        (LabOrder::Id, Some(LabKey::Id(id))) => query.filter(labs::id.gt(id.clone())),
+        (LabOrder::Relevance, Some(LabKey::Relevance(key))) => {
+            query.filter(labs::search_key.lt(*key))
+        }
+        (LabOrder::Distance, Some(LabKey::Distance { chord2, id })) => query.filter(after_chord(
+            chord.as_deref().unwrap_or("0.0"),
+            *chord2,
+            Box::new(labs::id.gt(id.clone())),
+        )),
+        _ => query,
+    };
+    query = match order {
+        LabOrder::Id => query.order(labs::id.asc()),
+        LabOrder::Relevance => query.order(labs::search_key.desc()),
+        LabOrder::Distance => query.order((
+            sql::<Double>(chord.as_deref().unwrap_or("0.0")).asc(),
+            labs::id.asc(),
+        )),
+    };
+    let rows: Vec<(LabRow, String, f64)> = query.limit(limit + 1).load(conn)?;
+    let mut hits: Vec<LabHit> = rows
+        .into_iter()
+        .map(|(row, region_name, chord2)| LabHit {
+            distance_km: filter.near.map(|(point, _)| distance_to(point, &row)),
+            row,
+            region_name,
+            chord2,
+        })
+        .collect();
+    let more = hits.len() as i64 > limit;
+    hits.truncate(limit as usize);
+    Ok((hits, more))
+}
+
+/// One lab, by id.
+pub fn get_lab(conn: &mut DbConn, id: &str) -> DbResult<LabHit> {
+    labs::table
+        .inner_join(regions::table)
+        .filter(labs::id.eq(id))
+        .select((LabRow::as_select(), regions::name))
+        .first::<(LabRow, String)>(conn)
+        .optional()?
+        .map(|(row, region_name)| LabHit {
+            row,
+            region_name,
+            distance_km: None,
+            chord2: 0.0,
+        })
+        .ok_or_else(|| DbError::NotFound(format!("no lab with id {id}")))
+}
+
+/// The sessions of `lab_ids` by start time, at most `SESSIONS_PER_LAB` each.
+pub fn sessions_of(
+    conn: &mut DbConn,
+    lab_ids: &[String],
+) -> DbResult<HashMap<String, Vec<OpenDayRow>>> {
+    let mut by_lab: HashMap<String, Vec<OpenDayRow>> = HashMap::new();
+    if lab_ids.is_empty() {
+        return Ok(by_lab);
+    }
+    let rows: Vec<OpenDayRow> = open_days::table
+        .filter(open_days::lab_id.eq_any(lab_ids))
+        .order((open_days::lab_id, open_days::starts_at, open_days::id))
+        .limit(SESSIONS_PER_LAB * lab_ids.len() as i64)
+        .select(OpenDayRow::as_select())
+        .load(conn)?;
+    for row in rows {
+        let sessions = by_lab.entry(row.lab_id.clone()).or_default();
+        if (sessions.len() as i64) < SESSIONS_PER_LAB {
+            sessions.push(row);
+        }
+    }
+    Ok(by_lab)
+}
+
+/// One page of sessions (with their labs) in `order`, after `after`.
+pub fn list_open_days(
+    conn: &mut DbConn,
+    filter: &OpenDayFilter,
+    order: OpenDayOrder,
+    after: Option<&OpenDayKey>,
+    limit: i64,
+) -> DbResult<(Vec<OpenDayHit>, bool)> {
+    let level = level(conn, filter.region.as_ref())?;
+    let chord = filter.near.map(|(point, _)| chord2_sql(point));
+    let chord_sql = chord.as_deref().unwrap_or("0.0");
+    let mut query = open_days::table
+        .inner_join(labs::table)
+        .select((
+            OpenDayRow::as_select(),
+            LabRow::as_select(),
+            sql::<Double>(chord_sql),
+        ))
+        .filter(lab_predicate::<OpenDaySource>(
+            filter.region.as_ref().zip(level),
+            None,
+            filter.near,
+        ))
+        .into_boxed::<Backend>();
+    if let Some(start) = filter.window.start {
+        // Sessions last at most MAX_SESSION_DAYS, so the index on starts_at
+        // bounds the scan even for an open-ended `from`.
+        let earliest = start - chrono::Duration::days(MAX_SESSION_DAYS);
+        query = query
+            .filter(open_days::ends_at.gt(start))
+            .filter(open_days::starts_at.gt(earliest));
+    }
+    if let Some(end) = filter.window.end {
+        query = query.filter(open_days::starts_at.lt(end));
+    }
+    if let Some(lab) = &filter.lab {
+        query = query.filter(open_days::lab_id.eq(lab.clone()));
+    }
+    if let Some(activity) = filter.activity {
+        // The bit is a constant of the vocabulary, never input.
+        let test = format!("(open_days.activity_mask & {}) <> 0", activity.bit());
+        query = query.filter(sql::<Bool>(&test));
+    }
+    if let Some(bookable) = filter.bookable {
+        query = query.filter(open_days::bookable.eq(bookable));
+    }
+    let later = |starts_at: NaiveDateTime, id: &str| -> Predicate<OpenDaySource> {
+        Box::new(
+            open_days::starts_at.gt(starts_at).or(open_days::starts_at
+                .eq(starts_at)
+                .and(open_days::id.gt(id.to_owned()))),
+        )
+    };
+    query = match after {
+        Some(OpenDayKey::Time { starts_at, id }) => query.filter(later(*starts_at, id)),
+        Some(OpenDayKey::Distance {
+            chord2,
+            starts_at,
+            id,
+        }) => query.filter(after_chord(chord_sql, *chord2, later(*starts_at, id))),
+        None => query,
+    };
+    query = match order {
+        OpenDayOrder::StartsAt => query.order((open_days::starts_at.asc(), open_days::id.asc())),
+        OpenDayOrder::Distance => query.order((
+            sql::<Double>(chord_sql).asc(),
+            open_days::starts_at.asc(),
+            open_days::id.asc(),
+        )),
+    };
+    let rows: Vec<(OpenDayRow, LabRow, f64)> = query.limit(limit + 1).load(conn)?;
+    if rows.is_empty() {
+        if let Some(lab) = &filter.lab {
+            require_lab(conn, lab)?;
+        }
+    }
+    let mut hits: Vec<OpenDayHit> = rows
+        .into_iter()
+        .map(|(row, lab, chord2)| OpenDayHit {
+            distance_km: filter.near.map(|(point, _)| distance_to(point, &lab)),
+            row,
+            lab,
+            chord2,
+        })
+        .collect();
+    let more = hits.len() as i64 > limit;
+    hits.truncate(limit as usize);
+    Ok((hits, more))
+}
+
+/// A `lab` filter must name a lab: an unknown one is a 400, not an empty list.
+fn require_lab(conn: &mut DbConn, id: &str) -> DbResult<()> {
+    let found: i64 = labs::table
+        .filter(labs::id.eq(id))
+        .count()
+        .get_result(conn)?;
+    if found == 0 {
+        return Err(DbError::Invalid(vec![(
+            "lab".into(),
+            format!("no lab with id {id}; see /api/v1/labs"),
+        )]));
+    }
+    Ok(())
+}
+
+/// Creates or replaces a lab and its whole set of sessions (sessions not in
+/// `sessions` are removed), indexes it for search and logs the change.
+pub fn upsert(conn: &mut DbConn, lab: &LabRow, sessions: &[OpenDayRow]) -> DbResult<()> {
+    let existing: Option<i64> = labs::table
+        .find(&lab.id)
+        .select(labs::search_key)
+        .first(conn)
+        .optional()?;
+    let search_key = match existing {
+        Some(key) => key,
+        None => {
+            let max: Option<i64> = labs::table
+                .select(diesel::dsl::max(labs::search_key))
+                .first(conn)?;
+            max.map_or(1, |m| m + 1)
+        }
+    };
+    let row = LabRow {
+        search_key,
+        ..lab.clone()
+    };
+    if existing.is_some() {
+        diesel::update(labs::table.find(&lab.id))
+            .set(&row)
+            .execute(conn)?;
+    } else {
+        diesel::insert_into(labs::table).values(&row).execute(conn)?;
+    }
+    let keep: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
+    diesel::delete(
+        open_days::table
+            .filter(open_days::lab_id.eq(&lab.id))
+            .filter(open_days::id.ne_all(&keep)),
+    )
+    .execute(conn)?;
+    for session in sessions {
+        let updated = diesel::update(open_days::table.find(&session.id))
+            .set(session)
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(open_days::table)
+                .values(session)
+                .execute(conn)?;
+        }
+    }
+    let body = row.address.clone().unwrap_or_default();
+    LABS.put(conn, existing, search_key, &row.name, &body)?;
+    super::changes::record(conn, "lab", &row.id, false, row.updated_at)
+}
+
+/// Deletes a lab with its sessions and search entry, and logs the deletion.
+pub fn delete(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> DbResult<()> {
+    super::exclusive_transaction(conn, |conn| {
+        let key: i64 = labs::table
+            .find(id)
+            .select(labs::search_key)
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| DbError::NotFound(format!("no lab with id {id}")))?;
+        diesel::delete(open_days::table.filter(open_days::lab_id.eq(id))).execute(conn)?;
+        diesel::delete(labs::table.find(id)).execute(conn)?;
+        LABS.remove(conn, key)?;
+        super::changes::record(conn, "lab", id, true, at)
+    })
+}
+
+/// Every lab with its sessions, for export.
+pub fn all(conn: &mut DbConn) -> DbResult<Vec<(LabHit, Vec<OpenDayRow>)>> {
+    let rows: Vec<(LabRow, String)> = labs::table
+        .inner_join(regions::table)
+        .select((LabRow::as_select(), regions::name))
+        .order(labs::id)
+        .load(conn)?;
+    let sessions: Vec<OpenDayRow> = open_days::table
+        .select(OpenDayRow::as_select())
+        .order((open_days::lab_id, open_days::starts_at, open_days::id))
+        .load(conn)?;
+    let mut by_lab: HashMap<String, Vec<OpenDayRow>> = HashMap::new();
+    for session in sessions {
+        by_lab.entry(session.lab_id.clone()).or_default().push(session);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(row, region_name)| {
+            let sessions = by_lab.remove(&row.id).unwrap_or_default();
+            (
+                LabHit {
+                    row,
+                    region_name,
+                    distance_km: None,
+                    chord2: 0.0,
+                },
+                sessions,
+            )
+        })
+        .collect())
+}
