@@ -185,7 +185,8 @@ def main():
         n_sessions = a.sessions // a.labs + (1 if i < a.sessions % a.labs else 0) if a.labs else 0
         open_days = []
         for s in range(min(n_sessions, sessions_left)):
-            day = date(rng.randrange(2022, 2027), rng.choice([5, 9, 9, 9, 10]), rng.randrange(1, 29))
+            # Half of them still ahead, so "from today" (the default) has data.
+            day = date(rng.randrange(2025, 2029), rng.choice([5, 9, 9, 9, 10]), rng.randrange(1, 29))
             hour = rng.choice([9, 10, 14])
             booking_required = rng.random() < 0.5
             open_days.append({

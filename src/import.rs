@@ -373,7 +373,10 @@ pub fn run(conn: &mut DbConn, text: &str, dry_run: bool) -> DbResult<Report> {
     for (index, input) in labs {
         v.at("labs", index);
         if !lab_ids.insert(input.id.clone()) {
-            v.refuse("id", format!("{:?} appears twice in this document", input.id));
+            v.refuse(
+                "id",
+                format!("{:?} appears twice in this document", input.id),
+            );
         }
         for (i, day) in input.open_days.iter().enumerate() {
             if !session_ids.insert(day.id.clone()) {
@@ -733,7 +736,9 @@ impl Validator {
         let lab_id = self.id(input.id);
         let mut sessions = Vec::new();
         for (i, day) in input.open_days.into_iter().enumerate() {
-            if let Some(row) = self.open_day(&format!("open_days[{i}]."), day, &lab_id, known_events, now) {
+            if let Some(row) =
+                self.open_day(&format!("open_days[{i}]."), day, &lab_id, known_events, now)
+            {
                 sessions.push(row);
             }
         }
@@ -800,26 +805,35 @@ impl Validator {
             if start >= end {
                 self.refuse(&field("ends_at"), "must be after starts_at");
             } else if end - start > chrono::Duration::days(max_days) {
-                self.refuse(&field("ends_at"), format!("a session lasts at most {max_days} days"));
+                self.refuse(
+                    &field("ends_at"),
+                    format!("a session lasts at most {max_days} days"),
+                );
             }
         }
         let capacity = match input.capacity {
             None => None,
             Some(n) if (1..=1_000_000).contains(&n) => i32::try_from(n).ok(),
             Some(n) => {
-                self.refuse(&field("capacity"), format!("must be from 1 to 1000000, got {n}"));
+                self.refuse(
+                    &field("capacity"),
+                    format!("must be from 1 to 1000000, got {n}"),
+                );
                 None
             }
         };
-        let status =
-            self.parsed::<EventStatus>(&field("status"), input.status.as_deref().unwrap_or("scheduled"));
+        let status = self.parsed::<EventStatus>(
+            &field("status"),
+            input.status.as_deref().unwrap_or("scheduled"),
+        );
         let booking = input.booking.unwrap_or(BookingInput {
             required: None,
             url: None,
             phone: None,
         });
         let status = status?;
-        let bookable = status == EventStatus::Scheduled && (booking.url.is_some() || booking.phone.is_some());
+        let bookable =
+            status == EventStatus::Scheduled && (booking.url.is_some() || booking.phone.is_some());
         Some(OpenDayRow {
             id: id?,
             lab_id: lab_id.to_owned(),

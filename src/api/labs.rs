@@ -263,11 +263,13 @@ fn respond_geojson<T: Serialize>(
             paging::next_link(req, "cursor", cursor),
         ));
     }
-    response.content_type("application/geo+json").json(FeatureCollection {
-        kind: "FeatureCollection",
-        features,
-        next_cursor,
-    })
+    response
+        .content_type("application/geo+json")
+        .json(FeatureCollection {
+            kind: "FeatureCollection",
+            features,
+            next_cursor,
+        })
 }
 
 /// Filters of `GET /labs` and `/labs.geojson`.
@@ -344,21 +346,6 @@ crate::domain::vocabulary! {
     OpenDaySort { Distance = "distance", StartsAt = "starts_at" }
 }
 
-/// Only `coord_sys`, for single records.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct CoordQuery {
-    /// Coordinate system of the points returned: `wgs84` (default), `gcj02`, `bd09`.
-    #[param(value_type = Option<CoordSys>)]
-    coord_sys: Option<String>,
-}
-
-fn coord_sys(check: &mut Checker, raw: Option<&str>) -> CoordSys {
-    check
-        .parse("coord_sys", raw, str::parse::<CoordSys>)
-        .unwrap_or(CoordSys::Wgs84)
-}
-
 struct LabRequest {
     filter: LabFilter,
     order: LabOrder,
@@ -370,7 +357,7 @@ struct LabRequest {
 impl LabsQuery {
     fn parse(self) -> Result<LabRequest, ApiError> {
         let mut check = Checker::default();
-        let coord = coord_sys(&mut check, self.coord_sys.as_deref());
+        let coord = query::coord_sys(&mut check, self.coord_sys.as_deref());
         let near = query::near(
             &mut check,
             self.near.as_deref(),
@@ -412,7 +399,7 @@ struct OpenDayRequest {
 impl OpenDaysQuery {
     fn parse(self) -> Result<OpenDayRequest, ApiError> {
         let mut check = Checker::default();
-        let coord = coord_sys(&mut check, self.coord_sys.as_deref());
+        let coord = query::coord_sys(&mut check, self.coord_sys.as_deref());
         let near = query::near(
             &mut check,
             self.near.as_deref(),
@@ -535,7 +522,10 @@ async fn fetch_labs(
             request.limit,
         )?;
         let next = more
-            .then(|| hits.last().map(|h| encode_lab_cursor(&h.key(request.order))))
+            .then(|| {
+                hits.last()
+                    .map(|h| encode_lab_cursor(&h.key(request.order)))
+            })
             .flatten();
         let ids: Vec<String> = hits.iter().map(|h| h.row.id.clone()).collect();
         let mut sessions = crate::db::labs::sessions_of(conn, &ids)?;
@@ -641,7 +631,7 @@ pub async fn list_labs_geojson(
 #[utoipa::path(
     operation_id = "get_lab",
     tag = "labs",
-    params(("id" = String, Path, description = "Lab id"), CoordQuery),
+    params(("id" = String, Path, description = "Lab id"), query::CoordQuery),
     responses(
         (status = 200, description = "The lab", body = Lab),
         (status = 400, description = "Malformed id or parameter", body = Problem, content_type = "application/problem+json"),
@@ -652,12 +642,10 @@ pub async fn list_labs_geojson(
 pub async fn get_lab(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    Params(query): Params<CoordQuery>,
+    Params(coord): Params<query::CoordQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = super::path_id(&path)?.into_string();
-    let mut check = Checker::default();
-    let coord = coord_sys(&mut check, query.coord_sys.as_deref());
-    check.finish(())?;
+    let coord = coord.parse()?;
     let lab = run(&state, move |conn| {
         let hit = crate::db::labs::get_lab(conn, &id)?;
         let sessions = crate::db::labs::sessions_of(conn, std::slice::from_ref(&id))?

@@ -146,6 +146,30 @@ pub fn near(
     point.map(|p| (coord.to_wgs84(p), radius.unwrap_or(RadiusKm::DEFAULT)))
 }
 
+/// `coord_sys`: the coordinate system of `near` and of the points returned.
+pub fn coord_sys(check: &mut Checker, raw: Option<&str>) -> CoordSys {
+    check
+        .parse("coord_sys", raw, str::parse::<CoordSys>)
+        .unwrap_or(CoordSys::Wgs84)
+}
+
+/// Only `coord_sys`, for single records that carry points.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CoordQuery {
+    /// Coordinate system of the points returned: `wgs84` (default), `gcj02` (AMap, Tencent), `bd09` (Baidu).
+    #[param(value_type = Option<CoordSys>)]
+    pub coord_sys: Option<String>,
+}
+
+impl CoordQuery {
+    pub fn parse(self) -> Result<CoordSys, crate::error::ApiError> {
+        let mut check = Checker::default();
+        let coord = coord_sys(&mut check, self.coord_sys.as_deref());
+        check.finish(coord)
+    }
+}
+
 /// `true` or `false`, nothing else.
 pub fn boolean(raw: &str) -> Result<bool, Invalid> {
     match raw {

@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::paging::{self, Page};
-use super::query::{Checker, NoParams, Params};
+use super::query::{Checker, CoordQuery, Params};
 use super::{run, AppState};
 use crate::db::regions::{RegionFilter, RegionRow};
-use crate::domain::{Adcode, RegionLevel, SearchQuery};
+use crate::domain::{Adcode, CoordSys, LatLon, RegionLevel, SearchQuery};
 use crate::error::{ApiError, Problem};
 
 /// An administrative division (GB/T 2260) with its centroid in WGS-84.
@@ -25,10 +25,24 @@ pub struct Region {
     /// Adcode of the parent division; `null` for provinces.
     #[schema(example = "360000")]
     pub parent: Option<String>,
-    /// Latitude of the centroid, WGS-84.
+    /// Latitude of the centroid, in the requested `coord_sys` (WGS-84 by default).
     pub lat: f64,
-    /// Longitude of the centroid, WGS-84.
+    /// Longitude of the centroid, in the requested `coord_sys` (WGS-84 by default).
     pub lon: f64,
+}
+
+impl Region {
+    fn new(row: RegionRow, coord: CoordSys) -> Self {
+        let point = coord.from_wgs84(LatLon {
+            lat: row.lat,
+            lon: row.lon,
+        });
+        Self {
+            lat: point.lat,
+            lon: point.lon,
+            ..Self::from(row)
+        }
+    }
 }
 
 impl From<RegionRow> for Region {
@@ -77,6 +91,9 @@ pub struct RegionsQuery {
     /// Part of the name (substring match).
     #[param(max_length = 100, example = "赣州")]
     q: Option<String>,
+    /// Coordinate system of the centroids returned: `wgs84` (default), `gcj02` (AMap, Tencent), `bd09` (Baidu).
+    #[param(value_type = Option<CoordSys>)]
+    coord_sys: Option<String>,
     /// Page size, 1 to 100.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
     limit: Option<String>,
@@ -85,8 +102,9 @@ pub struct RegionsQuery {
 }
 
 impl RegionsQuery {
-    fn into_filter(self) -> Result<RegionFilter, ApiError> {
+    fn into_filter(self) -> Result<(RegionFilter, CoordSys), ApiError> {
         let mut check = Checker::default();
+        let coord = super::query::coord_sys(&mut check, self.coord_sys.as_deref());
         let filter = RegionFilter {
             parent: check.parse("parent", self.parent.as_deref(), str::parse::<Adcode>),
             level: check.parse("level", self.level.as_deref(), str::parse),
@@ -96,7 +114,7 @@ impl RegionsQuery {
             after: check.parse("cursor", self.cursor.as_deref(), paging::decode_adcode),
             limit: check.limit(self.limit.as_deref()),
         };
-        check.finish(filter)
+        check.finish((filter, coord))
     }
 }
 
@@ -117,12 +135,15 @@ pub async fn list_regions(
     state: web::Data<AppState>,
     Params(query): Params<RegionsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = query.into_filter()?;
+    let (filter, coord) = query.into_filter()?;
     let (rows, more) = run(&state, move |conn| crate::db::regions::list(conn, &filter)).await?;
     let next_cursor = more
         .then(|| rows.last().map(|r| paging::encode("regions", &r.adcode)))
         .flatten();
-    let items = rows.into_iter().map(Region::from).collect();
+    let items = rows
+        .into_iter()
+        .map(|row| Region::new(row, coord))
+        .collect();
     let next = next_cursor.clone();
     Ok(paging::respond(
         &req,
@@ -135,7 +156,7 @@ pub async fn list_regions(
 #[utoipa::path(
     operation_id = "get_region",
     tag = "regions",
-    params(("adcode" = String, Path, description = "Six-digit division code", example = "360700")),
+    params(("adcode" = String, Path, description = "Six-digit division code", example = "360700"), CoordQuery),
     responses(
         (status = 200, description = "The region", body = Region),
         (status = 400, description = "Malformed adcode", body = Problem, content_type = "application/problem+json"),
@@ -146,11 +167,12 @@ pub async fn list_regions(
 pub async fn get_region(
     state: web::Data<AppState>,
     path: web::Path<String>,
-    _params: Params<NoParams>,
+    Params(coord): Params<CoordQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let coord = coord.parse()?;
     let adcode: Adcode = path
         .parse()
         .map_err(|crate::domain::Invalid(msg)| ApiError::invalid("adcode", msg))?;
     let row = run(&state, move |conn| crate::db::regions::get(conn, &adcode)).await?;
-    Ok(HttpResponse::Ok().json(Region::from(row)))
+    Ok(HttpResponse::Ok().json(Region::new(row, coord)))
 }

@@ -580,7 +580,10 @@ pub struct RegionFacts {
 }
 
 /// Which of `ids` are stored events, in bounded chunks.
-pub fn existing(conn: &mut DbConn, ids: Vec<String>) -> DbResult<std::collections::HashSet<String>> {
+pub fn existing(
+    conn: &mut DbConn,
+    ids: Vec<String>,
+) -> DbResult<std::collections::HashSet<String>> {
     let mut found = std::collections::HashSet::new();
     for chunk in ids.chunks(500) {
         found.extend(

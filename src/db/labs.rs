@@ -12,7 +12,9 @@ use diesel::sql_types::{Bool, Double, Text};
 use super::schema::{labs, open_days, regions};
 use super::search::{Dialect, Field, LABS};
 use super::{Backend, DbConn, DbError, DbResult};
-use crate::domain::{Activity, Adcode, LabField, LatLon, RadiusKm, RegionLevel, SearchQuery, Window};
+use crate::domain::{
+    Activity, Adcode, LabField, LatLon, RadiusKm, RegionLevel, SearchQuery, Window,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = labs, treat_none_as_null = true)]
@@ -251,11 +253,7 @@ fn distance_to(point: LatLon, lab: &LabRow) -> f64 {
 }
 
 /// "After this (chord, …)": `chord > k OR (chord = k AND rest)`.
-fn after_chord<QS: 'static>(
-    chord: &str,
-    chord2: f64,
-    rest: Predicate<QS>,
-) -> Predicate<QS> {
+fn after_chord<QS: 'static>(chord: &str, chord2: f64, rest: Predicate<QS>) -> Predicate<QS> {
     Box::new(
         sql::<Bool>(&format!("{chord} > {chord2:?}"))
             .or(sql::<Bool>(&format!("{chord} = {chord2:?}")).and(rest)),
@@ -497,7 +495,9 @@ pub fn upsert(conn: &mut DbConn, lab: &LabRow, sessions: &[OpenDayRow]) -> DbRes
             .set(&row)
             .execute(conn)?;
     } else {
-        diesel::insert_into(labs::table).values(&row).execute(conn)?;
+        diesel::insert_into(labs::table)
+            .values(&row)
+            .execute(conn)?;
     }
     let keep: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
     diesel::delete(
@@ -550,7 +550,10 @@ pub fn all(conn: &mut DbConn) -> DbResult<Vec<(LabHit, Vec<OpenDayRow>)>> {
         .load(conn)?;
     let mut by_lab: HashMap<String, Vec<OpenDayRow>> = HashMap::new();
     for session in sessions {
-        by_lab.entry(session.lab_id.clone()).or_default().push(session);
+        by_lab
+            .entry(session.lab_id.clone())
+            .or_default()
+            .push(session);
     }
     Ok(rows
         .into_iter()

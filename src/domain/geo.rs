@@ -135,7 +135,10 @@ fn wgs84_to_gcj02(p: LatLon) -> LatLon {
         return p;
     }
     let (dlat, dlon) = gcj02_offset(p);
-    LatLon { lat: p.lat + dlat, lon: p.lon + dlon }
+    LatLon {
+        lat: p.lat + dlat,
+        lon: p.lon + dlon,
+    }
 }
 
 /// The inverse has no closed form: iterate until the forward transform of
@@ -148,7 +151,10 @@ fn gcj02_to_wgs84(gcj: LatLon) -> LatLon {
     for _ in 0..30 {
         let there = wgs84_to_gcj02(guess);
         let (elat, elon) = (gcj.lat - there.lat, gcj.lon - there.lon);
-        guess = LatLon { lat: guess.lat + elat, lon: guess.lon + elon };
+        guess = LatLon {
+            lat: guess.lat + elat,
+            lon: guess.lon + elon,
+        };
         if elat.abs() < 1e-10 && elon.abs() < 1e-10 {
             break;
         }
@@ -165,7 +171,10 @@ fn gcj02_to_bd09(p: LatLon) -> LatLon {
     let (x, y) = (p.lon, p.lat);
     let z = (x * x + y * y).sqrt() + 0.00002 * (y * BD_X_PI).sin();
     let theta = y.atan2(x) + 0.000003 * (x * BD_X_PI).cos();
-    LatLon { lat: z * theta.sin() + 0.006, lon: z * theta.cos() + 0.0065 }
+    LatLon {
+        lat: z * theta.sin() + 0.006,
+        lon: z * theta.cos() + 0.0065,
+    }
 }
 
 fn bd09_to_gcj02(p: LatLon) -> LatLon {
@@ -175,7 +184,10 @@ fn bd09_to_gcj02(p: LatLon) -> LatLon {
     let (x, y) = (p.lon - 0.0065, p.lat - 0.006);
     let z = (x * x + y * y).sqrt() - 0.00002 * (y * BD_X_PI).sin();
     let theta = y.atan2(x) - 0.000003 * (x * BD_X_PI).cos();
-    LatLon { lat: z * theta.sin(), lon: z * theta.cos() }
+    LatLon {
+        lat: z * theta.sin(),
+        lon: z * theta.cos(),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -239,14 +251,29 @@ mod tests {
     fn gcj02_and_bd09_match_the_reference_values_within_a_metre() {
         let within_a_metre = |a: LatLon, b: LatLon| a.distance_km(b) < 0.001;
         for (wgs, gcj) in [
-            ((31.1774276, 121.5272106), (31.17530398364597, 121.531541859215)),
-            ((22.543847, 113.912316), (22.540796131694766, 113.9171764808363)),
-            ((39.911954, 116.377817), (39.91334545536069, 116.38404722455657)),
+            (
+                (31.1774276, 121.5272106),
+                (31.17530398364597, 121.531541859215),
+            ),
+            (
+                (22.543847, 113.912316),
+                (22.540796131694766, 113.9171764808363),
+            ),
+            (
+                (39.911954, 116.377817),
+                (39.91334545536069, 116.38404722455657),
+            ),
         ] {
             let wgs = LatLon::new(wgs.0, wgs.1).unwrap();
             let gcj = LatLon::new(gcj.0, gcj.1).unwrap();
-            assert!(within_a_metre(CoordSys::Gcj02.from_wgs84(wgs), gcj), "{wgs:?}");
-            assert!(within_a_metre(CoordSys::Gcj02.to_wgs84(gcj), wgs), "{gcj:?}");
+            assert!(
+                within_a_metre(CoordSys::Gcj02.from_wgs84(wgs), gcj),
+                "{wgs:?}"
+            );
+            assert!(
+                within_a_metre(CoordSys::Gcj02.to_wgs84(gcj), wgs),
+                "{gcj:?}"
+            );
         }
         // BD-09 adds Baidu's offset on top of GCJ-02 (~1 km), and converting
         // back lands on the same WGS-84 point.

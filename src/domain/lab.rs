@@ -48,7 +48,13 @@ mod tests {
     #[test]
     fn cma_numbers_are_twelve_ascii_digits() {
         assert!("161412050112".parse::<CmaNumber>().is_ok());
-        for bad in ["16141205011", "1614120501123", "16141205011a", "１６１４１２０５０１１２", ""] {
+        for bad in [
+            "16141205011",
+            "1614120501123",
+            "16141205011a",
+            "１６１４１２０５０１１２",
+            "",
+        ] {
             assert!(bad.parse::<CmaNumber>().is_err(), "{bad}");
         }
     }
@@ -57,7 +63,10 @@ mod tests {
     fn field_sets_round_trip_through_their_mask() {
         let fields = [LabField::Emc, LabField::Food];
         let mask = LabField::mask(&fields);
-        assert_eq!(LabField::from_mask(mask), vec![LabField::Food, LabField::Emc]);
+        assert_eq!(
+            LabField::from_mask(mask),
+            vec![LabField::Food, LabField::Emc]
+        );
         assert_eq!(LabField::mask(&[]), 0);
     }
 }

@@ -89,7 +89,13 @@ fn export_imports_back_unchanged() {
     let report = ticweek::import::run(&mut conn, &exported, false).unwrap();
     assert!(report.errors.is_empty(), "{report}");
     assert_eq!(
-        (report.notices, report.campaigns, report.events, report.labs, report.open_days),
+        (
+            report.notices,
+            report.campaigns,
+            report.events,
+            report.labs,
+            report.open_days
+        ),
         (5, 9, 18, 3, 3)
     );
     let strip = |json: &str| -> serde_json::Value {

@@ -42,8 +42,12 @@ pub async fn list_events_ics(
 ) -> Result<HttpResponse, ApiError> {
     let request = query.parse(Format::Ics)?;
     let include_deadlines = request.include_deadlines;
+    let coord = request.coord;
     let (hits, next_cursor, _, _) = fetch(&state, request).await?;
-    let events: Vec<Event> = hits.into_iter().map(Event::from).collect();
+    let events: Vec<Event> = hits
+        .into_iter()
+        .map(|hit| Event::from(hit).in_coord_sys(coord))
+        .collect();
     let deadlines = if include_deadlines {
         let campaigns: Vec<String> = events.iter().map(|e| e.campaign_id.clone()).collect();
         run(&state, move |conn| {
@@ -172,6 +176,7 @@ pub async fn list_events_csv(
     Params(query): Params<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let request = query.parse(Format::Csv)?;
+    let coord = request.coord;
     let (hits, next_cursor, _, _) = fetch(&state, request).await?;
     let mut body = "\u{feff}".as_bytes().to_vec();
     {
@@ -183,7 +188,7 @@ pub async fn list_events_csv(
         writer.write_record(CSV_HEADER).map_err(write_error)?;
         for hit in hits {
             writer
-                .write_record(csv_row(&Event::from(hit)))
+                .write_record(csv_row(&Event::from(hit).in_coord_sys(coord)))
                 .map_err(write_error)?;
         }
         writer

@@ -13,13 +13,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::paging;
-use super::query::{Checker, NoParams, Params};
+use super::query::{Checker, Params};
 use super::regions::RegionRef;
 use super::{run, AppState};
 use crate::db::events::{EventFilter, EventHit, EventKey, FacetCounts, Order};
 use crate::domain::{
-    to_shanghai, Activity, Adcode, Attendance, CampaignKind, EventSort, EventStatus, Invalid,
-    CoordSys, Precision, SearchQuery, TimeBound, Window,
+    to_shanghai, Activity, Adcode, Attendance, CampaignKind, CoordSys, EventSort, EventStatus,
+    Invalid, Precision, SearchQuery, TimeBound, Window,
 };
 use crate::error::{ApiError, Problem};
 
@@ -30,9 +30,9 @@ pub struct Venue {
     pub name: Option<String>,
     /// Street address, when known.
     pub address: Option<String>,
-    /// Latitude, WGS-84.
+    /// Latitude, in the requested `coord_sys` (WGS-84 by default).
     pub lat: f64,
-    /// Longitude, WGS-84.
+    /// Longitude, in the requested `coord_sys` (WGS-84 by default).
     pub lon: f64,
     /// `exact`, or `region` when the point is the centroid of the named division.
     pub precision: Precision,
@@ -120,6 +120,19 @@ impl From<EventHit> for Event {
     }
 }
 
+impl Event {
+    /// The event with its venue in `coord` (stored points are WGS-84).
+    pub fn in_coord_sys(mut self, coord: CoordSys) -> Self {
+        let point = coord.from_wgs84(crate::domain::LatLon {
+            lat: self.venue.lat,
+            lon: self.venue.lon,
+        });
+        self.venue.lat = point.lat;
+        self.venue.lon = point.lon;
+        self
+    }
+}
+
 /// One value of a facet and how many events of the filtered set have it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FacetValue {
@@ -171,12 +184,15 @@ pub struct EventsQuery {
     q: Option<String>,
     /// Only events changed at or after this instant (RFC 3339) or date, for sync.
     updated_since: Option<String>,
-    /// `lat,lon` (WGS-84): only events within `radius_km`, each with `distance_km`; sorted by distance unless `sort` says otherwise.
+    /// `lat,lon` in `coord_sys`: only events within `radius_km`, each with `distance_km`; sorted by distance unless `sort` says otherwise.
     #[param(example = "28.68,115.86")]
     near: Option<String>,
     /// Radius around `near` in km, > 0 and ≤ 500; default 50.
     #[param(value_type = Option<f64>, example = 30)]
     radius_km: Option<String>,
+    /// Coordinate system of `near` and of the venues returned: `wgs84` (default), `gcj02` (AMap, Tencent), `bd09` (Baidu).
+    #[param(value_type = Option<CoordSys>)]
+    coord_sys: Option<String>,
     /// `starts_at` (default), `-starts_at`, or `distance` (needs `near`). With `q` and no `sort`, title matches come first.
     #[param(value_type = Option<EventSort>)]
     sort: Option<String>,
@@ -211,6 +227,7 @@ pub struct EventRequest {
     pub limit: i64,
     pub facets: Vec<&'static str>,
     pub include_deadlines: bool,
+    pub coord: CoordSys,
 }
 
 impl EventsQuery {
@@ -222,11 +239,12 @@ impl EventsQuery {
             check.refuse("from", m);
             Window::default()
         });
+        let coord = super::query::coord_sys(&mut check, self.coord_sys.as_deref());
         let near = super::query::near(
             &mut check,
             self.near.as_deref(),
             self.radius_km.as_deref(),
-            CoordSys::Wgs84,
+            coord,
         );
         let sort = check.parse("sort", self.sort.as_deref(), str::parse::<EventSort>);
         let q = check.parse("q", self.q.as_deref(), SearchQuery::parse);
@@ -292,6 +310,7 @@ impl EventsQuery {
             limit,
             facets,
             include_deadlines,
+            coord,
         };
         check.finish(request)
     }
@@ -504,7 +523,10 @@ pub async fn list_events(
 ) -> Result<HttpResponse, ApiError> {
     let request = query.parse(Format::Json)?;
     let (hits, next_cursor, facets, request) = fetch(&state, request).await?;
-    let items: Vec<Event> = hits.into_iter().map(Event::from).collect();
+    let items: Vec<Event> = hits
+        .into_iter()
+        .map(|hit| Event::from(hit).in_coord_sys(request.coord))
+        .collect();
     if wants_json_ld(&req) {
         return Ok(feeds::json_ld_list(&req, items, next_cursor));
     }
@@ -525,7 +547,7 @@ pub async fn list_events(
 #[utoipa::path(
     operation_id = "get_event",
     tag = "events",
-    params(("id" = String, Path, description = "Event id")),
+    params(("id" = String, Path, description = "Event id"), super::query::CoordQuery),
     responses(
         (status = 200, description = "The event", body = Event),
         (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
@@ -537,10 +559,12 @@ pub async fn get_event(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    _params: Params<NoParams>,
+    Params(coord): Params<super::query::CoordQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = super::path_id(&path)?.into_string();
-    let event = Event::from(run(&state, move |conn| crate::db::events::get(conn, &id)).await?);
+    let coord = coord.parse()?;
+    let event = Event::from(run(&state, move |conn| crate::db::events::get(conn, &id)).await?)
+        .in_coord_sys(coord);
     if wants_json_ld(&req) {
         return Ok(feeds::json_ld_one(&req, event));
     }

@@ -1,0 +1,536 @@
+//! Labs and open days: nearby answers checked against a brute-force scan with
+//! an independent haversine, GeoJSON checked by a GeoJSON parser, Chinese map
+//! coordinates, and every bad input of the issue.
+
+use chrono::{Duration, FixedOffset, NaiveDate, TimeZone};
+use serde_json::{json, Value};
+
+use crate::common::{get, walk, TestDb};
+
+/// The mobile user: central Nanchang.
+const HERE: (f64, f64) = (28.68, 115.86);
+
+/// Fixture labs and their WGS-84 points.
+type Located = Vec<(String, (f64, f64))>;
+
+/// Independent of the server's code: haversine with the mean Earth radius.
+fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (la1, lo1, la2, lo2) = (
+        a.0.to_radians(),
+        a.1.to_radians(),
+        b.0.to_radians(),
+        b.1.to_radians(),
+    );
+    let h = ((la2 - la1) / 2.0).sin().powi(2)
+        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+    2.0 * 6371.0088 * h.sqrt().asin()
+}
+
+/// The ids of a page's items.
+fn ids(body: Value) -> Vec<String> {
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn day(offset: i64) -> String {
+    let today = chrono::Utc::now()
+        .with_timezone(&FixedOffset::east_opt(8 * 3600).unwrap())
+        .date_naive();
+    let d: NaiveDate = today + Duration::days(offset);
+    FixedOffset::east_opt(8 * 3600)
+        .unwrap()
+        .from_local_datetime(&d.and_hms_opt(9, 0, 0).unwrap())
+        .unwrap()
+        .to_rfc3339()
+}
+
+/// Labs at known points around HERE (and far away), each with sessions
+/// relative to today: one past, two upcoming.
+fn fixture() -> (Value, Located) {
+    let points = [
+        ("lab-centre", 28.681, 115.861, "360102", vec!["food"]),
+        (
+            "lab-north-10km",
+            28.77,
+            115.86,
+            "360100",
+            vec!["emc", "electronics"],
+        ),
+        (
+            "lab-east-25km",
+            28.68,
+            116.115,
+            "360100",
+            vec!["food", "environment"],
+        ),
+        ("lab-south-29km", 28.42, 115.86, "360100", vec!["chemicals"]),
+        ("lab-west-31km", 28.68, 115.543, "360100", vec!["food"]),
+        ("lab-far-ganzhou", 25.83, 114.93, "360700", vec!["food"]),
+        ("lab-beijing", 39.9, 116.4, "110000", vec!["metrology"]),
+    ];
+    let mut labs = Vec::new();
+    let mut located = Vec::new();
+    for (i, (id, lat, lon, region, fields)) in points.iter().enumerate() {
+        located.push((id.to_string(), (*lat, *lon)));
+        let sessions: Vec<Value> = [(-10, "past"), (3 + i as i64, "soon"), (20, "later")]
+            .iter()
+            .map(|(offset, tag)| {
+                json!({
+                    "id": format!("{id}-{tag}"),
+                    "starts_at": day(*offset),
+                    "ends_at": day(*offset).replace("T09:", "T12:"),
+                    "activities": if *tag == "soon" { json!(["free_testing", "lab_tour"]) } else { json!(["cloud_tour"]) },
+                    "audience": "公众",
+                    "capacity": 30,
+                    "booking": if *tag == "later" {
+                        json!({"required": true, "url": format!("https://{id}.example.cn/book"), "phone": null})
+                    } else {
+                        json!({"required": false, "url": null, "phone": null})
+                    },
+                    "status": "scheduled"
+                })
+            })
+            .collect();
+        labs.push(json!({
+            "id": id,
+            "name": format!("测试{}检验检测中心", ["中心", "北区", "东区", "南区", "西区", "赣州", "北京"][i]),
+            "cma_no": format!("2214360{i:05}"),
+            "fields": fields,
+            "address": format!("某路{i}号"),
+            "region": region,
+            "lat": lat,
+            "lon": lon,
+            "precision": "exact",
+            "open_days": sessions,
+            "source": "test fixture"
+        }));
+    }
+    (json!({ "labs": labs }), located)
+}
+
+async fn app_with_labs() -> (
+    TestDb,
+    impl actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+    >,
+    Located,
+) {
+    let (test_db, pool) = TestDb::bundled();
+    let (doc, located) = fixture();
+    let mut conn = test_db.connect();
+    let report = ticweek::import::run(&mut conn, &doc.to_string(), false).unwrap();
+    assert!(report.errors.is_empty(), "{report}");
+    let app = actix_web::test::init_service(ticweek::app(ticweek::AppState::new(pool))).await;
+    (test_db, app, located)
+}
+
+#[actix_web::test]
+async fn nearby_open_days_are_exactly_those_within_the_radius_closest_first() {
+    let (_db, app, located) = app_with_labs().await;
+    let uri = format!(
+        "/api/v1/open-days?near={},{}&radius_km=30&limit=3",
+        HERE.0, HERE.1
+    );
+    let (items, pages) = walk(&app, &uri).await;
+    assert!(pages >= 2, "paged with limit=3");
+
+    // Brute force over the fixture: upcoming sessions of labs within 30 km.
+    let mut expected: Vec<(f64, String)> = Vec::new();
+    for (lab, point) in &located {
+        let km = haversine_km(HERE, *point);
+        if km <= 30.0 {
+            expected.push((km, format!("{lab}-soon")));
+            expected.push((km, format!("{lab}-later")));
+        }
+    }
+    expected.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let got: Vec<String> = items
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut want_ids: Vec<String> = expected.iter().map(|(_, id)| id.clone()).collect();
+    // Same lab (same distance): earlier session first.
+    for pair in want_ids.chunks_mut(2) {
+        pair.sort_by_key(|id| !id.ends_with("-soon"));
+    }
+    assert_eq!(got, want_ids);
+    assert!(
+        !got.iter().any(|id| id.contains("west-31km")),
+        "31 km is outside"
+    );
+    assert!(
+        got.iter().any(|id| id.contains("south-29km")),
+        "29 km is inside"
+    );
+    for item in &items {
+        let lab = item["lab"]["id"].as_str().unwrap();
+        let point = located.iter().find(|(id, _)| id == lab).unwrap().1;
+        let km = item["distance_km"].as_f64().expect("distance_km with near");
+        assert!((km - haversine_km(HERE, point)).abs() < 0.1, "{lab}: {km}");
+        assert!(!item["id"].as_str().unwrap().ends_with("-past"));
+    }
+    let distances: Vec<f64> = items
+        .iter()
+        .map(|i| i["distance_km"].as_f64().unwrap())
+        .collect();
+    assert!(distances.windows(2).all(|w| w[0] <= w[1]));
+}
+
+#[actix_web::test]
+async fn past_sessions_are_left_out_unless_asked_for() {
+    let (_db, app, _) = app_with_labs().await;
+    let (items, _) = walk(&app, "/api/v1/open-days?limit=100").await;
+    assert!(!items.is_empty());
+    assert!(items
+        .iter()
+        .all(|i| !i["id"].as_str().unwrap().ends_with("-past")));
+    // The bundled 2022 Jiangxi sessions are history by now.
+    assert!(items
+        .iter()
+        .all(|i| !i["id"].as_str().unwrap().starts_with("jiangxi-2022")));
+    let starts: Vec<&str> = items
+        .iter()
+        .map(|i| i["starts_at"].as_str().unwrap())
+        .collect();
+    assert!(
+        starts.windows(2).all(|w| w[0] <= w[1]),
+        "by start time without near"
+    );
+
+    let (all, _) = walk(&app, "/api/v1/open-days?from=2022-01-01&limit=100").await;
+    assert!(all
+        .iter()
+        .any(|i| i["id"].as_str().unwrap().ends_with("-past")));
+    let bundled: Vec<&Value> = all
+        .iter()
+        .filter(|i| i["id"].as_str().unwrap().starts_with("jiangxi-2022"))
+        .collect();
+    assert_eq!(bundled.len(), 3);
+    for session in bundled {
+        assert_eq!(session["period_text"], "2022 年 9 月中下旬");
+        assert_eq!(session["lab"]["precision"], "region");
+        assert_eq!(session["lab"]["region"], "360100");
+        assert!(
+            session["booking"]["required"].is_null(),
+            "the notice does not say"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn open_day_filters_combine() {
+    let (_db, app, _) = app_with_labs().await;
+    let bookable = ids(get(&app, "/api/v1/open-days?bookable=true&limit=100")
+        .await
+        .json());
+    assert_eq!(bookable.len(), 7);
+    assert!(bookable.iter().all(|id| id.ends_with("-later")));
+    let testing = ids(
+        get(&app, "/api/v1/open-days?activity=free_testing&limit=100")
+            .await
+            .json(),
+    );
+    assert_eq!(testing.len(), 7);
+    assert!(testing.iter().all(|id| id.ends_with("-soon")));
+    let one_lab = ids(get(&app, "/api/v1/open-days?lab=lab-centre").await.json());
+    assert_eq!(one_lab, ["lab-centre-soon", "lab-centre-later"]);
+    // A county inside Nanchang; the city; the province; another province.
+    assert_eq!(
+        ids(get(&app, "/api/v1/open-days?region=360102").await.json()).len(),
+        2
+    );
+    assert_eq!(
+        ids(get(&app, "/api/v1/open-days?region=360100&limit=100")
+            .await
+            .json())
+        .len(),
+        10
+    );
+    assert_eq!(
+        ids(get(&app, "/api/v1/open-days?region=360000&limit=100")
+            .await
+            .json())
+        .len(),
+        12
+    );
+    assert_eq!(
+        ids(get(&app, "/api/v1/open-days?region=110000").await.json()).len(),
+        2
+    );
+    let to = &day(10)[..10];
+    let soon = ids(get(&app, &format!("/api/v1/open-days?to={to}&limit=100"))
+        .await
+        .json());
+    assert!(soon.iter().all(|id| id.ends_with("-soon")), "{soon:?}");
+    get(&app, "/api/v1/open-days?lab=no-such-lab")
+        .await
+        .assert_invalid("lab");
+}
+
+#[actix_web::test]
+async fn labs_list_filters_search_and_detail() {
+    let (_db, app, _) = app_with_labs().await;
+    let (all, _) = walk(&app, "/api/v1/labs?limit=4").await;
+    assert_eq!(all.len(), 10, "7 fixture labs and 3 bundled");
+    let food = ids(get(&app, "/api/v1/labs?field=food&region=360000&limit=100")
+        .await
+        .json());
+    assert_eq!(food.len(), 6, "{food:?}");
+    // Chinese search: one and two characters, and a lab's name.
+    let bundled = ids(get(&app, "/api/v1/labs?q=%E9%A3%9F%E5%93%81").await.json()); // 食品
+    assert!(bundled.contains(&"jiangxi-tic-food-institute".to_owned()));
+    assert!(bundled.contains(&"ncu-food-science-state-key-lab".to_owned()));
+    assert!(!bundled.contains(&"jiangxi-tic-industrial-institute".to_owned()));
+    let ncu = ids(
+        get(&app, "/api/v1/labs?q=%E5%8D%97%E6%98%8C%E5%A4%A7%E5%AD%A6")
+            .await
+            .json(),
+    ); // 南昌大学
+    assert_eq!(ncu, ["ncu-food-science-state-key-lab"]);
+    let near = get(
+        &app,
+        &format!("/api/v1/labs?near={},{}&radius_km=12", HERE.0, HERE.1),
+    )
+    .await
+    .json();
+    let near_ids = ids(near.clone());
+    assert_eq!(&near_ids[..2], ["lab-centre", "lab-north-10km"]);
+    assert!(near["items"][0]["distance_km"].as_f64().unwrap() < 0.2);
+
+    let lab = get(&app, "/api/v1/labs/jiangxi-tic-industrial-institute").await;
+    assert_eq!(lab.status, 200);
+    assert!(lab.header("etag").is_some());
+    let lab = lab.json();
+    assert_eq!(lab["name"], "江西省检验检测认证总院工业产品检验检测院");
+    assert_eq!(
+        lab["fields"],
+        json!(["electronics", "emc", "electrical_safety"])
+    );
+    assert_eq!(lab["precision"], "region");
+    assert_eq!(lab["region"]["adcode"], "360100");
+    let sessions = lab["open_days"].as_array().unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(
+        sessions[0]["event_id"],
+        "jiangxi-2022-lab-open-industrial-institute"
+    );
+    assert!(sessions[0]["description"]
+        .as_str()
+        .unwrap()
+        .contains("电子信息产品检验中心"));
+    assert_eq!(sessions[0]["starts_at"], "2022-09-11T00:00:00+08:00");
+    get(&app, "/api/v1/labs/no-such-lab")
+        .await
+        .assert_problem(404);
+}
+
+#[actix_web::test]
+async fn geojson_is_rfc_7946_and_matches_the_json_list() {
+    let (_db, app, _) = app_with_labs().await;
+    for (json_uri, geo_uri) in [
+        (
+            format!("/api/v1/open-days?near={},{}&radius_km=30", HERE.0, HERE.1),
+            format!(
+                "/api/v1/open-days.geojson?near={},{}&radius_km=30",
+                HERE.0, HERE.1
+            ),
+        ),
+        (
+            "/api/v1/labs?region=360000".to_owned(),
+            "/api/v1/labs.geojson?region=360000".to_owned(),
+        ),
+    ] {
+        let reply = get(&app, &geo_uri).await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.header("content-type"), Some("application/geo+json"));
+        assert!(reply.header("etag").is_some());
+        let text = String::from_utf8(reply.body.to_vec()).unwrap();
+        let parsed: geojson::GeoJson = text.parse().expect("valid GeoJSON");
+        let geojson::GeoJson::FeatureCollection(collection) = parsed else {
+            panic!("not a FeatureCollection")
+        };
+        let list = get(&app, &json_uri).await.json();
+        let items = list["items"].as_array().unwrap();
+        assert_eq!(collection.features.len(), items.len());
+        for (feature, item) in collection.features.iter().zip(items) {
+            let Some(geojson::GeometryValue::Point { coordinates }) =
+                feature.geometry.as_ref().map(|g| &g.value)
+            else {
+                panic!("not a point")
+            };
+            let point = if item["lab"].is_object() {
+                &item["lab"]
+            } else {
+                item
+            };
+            // RFC 7946 §3.1.1: longitude first.
+            assert_eq!(coordinates[0], point["lon"].as_f64().unwrap());
+            assert_eq!(coordinates[1], point["lat"].as_f64().unwrap());
+            assert!((-180.0..=180.0).contains(&coordinates[0]));
+            assert!((-90.0..=90.0).contains(&coordinates[1]));
+            assert_eq!(
+                feature.id,
+                Some(geojson::feature::Id::String(
+                    item["id"].as_str().unwrap().to_owned()
+                ))
+            );
+            assert_eq!(feature.properties.as_ref().unwrap()["id"], item["id"]);
+        }
+    }
+}
+
+#[actix_web::test]
+async fn chinese_map_coordinates_on_output_and_input() {
+    let (_db, app, _) = app_with_labs().await;
+    let wgs = get(&app, "/api/v1/labs/lab-centre").await.json();
+    let gcj = get(&app, "/api/v1/labs/lab-centre?coord_sys=gcj02")
+        .await
+        .json();
+    let bd = get(&app, "/api/v1/labs/lab-centre?coord_sys=bd09")
+        .await
+        .json();
+    let point = |v: &Value| (v["lat"].as_f64().unwrap(), v["lon"].as_f64().unwrap());
+    assert_eq!(point(&wgs), (28.681, 115.861));
+    // GCJ-02 is a few hundred metres off WGS-84 in Nanchang; BD-09 further.
+    let shift = haversine_km(point(&wgs), point(&gcj));
+    assert!((0.2..1.0).contains(&shift), "{shift}");
+    assert!(haversine_km(point(&gcj), point(&bd)) > 0.5);
+
+    // `near` given in GCJ-02 finds the same labs as its WGS-84 twin.
+    let (lat, lon) = point(&gcj);
+    let by_gcj = get(
+        &app,
+        &format!("/api/v1/open-days?near={lat},{lon}&radius_km=30&coord_sys=gcj02&limit=100"),
+    )
+    .await
+    .json();
+    let by_wgs = get(
+        &app,
+        "/api/v1/open-days?near=28.681,115.861&radius_km=30&limit=100",
+    )
+    .await
+    .json();
+    assert_eq!(ids(by_gcj.clone()), ids(by_wgs));
+    assert!(by_gcj["items"][0]["distance_km"].as_f64().unwrap() < 0.01);
+    // Output points follow coord_sys too.
+    assert_eq!(point(&by_gcj["items"][0]["lab"]), (lat, lon));
+
+    // Every endpoint that returns points takes coord_sys: events, regions.
+    let event = "/api/v1/events/jiangxi-2022-lab-open-food-institute";
+    let wgs_event = get(&app, event).await.json();
+    let gcj_event = get(&app, &format!("{event}?coord_sys=gcj02")).await.json();
+    let shift = haversine_km(point(&wgs_event["venue"]), point(&gcj_event["venue"]));
+    assert!((0.2..1.0).contains(&shift), "{shift}");
+    let listed = get(&app, "/api/v1/events?region=360100&coord_sys=gcj02&limit=1")
+        .await
+        .json();
+    assert_eq!(
+        point(&listed["items"][0]["venue"]),
+        point(&gcj_event["venue"])
+    );
+    let wgs_region = get(&app, "/api/v1/regions/360100").await.json();
+    let bd_region = get(&app, "/api/v1/regions/360100?coord_sys=bd09")
+        .await
+        .json();
+    assert!(haversine_km(point(&wgs_region), point(&bd_region)) > 0.5);
+    for path in [
+        "/api/v1/events?coord_sys=gcj",
+        "/api/v1/events.csv?coord_sys=gcj",
+        "/api/v1/events/jiangxi-2022-lab-open-food-institute?coord_sys=gcj",
+        "/api/v1/regions?coord_sys=gcj",
+        "/api/v1/regions/360100?coord_sys=gcj",
+    ] {
+        get(&app, path).await.assert_invalid("coord_sys");
+    }
+}
+
+#[actix_web::test]
+async fn bad_input_is_a_400_naming_the_parameter() {
+    let (_db, app, _) = app_with_labs().await;
+    for (query, field) in [
+        ("near=91,0", "near"),
+        ("near=0,181", "near"),
+        ("near=NaN,1", "near"),
+        ("near=inf,1", "near"),
+        ("near=1e309,1", "near"),
+        ("near=30,5,120", "near"),
+        ("near=%EF%BC%93%EF%BC%90,120", "near"), // full-width 30
+        ("near=30,120&radius_km=0", "radius_km"),
+        ("near=30,120&radius_km=-5", "radius_km"),
+        ("near=30,120&radius_km=501", "radius_km"),
+        ("near=30,120&radius_km=NaN", "radius_km"),
+        ("radius_km=10", "radius_km"),
+        ("from=2026-10-02&to=2026-10-01", "from"),
+        ("from=2024-02-30", "from"),
+        ("coord_sys=mars", "coord_sys"),
+        ("bookable=yes", "bookable"),
+        ("activity=dancing", "activity"),
+        ("sort=distance", "sort"),
+        ("region=36", "region"),
+        ("cursor=garbage", "cursor"),
+        ("limit=0", "limit"),
+        ("nearby=30,120", "nearby"),
+    ] {
+        for path in ["/api/v1/open-days", "/api/v1/open-days.geojson"] {
+            get(&app, &format!("{path}?{query}"))
+                .await
+                .assert_invalid(field);
+        }
+    }
+    for (query, field) in [
+        ("near=91,0", "near"),
+        ("near=NaN,1", "near"),
+        ("radius_km=10", "radius_km"),
+        ("field=astrology", "field"),
+        ("q=", "q"),
+        ("coord_sys=WGS84", "coord_sys"),
+    ] {
+        for path in ["/api/v1/labs", "/api/v1/labs.geojson"] {
+            get(&app, &format!("{path}?{query}"))
+                .await
+                .assert_invalid(field);
+        }
+    }
+    get(&app, "/api/v1/labs/lab-centre?coord_sys=utm")
+        .await
+        .assert_invalid("coord_sys");
+    // A cursor of another list is refused, not misread.
+    let events_page = get(&app, "/api/v1/events?limit=1").await.json();
+    let foreign = events_page["next_cursor"].as_str().unwrap();
+    get(&app, &format!("/api/v1/open-days?cursor={foreign}"))
+        .await
+        .assert_invalid("cursor");
+}
+
+#[actix_web::test]
+async fn bad_lab_rows_are_reported_and_nothing_is_written() {
+    let (test_db, _pool) = TestDb::bundled();
+    let mut conn = test_db.connect();
+    let doc = json!({"labs": [{
+        "id": "bad-lab", "name": "坏实验室", "cma_no": "12345", "fields": ["astrology"],
+        "region": "999999", "lat": 95.0, "lon": 10.0, "precision": "exact", "source": "test",
+        "open_days": [{"id": "bad-session", "starts_at": "2026-10-02T09:00:00+08:00",
+                       "ends_at": "2026-10-01T09:00:00+08:00", "capacity": 0,
+                       "event_id": "no-such-event"}]
+    }]});
+    let report = ticweek::import::run(&mut conn, &doc.to_string(), false).unwrap();
+    let fields: Vec<&str> = report.errors.iter().map(|e| e.field.as_str()).collect();
+    for field in [
+        "cma_no",
+        "fields",
+        "region",
+        "lat",
+        "open_days[0].ends_at",
+        "open_days[0].capacity",
+        "open_days[0].event_id",
+    ] {
+        assert!(fields.contains(&field), "{field} not in {fields:?}");
+    }
+    assert!(ticweek::db::labs::get_lab(&mut conn, "bad-lab").is_err());
+}
