@@ -49,7 +49,7 @@ server_cpu=0 load_cpu=$((cores > 1 ? 1 : 0))
 
 echo "==> cargo build --release" >&2
 cargo build --release --quiet
-bin="$root/target/release/ticweek"
+bin="${CARGO_TARGET_DIR:-$root/target}/release/ticweek"
 
 if [ "$smoke" = 1 ]; then
     data="$work/data.json"
