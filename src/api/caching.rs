@@ -46,7 +46,7 @@ struct Generation {
 
 /// A finished 200 response: headers (including ETag), body bytes as sent.
 struct Representation {
-    generation: Generation,
+    generation: Option<Generation>,
     headers: HeaderMap,
     body: Bytes,
 }
@@ -169,7 +169,7 @@ pub async fn representations(
         .and_then(|cache| Some((cache, cache_key(&req)?, cache.generation())));
     if let Some((cache, key, generation)) = &slot {
         if let Some(hit) = cache.entries.as_ref().and_then(|e| e.get(key)) {
-            if hit.generation == *generation {
+            if hit.generation == Some(*generation) {
                 let response = respond(&hit, if_none_match.as_deref());
                 return Ok(ServiceResponse::new(req.into_parts().0, response));
             }
@@ -198,27 +198,19 @@ pub async fn representations(
             HeaderValue::from_static(DEFAULT_CACHE_CONTROL),
         );
     }
-    let representation = Arc::new(Representation {
-        generation: slot.as_ref().map_or_else(
-            || Generation {
-                local_writes: 0,
-                data_version: 0,
-                day: NaiveDate::MIN,
-            },
-            |(_, _, generation)| *generation,
-        ),
+    let representation = Representation {
+        // Only read when the entry is in the cache, where the slot's is set.
+        generation: slot.as_ref().map(|(_, _, g)| *g),
         headers: head.headers().clone(),
         body: bytes,
-    });
+    };
+    let response = respond(&representation, if_none_match.as_deref());
     if let Some((cache, key, _)) = slot {
         if let Some(entries) = &cache.entries {
-            entries.insert(key, representation.clone());
+            entries.insert(key, Arc::new(representation));
         }
     }
-    Ok(ServiceResponse::new(
-        request,
-        respond(&representation, if_none_match.as_deref()),
-    ))
+    Ok(ServiceResponse::new(request, response))
 }
 
 /// 304 when `If-None-Match` names the representation's tag, else the

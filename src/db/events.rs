@@ -125,15 +125,8 @@ pub const MAX_EVENT_DAYS: i64 = 366;
 type Source = InnerJoinQuerySource<events::table, regions::table>;
 type Predicate = Box<dyn BoxableExpression<Source, Backend, SqlType = Bool>>;
 
-/// Squared chord from each event to `point`, as SQL arithmetic. The point's
-/// coordinates are validated finite f64 printed by Rust (`{:?}` round-trips
-/// exactly), never user text.
 fn chord2_sql(point: LatLon) -> String {
-    let [x, y, z] = point.unit_vector();
-    format!(
-        "((events.x - {x:?}) * (events.x - {x:?}) + (events.y - {y:?}) * (events.y - {y:?}) \
-         + (events.z - {z:?}) * (events.z - {z:?}))"
-    )
+    super::chord2_sql("events", point)
 }
 
 fn always() -> Predicate {
@@ -237,11 +230,7 @@ pub fn list(
     }
     if let Some((point, _)) = filter.near {
         for hit in &mut hits {
-            let km = point.distance_km(LatLon {
-                lat: hit.row.lat,
-                lon: hit.row.lon,
-            });
-            hit.distance_km = Some(round_km(km));
+            hit.distance_km = Some(super::distance_km(point, hit.row.lat, hit.row.lon));
         }
     }
     let more = hits.len() as i64 > limit;
@@ -386,10 +375,6 @@ fn nearby(
             chord2,
         })
         .collect())
-}
-
-fn round_km(km: f64) -> f64 {
-    (km * 1000.0).round() / 1000.0
 }
 
 /// An empty result may mean the campaign filter names no campaign.

@@ -183,14 +183,8 @@ type LabSource = InnerJoinQuerySource<labs::table, regions::table>;
 type OpenDaySource = InnerJoinQuerySource<open_days::table, labs::table>;
 type Predicate<QS> = Box<dyn BoxableExpression<QS, Backend, SqlType = Bool>>;
 
-/// Squared chord from each lab to `point`, as SQL arithmetic over validated
-/// finite f64 printed by Rust (`{:?}` round-trips exactly), never user text.
 fn chord2_sql(point: LatLon) -> String {
-    let [x, y, z] = point.unit_vector();
-    format!(
-        "((labs.x - {x:?}) * (labs.x - {x:?}) + (labs.y - {y:?}) * (labs.y - {y:?}) \
-         + (labs.z - {z:?}) * (labs.z - {z:?}))"
-    )
+    super::chord2_sql("labs", point)
 }
 
 /// The lab-side filters shared by lab lists and session lists: region
@@ -241,15 +235,8 @@ fn level(conn: &mut DbConn, region: Option<&Adcode>) -> DbResult<Option<RegionLe
         .transpose()
 }
 
-fn round_km(km: f64) -> f64 {
-    (km * 1000.0).round() / 1000.0
-}
-
 fn distance_to(point: LatLon, lab: &LabRow) -> f64 {
-    round_km(point.distance_km(LatLon {
-        lat: lab.lat,
-        lon: lab.lon,
-    }))
+    super::distance_km(point, lab.lat, lab.lon)
 }
 
 /// "After this (chord, …)": `chord > k OR (chord = k AND rest)`.

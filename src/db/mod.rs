@@ -232,6 +232,25 @@ pub fn data_version(conn: &mut DbConn) -> DbResult<i64> {
     Ok(data_version.select(version).first(conn)?)
 }
 
+/// Squared chord from each row of `table` (with unit-vector columns x, y, z)
+/// to `point`, as SQL arithmetic: it orders and bounds by great-circle
+/// distance exactly, with no math functions (bundled SQLite has none). The
+/// table name is a constant of the caller and the coordinates validated
+/// finite f64 printed by Rust (`{:?}` round-trips exactly), never user text.
+fn chord2_sql(table: &str, point: crate::domain::LatLon) -> String {
+    let [x, y, z] = point.unit_vector();
+    format!(
+        "(({table}.x - {x:?}) * ({table}.x - {x:?}) + ({table}.y - {y:?}) * ({table}.y - {y:?}) \
+         + ({table}.z - {z:?}) * ({table}.z - {z:?}))"
+    )
+}
+
+/// Haversine distance from `point` to (lat, lon), to the metre, as lists show it.
+fn distance_km(point: crate::domain::LatLon, lat: f64, lon: f64) -> f64 {
+    let km = point.distance_km(crate::domain::LatLon { lat, lon });
+    (km * 1000.0).round() / 1000.0
+}
+
 /// Arbitrary key of the advisory lock that serialises database set-up.
 const SETUP_LOCK: i64 = 0x0074_6963_7765_656b;
 
