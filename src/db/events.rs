@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
-use diesel::dsl::{count_star, sql};
+use diesel::dsl::count_star;
 use diesel::expression::BoxableExpression;
 use diesel::helper_types::InnerJoinQuerySource;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Double, Text};
+use diesel::sql_types::Bool;
 
 use super::schema::{campaigns, events, regions};
 use super::search::{Dialect, Field, EVENTS};
@@ -125,12 +125,8 @@ pub const MAX_EVENT_DAYS: i64 = 366;
 type Source = InnerJoinQuerySource<events::table, regions::table>;
 type Predicate = Box<dyn BoxableExpression<Source, Backend, SqlType = Bool>>;
 
-fn chord2_sql(point: LatLon) -> String {
-    super::chord2_sql("events", point)
-}
-
 fn always() -> Predicate {
-    Box::new(sql::<Bool>("1 = 1"))
+    super::always()
 }
 
 fn region_level(conn: &mut DbConn, filter: &EventFilter) -> DbResult<Option<RegionLevel>> {
@@ -180,11 +176,10 @@ fn predicate(filter: &EventFilter, level: Option<RegionLevel>, dialect: Dialect)
     if let Some((point, radius)) = filter.near {
         // The indexed box narrows the rows; the chord test is exact.
         let b = point.bounding_box(radius);
-        let within = format!("{} <= {:?}", chord2_sql(point), radius.chord2());
         p = Box::new(
             p.and(events::lat.between(b.min_lat, b.max_lat))
                 .and(events::lon.between(b.min_lon, b.max_lon))
-                .and(sql::<Bool>(&within)),
+                .and(super::chord2!(events, point).le(radius.chord2())),
         );
     }
     if let Some(q) = &filter.q {
@@ -346,23 +341,26 @@ fn nearby(
     limit: i64,
 ) -> DbResult<Vec<EventHit>> {
     let (point, _) = scope.filter.near.expect("nearby needs a point");
-    let chord = chord2_sql(point);
     let mut query = events::table
         .inner_join(regions::table)
-        .select((EventRow::as_select(), regions::name, sql::<Double>(&chord)))
+        .select((
+            EventRow::as_select(),
+            regions::name,
+            super::chord2!(events, point),
+        ))
         .filter(scope.predicate())
         .into_boxed::<Backend>();
     if let Some(EventKey::Distance { chord2, id }) = after {
         query = query.filter(
-            sql::<Bool>(&format!(
-                "({chord} > {chord2:?} OR ({chord} = {chord2:?} AND events.id > "
-            ))
-            .bind::<Text, _>(id.clone())
-            .sql("))"),
+            super::chord2!(events, point)
+                .gt(*chord2)
+                .or(super::chord2!(events, point)
+                    .eq(*chord2)
+                    .and(events::id.gt(id.clone()))),
         );
     }
     let rows: Vec<(EventRow, String, f64)> = query
-        .order((sql::<Double>(&chord).asc(), events::id.asc()))
+        .order((super::chord2!(events, point).asc(), events::id.asc()))
         .limit(limit + 1)
         .load(conn)?;
     Ok(rows

@@ -3,11 +3,10 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
-use diesel::dsl::sql;
 use diesel::expression::BoxableExpression;
 use diesel::helper_types::InnerJoinQuerySource;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Double, Text};
+use diesel::sql_types::{Bool, Double};
 
 use super::schema::{labs, open_days, regions};
 use super::search::{Dialect, Field, LABS};
@@ -70,6 +69,19 @@ pub struct OpenDayRow {
     pub updated_at: NaiveDateTime,
 }
 
+/// What a session shows of its lab.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = labs)]
+pub struct LabSummary {
+    pub id: String,
+    pub name: String,
+    pub address: Option<String>,
+    pub region: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub precision: String,
+}
+
 /// A lab with its region's name and, for nearby searches, its distance.
 #[derive(Debug, Clone)]
 pub struct LabHit {
@@ -84,7 +96,7 @@ pub struct LabHit {
 #[derive(Debug, Clone)]
 pub struct OpenDayHit {
     pub row: OpenDayRow,
-    pub lab: LabRow,
+    pub lab: LabSummary,
     pub distance_km: Option<f64>,
     pub chord2: f64,
 }
@@ -182,14 +194,24 @@ impl OpenDayHit {
 type LabSource = InnerJoinQuerySource<labs::table, regions::table>;
 type OpenDaySource = InnerJoinQuerySource<open_days::table, labs::table>;
 type Predicate<QS> = Box<dyn BoxableExpression<QS, Backend, SqlType = Bool>>;
+type Number<QS> = Box<dyn BoxableExpression<QS, Backend, SqlType = Double>>;
 
-fn chord2_sql(point: LatLon) -> String {
-    super::chord2_sql("labs", point)
+/// Squared chord from each lab to `near`'s point (0 without one).
+fn chord<QS: 'static>(near: Option<(LatLon, RadiusKm)>) -> Number<QS>
+where
+    labs::x: SelectableExpression<QS>,
+    labs::y: SelectableExpression<QS>,
+    labs::z: SelectableExpression<QS>,
+{
+    match near {
+        Some((point, _)) => Box::new(super::chord2!(labs, point)),
+        None => Box::new(0.0.into_sql::<Double>()),
+    }
 }
 
 /// The lab-side filters shared by lab lists and session lists: region
 /// subtree (one indexed column per level), field, and the nearby box plus
-/// exact chord test.
+/// exact chord test. Every value is a bound parameter.
 fn lab_predicate<QS: 'static>(
     region: Option<(&Adcode, RegionLevel)>,
     field: Option<LabField>,
@@ -198,32 +220,34 @@ fn lab_predicate<QS: 'static>(
 where
     labs::lat: SelectableExpression<QS>,
     labs::lon: SelectableExpression<QS>,
+    labs::x: SelectableExpression<QS>,
+    labs::y: SelectableExpression<QS>,
+    labs::z: SelectableExpression<QS>,
+    labs::region: SelectableExpression<QS>,
+    labs::province: SelectableExpression<QS>,
+    labs::city: SelectableExpression<QS>,
+    labs::field_mask: SelectableExpression<QS>,
+    diesel::dsl::AssumeNotNull<diesel::dsl::Eq<labs::city, String>>: SelectableExpression<QS>,
 {
-    let mut p: Predicate<QS> = Box::new(sql::<Bool>("1 = 1"));
+    let mut p: Predicate<QS> = super::always();
     if let Some((code, level)) = region {
-        // One indexed column per level; the names are constants, the code a bind.
-        let column = match level {
-            RegionLevel::Province => "labs.province",
-            RegionLevel::City => "labs.city",
-            RegionLevel::County => "labs.region",
+        let code = code.as_str().to_owned();
+        p = match level {
+            RegionLevel::Province => Box::new(p.and(labs::province.eq(code))),
+            RegionLevel::City => Box::new(p.and(labs::city.eq(code).assume_not_null())),
+            RegionLevel::County => Box::new(p.and(labs::region.eq(code))),
         };
-        p = Box::new(
-            p.and(sql::<Bool>(&format!("{column} = ")).bind::<Text, _>(code.as_str().to_owned())),
-        );
     }
     if let Some(field) = field {
-        // The bit is a constant of the vocabulary, never input.
-        let test = format!("(labs.field_mask & {}) <> 0", field.bit());
-        p = Box::new(p.and(sql::<Bool>(&test)));
+        p = Box::new(p.and(super::has_bit(labs::field_mask, field.bit())));
     }
     if let Some((point, radius)) = near {
         // The indexed box narrows the rows; the chord test is exact.
         let b = point.bounding_box(radius);
-        let within = format!("{} <= {:?}", chord2_sql(point), radius.chord2());
         p = Box::new(
             p.and(labs::lat.between(b.min_lat, b.max_lat))
                 .and(labs::lon.between(b.min_lon, b.max_lon))
-                .and(sql::<Bool>(&within)),
+                .and(super::chord2!(labs, point).le(radius.chord2())),
         );
     }
     p
@@ -240,10 +264,20 @@ fn distance_to(point: LatLon, lab: &LabRow) -> f64 {
 }
 
 /// "After this (chord, …)": `chord > k OR (chord = k AND rest)`.
-fn after_chord<QS: 'static>(chord: &str, chord2: f64, rest: Predicate<QS>) -> Predicate<QS> {
+fn after_chord<QS: 'static>(
+    near: Option<(LatLon, RadiusKm)>,
+    chord2: f64,
+    rest: Predicate<QS>,
+) -> Predicate<QS>
+where
+    labs::x: SelectableExpression<QS>,
+    labs::y: SelectableExpression<QS>,
+    labs::z: SelectableExpression<QS>,
+{
     Box::new(
-        sql::<Bool>(&format!("{chord} > {chord2:?}"))
-            .or(sql::<Bool>(&format!("{chord} = {chord2:?}")).and(rest)),
+        chord::<QS>(near)
+            .gt(chord2)
+            .or(chord::<QS>(near).eq(chord2).and(rest)),
     )
 }
 
@@ -258,13 +292,12 @@ pub fn list_labs(
 ) -> DbResult<(Vec<LabHit>, bool)> {
     let dialect = Dialect::of(conn);
     let level = level(conn, filter.region.as_ref())?;
-    let chord = filter.near.map(|(point, _)| chord2_sql(point));
     let mut query = labs::table
         .inner_join(regions::table)
         .select((
             LabRow::as_select(),
             regions::name,
-            sql::<Double>(chord.as_deref().unwrap_or("0.0")),
+            chord::<LabSource>(filter.near),
         ))
         .filter(lab_predicate::<LabSource>(
             filter.region.as_ref().zip(level),
@@ -275,25 +308,21 @@ pub fn list_labs(
     if let Some(q) = &filter.q {
         query = query.filter(LABS.matches::<LabSource>(dialect, q, Field::Everything));
     }
-    query = match (order, after) {
-        (LabOrder::Id, Some(LabKey::Id(id))) => query.filter(labs::id.gt(id.clone())),
-        (LabOrder::Relevance, Some(LabKey::Relevance(key))) => {
-            query.filter(labs::search_key.lt(*key))
-        }
-        (LabOrder::Distance, Some(LabKey::Distance { chord2, id })) => query.filter(after_chord(
-            chord.as_deref().unwrap_or("0.0"),
-            *chord2,
-            Box::new(labs::id.gt(id.clone())),
-        )),
-        _ => query,
-    };
+    query =
+        match (order, after) {
+            (LabOrder::Id, Some(LabKey::Id(id))) => query.filter(labs::id.gt(id.clone())),
+            (LabOrder::Relevance, Some(LabKey::Relevance(key))) => {
+                query.filter(labs::search_key.lt(*key))
+            }
+            (LabOrder::Distance, Some(LabKey::Distance { chord2, id })) => query.filter(
+                after_chord(filter.near, *chord2, Box::new(labs::id.gt(id.clone()))),
+            ),
+            _ => query,
+        };
     query = match order {
         LabOrder::Id => query.order(labs::id.asc()),
         LabOrder::Relevance => query.order(labs::search_key.desc()),
-        LabOrder::Distance => query.order((
-            sql::<Double>(chord.as_deref().unwrap_or("0.0")).asc(),
-            labs::id.asc(),
-        )),
+        LabOrder::Distance => query.order((chord::<LabSource>(filter.near).asc(), labs::id.asc())),
     };
     let rows: Vec<(LabRow, String, f64)> = query.limit(limit + 1).load(conn)?;
     let mut hits: Vec<LabHit> = rows
@@ -351,7 +380,31 @@ pub fn sessions_of(
     Ok(by_lab)
 }
 
+/// Orders a boxed session query (any selection): start time, or distance
+/// then start time.
+macro_rules! in_order {
+    ($query:expr, $order:expr, $near:expr $(,)?) => {
+        match $order {
+            OpenDayOrder::StartsAt => {
+                $query.order((open_days::starts_at.asc(), open_days::id.asc()))
+            }
+            OpenDayOrder::Distance => $query.order((
+                chord::<OpenDaySource>($near).asc(),
+                open_days::starts_at.asc(),
+                open_days::id.asc(),
+            )),
+        }
+    };
+}
+
 /// One page of sessions (with their labs) in `order`, after `after`.
+///
+/// Two steps: the page's session ids are chosen, filtered, ordered and
+/// limited over narrow index entries (`labs_near`, `open_days_lab`), then
+/// only those rows are read whole. Sorting whole rows of every candidate (a
+/// city holds hundreds of sessions) cost twice as much. (One statement with
+/// an `IN (subquery)` would do, but diesel's multi-backend connection cannot
+/// nest a boxed query.)
 pub fn list_open_days(
     conn: &mut DbConn,
     filter: &OpenDayFilter,
@@ -360,15 +413,9 @@ pub fn list_open_days(
     limit: i64,
 ) -> DbResult<(Vec<OpenDayHit>, bool)> {
     let level = level(conn, filter.region.as_ref())?;
-    let chord = filter.near.map(|(point, _)| chord2_sql(point));
-    let chord_sql = chord.as_deref().unwrap_or("0.0");
-    let mut query = open_days::table
+    let mut page = open_days::table
         .inner_join(labs::table)
-        .select((
-            OpenDayRow::as_select(),
-            LabRow::as_select(),
-            sql::<Double>(chord_sql),
-        ))
+        .select((open_days::id, chord::<OpenDaySource>(filter.near)))
         .filter(lab_predicate::<OpenDaySource>(
             filter.region.as_ref().zip(level),
             None,
@@ -379,23 +426,21 @@ pub fn list_open_days(
         // Sessions last at most MAX_SESSION_DAYS, so the index on starts_at
         // bounds the scan even for an open-ended `from`.
         let earliest = start - chrono::Duration::days(MAX_SESSION_DAYS);
-        query = query
+        page = page
             .filter(open_days::ends_at.gt(start))
             .filter(open_days::starts_at.gt(earliest));
     }
     if let Some(end) = filter.window.end {
-        query = query.filter(open_days::starts_at.lt(end));
+        page = page.filter(open_days::starts_at.lt(end));
     }
     if let Some(lab) = &filter.lab {
-        query = query.filter(open_days::lab_id.eq(lab.clone()));
+        page = page.filter(open_days::lab_id.eq(lab.clone()));
     }
     if let Some(activity) = filter.activity {
-        // The bit is a constant of the vocabulary, never input.
-        let test = format!("(open_days.activity_mask & {}) <> 0", activity.bit());
-        query = query.filter(sql::<Bool>(&test));
+        page = page.filter(super::has_bit(open_days::activity_mask, activity.bit()));
     }
     if let Some(bookable) = filter.bookable {
-        query = query.filter(open_days::bookable.eq(bookable));
+        page = page.filter(open_days::bookable.eq(bookable));
     }
     let later = |starts_at: NaiveDateTime, id: &str| -> Predicate<OpenDaySource> {
         Box::new(
@@ -404,24 +449,32 @@ pub fn list_open_days(
                 .and(open_days::id.gt(id.to_owned()))),
         )
     };
-    query = match after {
-        Some(OpenDayKey::Time { starts_at, id }) => query.filter(later(*starts_at, id)),
+    page = match after {
+        Some(OpenDayKey::Time { starts_at, id }) => page.filter(later(*starts_at, id)),
         Some(OpenDayKey::Distance {
             chord2,
             starts_at,
             id,
-        }) => query.filter(after_chord(chord_sql, *chord2, later(*starts_at, id))),
-        None => query,
+        }) => page.filter(after_chord(filter.near, *chord2, later(*starts_at, id))),
+        None => page,
     };
-    query = match order {
-        OpenDayOrder::StartsAt => query.order((open_days::starts_at.asc(), open_days::id.asc())),
-        OpenDayOrder::Distance => query.order((
-            sql::<Double>(chord_sql).asc(),
-            open_days::starts_at.asc(),
-            open_days::id.asc(),
-        )),
-    };
-    let rows: Vec<(OpenDayRow, LabRow, f64)> = query.limit(limit + 1).load(conn)?;
+    let page: Vec<(String, f64)> = in_order!(page, order, filter.near)
+        .limit(limit + 1)
+        .load(conn)?;
+    let ids: Vec<&str> = page.iter().map(|(id, _)| id.as_str()).collect();
+    let mut rows: HashMap<String, (OpenDayRow, LabSummary)> = open_days::table
+        .inner_join(labs::table)
+        .select((OpenDayRow::as_select(), LabSummary::as_select()))
+        .filter(open_days::id.eq_any(&ids))
+        .load::<(OpenDayRow, LabSummary)>(conn)?
+        .into_iter()
+        .map(|(row, lab)| (row.id.clone(), (row, lab)))
+        .collect();
+    // A session deleted between the two reads just leaves the page.
+    let rows: Vec<(OpenDayRow, LabSummary, f64)> = page
+        .into_iter()
+        .filter_map(|(id, chord2)| rows.remove(&id).map(|(row, lab)| (row, lab, chord2)))
+        .collect();
     if rows.is_empty() {
         if let Some(lab) = &filter.lab {
             require_lab(conn, lab)?;
@@ -430,7 +483,9 @@ pub fn list_open_days(
     let mut hits: Vec<OpenDayHit> = rows
         .into_iter()
         .map(|(row, lab, chord2)| OpenDayHit {
-            distance_km: filter.near.map(|(point, _)| distance_to(point, &lab)),
+            distance_km: filter
+                .near
+                .map(|(point, _)| super::distance_km(point, lab.lat, lab.lon)),
             row,
             lab,
             chord2,

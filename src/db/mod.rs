@@ -27,6 +27,12 @@ pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migration
 const POOL_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long SQLite waits on a lock held by another connection (WAL writers).
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
+/// Reads map the file instead of copying pages through `read(2)`; the mapping
+/// is shared by every connection (the OS page cache), so it costs no memory
+/// per connection. Larger files are read through the page cache past this.
+const SQLITE_MMAP_BYTES: u64 = 1 << 30;
+/// Page cache per connection (pages not in the mapping: WAL frames, temp).
+const SQLITE_CACHE_KIB: u32 = 16 * 1024;
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
@@ -139,7 +145,9 @@ impl diesel::r2d2::ManageConnection for Manager {
                 .batch_execute(&format!(
                     "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};
                      PRAGMA foreign_keys = ON;
-                     PRAGMA synchronous = NORMAL;"
+                     PRAGMA synchronous = NORMAL;
+                     PRAGMA mmap_size = {SQLITE_MMAP_BYTES};
+                     PRAGMA cache_size = -{SQLITE_CACHE_KIB};"
                 ))
                 .map_err(DbError::from)?;
         }
@@ -232,17 +240,40 @@ pub fn data_version(conn: &mut DbConn) -> DbResult<i64> {
     Ok(data_version.select(version).first(conn)?)
 }
 
-/// Squared chord from each row of `table` (with unit-vector columns x, y, z)
-/// to `point`, as SQL arithmetic: it orders and bounds by great-circle
-/// distance exactly, with no math functions (bundled SQLite has none). The
-/// table name is a constant of the caller and the coordinates validated
-/// finite f64 printed by Rust (`{:?}` round-trips exactly), never user text.
-fn chord2_sql(table: &str, point: crate::domain::LatLon) -> String {
-    let [x, y, z] = point.unit_vector();
-    format!(
-        "(({table}.x - {x:?}) * ({table}.x - {x:?}) + ({table}.y - {y:?}) * ({table}.y - {y:?}) \
-         + ({table}.z - {z:?}) * ({table}.z - {z:?}))"
-    )
+/// Squared chord between the unit vector columns (`x`, `y`, `z`) of `$table`
+/// and `$point`: orders by great-circle distance with arithmetic alone (the
+/// bundled SQLite has no math functions). Built from diesel operators with
+/// bound parameters, so a nearby query has the same text for every point and
+/// stays in the connection's prepared-statement cache.
+macro_rules! chord2 {
+    ($table:ident, $point:expr) => {{
+        let [x, y, z] = $point.unit_vector();
+        ($table::x - x) * ($table::x - x)
+            + ($table::y - y) * ($table::y - y)
+            + ($table::z - z) * ($table::z - z)
+    }};
+}
+pub(crate) use chord2;
+
+/// The predicate every row satisfies, to AND filters onto: a bound `true`
+/// rather than SQL text, so that the statement stays cacheable.
+fn always<QS>(
+) -> Box<dyn diesel::expression::BoxableExpression<QS, Backend, SqlType = diesel::sql_types::Bool>>
+{
+    Box::new(true.into_sql::<diesel::sql_types::Bool>())
+}
+
+diesel::infix_operator!(BitAnd, " & ", diesel::sql_types::BigInt);
+
+/// `column & bit <> 0`: membership in a stored vocabulary set.
+fn has_bit<C>(
+    column: C,
+    bit: i64,
+) -> diesel::dsl::NotEq<BitAnd<C, diesel::dsl::AsExprOf<i64, diesel::sql_types::BigInt>>, i64>
+where
+    C: Expression<SqlType = diesel::sql_types::BigInt>,
+{
+    BitAnd::new(column, bit.into_sql::<diesel::sql_types::BigInt>()).ne(0)
 }
 
 /// Haversine distance from `point` to (lat, lon), to the metre, as lists show it.
