@@ -54,8 +54,10 @@ pub fn app(
         .default_service(web::to(move |req| {
             api::fallback::not_matched(req, known.clone())
         }))
-        .wrap(Compress::default())
+        // Outside the representations, which compress what they finish; this
+        // one compresses the rest (docs, problem bodies) and adds `Vary`.
         .wrap(from_fn(api::caching::representations))
+        .wrap(Compress::default())
         .wrap(from_fn(api::caching::head_as_get))
         .wrap(cors())
         // Outside CORS, so its refusals (a preflight for a method we do not

@@ -203,6 +203,24 @@ async fn responses_are_gzipped_when_asked() {
     assert!(gzipped.body.len() < plain.body.len() / 2);
     // Different bytes, different strong validator.
     assert_ne!(gzipped.header("etag"), plain.header("etag"));
+    // Both say they vary, so a shared cache never hands gzip to a client
+    // that did not ask for it.
+    assert_eq!(plain.header("content-encoding"), None);
+    for response in [&plain, &gzipped] {
+        let vary = response.header("vary").unwrap_or_default().to_lowercase();
+        assert!(vary.contains("accept-encoding"), "Vary: {vary}");
+    }
+    // A client that refuses gzip (q=0) gets identity.
+    let refused = send(
+        &app,
+        TestRequest::get()
+            .uri("/api/v1/regions?limit=100")
+            .insert_header((header::ACCEPT_ENCODING, "gzip;q=0, identity"))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(refused.header("content-encoding"), None);
+    assert_eq!(refused.body, plain.body);
 }
 
 #[actix_web::test]
