@@ -210,6 +210,12 @@ impl RadiusKm {
         self.0
     }
 
+    /// This radius times `fraction` (0 < fraction ≤ 1), still a valid radius.
+    pub fn scaled(self, fraction: f64) -> Self {
+        debug_assert!(fraction > 0.0 && fraction <= 1.0);
+        Self(self.0 * fraction)
+    }
+
     /// Squared chord on the unit sphere of an arc of this length: points
     /// within the radius are exactly those with a squared chord ≤ this.
     pub fn chord2(self) -> f64 {

@@ -180,6 +180,22 @@ async fn nearby_open_days_are_exactly_those_within_the_radius_closest_first() {
         .map(|i| i["distance_km"].as_f64().unwrap())
         .collect();
     assert!(distances.windows(2).all(|w| w[0] <= w[1]));
+
+    // Pages of any size cut the same list: a full page inside a smaller
+    // circle (limit=1 fills within a quarter of the radius) ends the search
+    // early without skipping or repeating anyone across pages.
+    for limit in [1, 2, 5, 100] {
+        let uri = format!(
+            "/api/v1/open-days?near={},{}&radius_km=30&limit={limit}",
+            HERE.0, HERE.1
+        );
+        let (items, _) = walk(&app, &uri).await;
+        let paged: Vec<String> = items
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(paged, got, "limit={limit}");
+    }
 }
 
 #[actix_web::test]
