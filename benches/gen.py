@@ -236,9 +236,16 @@ def main():
             "issued_on": issued.isoformat(), "expires_on": expires.isoformat(),
             "status": status if expires >= today else "valid", "organic_codes": [], "source": SOURCE,
         }
+        if cert["certification_type"] == "green_attribute":
+            cert["green_attribute"] = rng.choice(["节能", "节水", "低碳", "可循环", "有害物质限制使用"])
+        if cert["status"] != "valid":
+            cert["status_since"] = (issued + timedelta(days=rng.randrange(0, max(1, (min(expires, today) - issued).days)))).isoformat()
         if scheme == "organic":
-            first = 10**16 + i * 10**5 + rng.randrange(0, 1000)
-            cert["organic_codes"] = [{"first": str(first), "last": str(first + rng.randrange(100, 50000))}]
+            # 有机码: certification body (3 digits of its approval number), year, 12-digit serial.
+            serial = i * 10**5 + rng.randrange(0, 1000)
+            first = f"{cb_no[-3:]}{issued.year % 100:02d}{serial:012d}"
+            last = f"{cb_no[-3:]}{issued.year % 100:02d}{serial + rng.randrange(100, 50000):012d}"
+            cert["organic_codes"] = [{"first": first, "last": last}]
         products.append(cert)
 
     out = pathlib.Path(a.out)

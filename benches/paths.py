@@ -46,7 +46,7 @@ scenarios = {
     "product_search_2": [f"/api/v1/products?q={q(t)}" for t in ["大米", "茶叶", "脐橙", "蜂蜜", "农业", "生态"]],
     "product_search_3": [f"/api/v1/products?q={q(t)}" for t in ["猕猴桃", "山茶油", "羊奶粉", "有限公", "人造板"]],
     "organic_code": [
-        f"/api/v1/organic-codes/{int(c['first']) + rng.randrange(0, 100)}"
+        f"/api/v1/organic-codes/{int(c['first']) + rng.randrange(0, 100):017d}"
         for p in sample([p for p in doc.get("products", []) if p.get("organic_codes")], 500)
         for c in p["organic_codes"][:1]
     ],

@@ -52,6 +52,8 @@ pub enum Deletable {
     Campaign,
     Event,
     Lab,
+    /// A product certificate, by its number.
+    Product,
 }
 
 #[derive(Debug, Subcommand)]

@@ -58,8 +58,25 @@ fn run(cli: &Cli) -> Result<(), String> {
         Command::Import { file, dry_run } => {
             let text = read_input(file)?;
             let mut conn = prepare()?;
-            let report =
-                ticweek::import::run(&mut conn, &text, *dry_run).map_err(|e| e.to_string())?;
+            // Drawn on the terminal only (hidden when stderr is not one).
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "writing certificates {bar:40} {pos}/{len} ({eta} left)",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let report = ticweek::import::run_with_progress(
+                &mut conn,
+                &text,
+                *dry_run,
+                &mut |done, total| {
+                    bar.set_length(total as u64);
+                    bar.set_position(done as u64);
+                },
+            )
+            .map_err(|e| e.to_string());
+            bar.finish_and_clear();
+            let report = report?;
             eprintln!("{report}");
             match report.errors.len() {
                 0 => Ok(()),
@@ -81,6 +98,13 @@ fn run(cli: &Cli) -> Result<(), String> {
                 Deletable::Campaign => ticweek::db::campaigns::delete(&mut conn, id, now),
                 Deletable::Event => ticweek::db::events::delete(&mut conn, id, now),
                 Deletable::Lab => ticweek::db::labs::delete(&mut conn, id, now),
+                Deletable::Product => match id.parse::<ticweek::domain::CertificateNo>() {
+                    Ok(number) => ticweek::db::products::delete(&mut conn, number.as_str(), now),
+                    Err(e) => Err(ticweek::db::DbError::Invalid(vec![(
+                        "certificate_no".into(),
+                        e.0,
+                    )])),
+                },
             };
             deleted.map_err(|e| e.to_string())?;
             eprintln!("deleted {resource:?} {id:?}");

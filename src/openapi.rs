@@ -18,6 +18,7 @@ Errors are RFC 9457 problem details; lists are cursor-paginated; every GET has a
         (name = "campaigns", description = "Quality Month campaigns by kind, region and year"),
         (name = "events", description = "Public activities: list, search, nearby, facets, iCalendar, CSV and JSON-LD"),
         (name = "labs", description = "Inspection and testing labs and their open days: nearby, on any Chinese map, as JSON or GeoJSON"),
+        (name = "products", description = "Certified organic and green products: certificate look-up, status history, change feed, organic-code (有机码) check"),
         (name = "sync", description = "Change feed for mirrors"),
         (name = "service", description = "Health and readiness probes"),
     ),

@@ -9,6 +9,7 @@ pub mod fallback;
 pub mod labs;
 pub mod notices;
 pub mod paging;
+pub mod products;
 pub mod query;
 pub mod regions;
 pub mod service;
@@ -148,6 +149,13 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(labs::get_lab)
                 .service(labs::list_open_days_geojson)
                 .service(labs::list_open_days)
+                .service(products::list_products_csv)
+                .service(products::list_products)
+                // Before `/products/{certificate_no}`, which would take `changes` as a number.
+                .service(products::list_product_changes)
+                .service(products::get_product)
+                .service(products::get_product_history)
+                .service(products::check_organic_code)
                 .service(changes::list_changes),
         );
 }

@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::campaigns::{self, CampaignRow};
@@ -9,19 +10,36 @@ use super::changes;
 use super::events::{self, EventRow};
 use super::labs::{self, LabRow, OpenDayRow};
 use super::notices::{self as notice_queries, NoticeChanges};
+use super::products::{self, ProductWrite};
 use super::regions::{self as region_queries, RegionRow};
 use super::schema::{notices, regions};
 use super::{DbConn, DbError, DbResult};
 
+/// The validated records of one import.
+pub struct Records<'a> {
+    pub notices: &'a [NoticeChanges],
+    pub campaigns: &'a [CampaignRow],
+    pub events: &'a [EventRow],
+    pub labs: &'a [(LabRow, Vec<OpenDayRow>)],
+    pub products: &'a [ProductWrite],
+}
+
 /// Upserts every record in one transaction; any failure leaves the database
-/// as it was.
+/// as it was. `progress` hears how many certificates are written so far.
 pub fn write_all(
     conn: &mut DbConn,
-    notice_rows: &[NoticeChanges],
-    campaign_rows: &[CampaignRow],
-    event_rows: &[EventRow],
-    lab_rows: &[(LabRow, Vec<OpenDayRow>)],
+    records: Records,
+    today: NaiveDate,
+    now: NaiveDateTime,
+    progress: &mut dyn FnMut(usize),
 ) -> DbResult<()> {
+    let Records {
+        notices: notice_rows,
+        campaigns: campaign_rows,
+        events: event_rows,
+        labs: lab_rows,
+        products: product_writes,
+    } = records;
     super::exclusive_transaction(conn, |conn| {
         for notice in notice_rows {
             notice_queries::upsert(conn, notice)?;
@@ -42,6 +60,10 @@ pub fn write_all(
         }
         if !lab_rows.is_empty() {
             super::search::LABS.optimize(conn)?;
+        }
+        if !product_writes.is_empty() {
+            products::upsert_many(conn, product_writes, today, now, &mut *progress)?;
+            super::search::PRODUCTS.optimize(conn)?;
         }
         Ok(())
     })

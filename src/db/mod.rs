@@ -7,6 +7,7 @@ pub mod events;
 pub mod import;
 pub mod labs;
 pub mod notices;
+pub mod products;
 pub mod regions;
 pub mod schema;
 pub mod search;

@@ -52,6 +52,53 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    products (certificate_no) {
+        certificate_no -> Text,
+        scheme -> Text,
+        certification_type -> Text,
+        green_attribute -> Nullable<Text>,
+        holder_name -> Text,
+        holder_credit_code -> Nullable<Text>,
+        items -> Text,
+        category -> Text,
+        base_address -> Nullable<Text>,
+        region -> Text,
+        province -> Text,
+        city -> Nullable<Text>,
+        certifier_name -> Text,
+        certifier_approval_no -> Text,
+        certifier_code -> Text,
+        standard -> Text,
+        issued_on -> Date,
+        expires_on -> Date,
+        status -> Text,
+        search_key -> BigInt,
+        source -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    product_status_changes (id) {
+        id -> BigInt,
+        certificate_no -> Text,
+        changed_on -> Date,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        reason -> Nullable<Text>,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    organic_code_ranges (first_code) {
+        first_code -> BigInt,
+        last_code -> BigInt,
+        certificate_no -> Text,
+    }
+}
+
 diesel::joinable!(campaigns -> notices (notice_id));
 
 diesel::table! {
@@ -147,8 +194,20 @@ diesel::table! {
 diesel::joinable!(events -> regions (region));
 diesel::joinable!(labs -> regions (region));
 diesel::joinable!(open_days -> labs (lab_id));
+diesel::joinable!(products -> regions (region));
+diesel::joinable!(product_status_changes -> products (certificate_no));
+diesel::joinable!(organic_code_ranges -> products (certificate_no));
 diesel::allow_tables_to_appear_in_same_query!(
-    events, regions, campaigns, notices, changes, labs, open_days
+    events,
+    regions,
+    campaigns,
+    notices,
+    changes,
+    labs,
+    open_days,
+    products,
+    product_status_changes,
+    organic_code_ranges
 );
 
 // The event facet query groups by event columns and the region's ancestors.

@@ -45,6 +45,12 @@ pub const LABS: TextIndex = TextIndex {
     tokens: "lab_tokens",
 };
 
+pub const PRODUCTS: TextIndex = TextIndex {
+    records: "products",
+    fts: "product_fts",
+    tokens: "product_tokens",
+};
+
 /// Which part of a record a query must match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {

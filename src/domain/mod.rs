@@ -54,6 +54,7 @@ mod event;
 mod geo;
 mod lab;
 mod paging;
+mod product;
 mod search;
 mod time;
 
@@ -63,6 +64,10 @@ pub use event::{Activity, Attendance, EventSort, EventStatus, Precision, TimeBou
 pub use geo::{BoundingBox, CoordSys, LatLon, RadiusKm};
 pub use lab::{CmaNumber, LabField};
 pub use paging::{Limit, RecordId};
+pub use product::{
+    normalize_number, ApprovalNo, CertificateNo, CertificationType, CreditCode, OrganicCode,
+    OrganicCodeLayout, ProductCategory, ProductStatus, Scheme,
+};
 pub use search::{index_tokens, SearchQuery};
 pub use time::{parse_date, to_shanghai, today_in_shanghai, SHANGHAI};
 

@@ -262,7 +262,7 @@ fn csv_row(e: &Event) -> Vec<String> {
 }
 
 /// OWASP's advice against CSV injection: a leading quote makes the cell text.
-fn neutralize(cell: &str) -> String {
+pub(crate) fn neutralize(cell: &str) -> String {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{cell}")
     } else {

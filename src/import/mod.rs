@@ -1,6 +1,11 @@
 //! The import/export document: `{"notices": [...], "campaigns": [...]}` whose
 //! items have the read shape of the API (server-set fields may be present and
-//! are ignored). Validation reports every bad row before anything is written.
+//! are ignored), or products as CSV. Validation reports every bad row before
+//! anything is written.
+
+mod products;
+
+pub use products::{products_csv, CSV_HEADER as PRODUCTS_CSV_HEADER};
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -39,6 +44,7 @@ pub struct Report {
     pub events: usize,
     pub labs: usize,
     pub open_days: usize,
+    pub products: usize,
     pub dry_run: bool,
     pub errors: Vec<RowError>,
 }
@@ -55,8 +61,9 @@ impl fmt::Display for Report {
         };
         write!(
             f,
-            "{verb} {} notice(s), {} campaign(s), {} event(s), {} lab(s) with {} open day(s)",
-            self.notices, self.campaigns, self.events, self.labs, self.open_days
+            "{verb} {} notice(s), {} campaign(s), {} event(s), {} lab(s) with {} open day(s), \
+             {} product certificate(s)",
+            self.notices, self.campaigns, self.events, self.labs, self.open_days, self.products
         )
     }
 }
@@ -72,6 +79,8 @@ struct Document {
     events: Vec<Value>,
     #[serde(default)]
     labs: Vec<Value>,
+    #[serde(default)]
+    products: Vec<Value>,
 }
 
 /// A region given either as a bare adcode or in the read shape `{adcode, name}`.
@@ -233,12 +242,47 @@ struct LabInput {
 /// Validates `text`; unless `dry_run` or a row is bad, writes every record in
 /// one transaction.
 pub fn run(conn: &mut DbConn, text: &str, dry_run: bool) -> DbResult<Report> {
-    let document: Document = serde_json::from_str(text).map_err(|e| {
-        DbError::Invalid(vec![(
-            "document".into(),
-            format!("not an import document: {e}"),
-        )])
-    })?;
+    run_with_progress(conn, text, dry_run, &mut |_, _| {})
+}
+
+/// `run`, telling `progress` (done, total) as product certificates are
+/// written. `text` is a JSON document, or products as CSV (the columns of
+/// `/products.csv`).
+pub fn run_with_progress(
+    conn: &mut DbConn,
+    text: &str,
+    dry_run: bool,
+    progress: &mut dyn FnMut(usize, usize),
+) -> DbResult<Report> {
+    let body = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    let (document, csv_lines) = if body.starts_with('{') {
+        let document: Document = serde_json::from_str(text).map_err(|e| {
+            DbError::Invalid(vec![(
+                "document".into(),
+                format!("not an import document: {e}"),
+            )])
+        })?;
+        (document, Vec::new())
+    } else {
+        let lines = products::csv_to_items(text)
+            .map_err(|e| DbError::Invalid(vec![("document".into(), e)]))?;
+        let (items, bad): (Vec<_>, Vec<_>) = lines
+            .into_iter()
+            .enumerate()
+            .partition(|(_, line)| line.is_ok());
+        let document = Document {
+            notices: Vec::new(),
+            campaigns: Vec::new(),
+            events: Vec::new(),
+            labs: Vec::new(),
+            products: items.into_iter().filter_map(|(_, l)| l.ok()).collect(),
+        };
+        let bad = bad
+            .into_iter()
+            .filter_map(|(i, line)| line.err().map(|e| (i, e)))
+            .collect();
+        (document, bad)
+    };
     let regions = crate::db::import::known_regions(conn)?;
     let mut v = Validator {
         errors: Vec::new(),
@@ -247,8 +291,13 @@ pub fn run(conn: &mut DbConn, text: &str, dry_run: bool) -> DbResult<Report> {
         index: 0,
     };
 
+    for (index, reason) in csv_lines {
+        v.at("products", index);
+        v.refuse("(line)", reason);
+    }
     // Microseconds: what PostgreSQL keeps, so both backends show the same value.
     let now = Utc::now().naive_utc().trunc_subsecs(6);
+    let today = crate::domain::today_in_shanghai();
     // (position in the document, row) of every item that parsed.
     let mut notices = Vec::new();
     for (index, raw) in document.notices.into_iter().enumerate() {
@@ -390,6 +439,7 @@ pub fn run(conn: &mut DbConn, text: &str, dry_run: bool) -> DbResult<Report> {
             lab_rows.push(lab);
         }
     }
+    let product_writes = products::validate(conn, &mut v, document.products, today, now)?;
     let notices: Vec<NoticeChanges> = notices.into_iter().map(|(_, n)| n).collect();
     let campaigns: Vec<CampaignRow> = campaigns.into_iter().map(|(_, c)| c).collect();
 
@@ -399,11 +449,25 @@ pub fn run(conn: &mut DbConn, text: &str, dry_run: bool) -> DbResult<Report> {
         events: event_rows.len(),
         labs: lab_rows.len(),
         open_days: lab_rows.iter().map(|(_, days)| days.len()).sum(),
+        products: product_writes.len(),
         dry_run,
         errors: v.errors,
     };
     if report.errors.is_empty() && !dry_run {
-        crate::db::import::write_all(conn, &notices, &campaigns, &event_rows, &lab_rows)?;
+        let total = product_writes.len();
+        crate::db::import::write_all(
+            conn,
+            crate::db::import::Records {
+                notices: &notices,
+                campaigns: &campaigns,
+                events: &event_rows,
+                labs: &lab_rows,
+                products: &product_writes,
+            },
+            today,
+            now,
+            &mut |done| progress(done, total),
+        )?;
     }
     Ok(report)
 }
@@ -416,6 +480,7 @@ pub fn export(conn: &mut DbConn) -> DbResult<String> {
         campaigns: Vec<Campaign>,
         events: Vec<Event>,
         labs: Vec<Lab>,
+        products: Vec<crate::api::products::Product>,
     }
     let notices = crate::db::notices::all(conn)?;
     let campaigns = crate::db::campaigns::all(conn)?;
@@ -429,6 +494,10 @@ pub fn export(conn: &mut DbConn) -> DbResult<String> {
         labs: crate::db::labs::all(conn)?
             .into_iter()
             .map(|(hit, sessions)| Lab::new(hit, sessions, CoordSys::Wgs84))
+            .collect(),
+        products: crate::db::products::all(conn)?
+            .into_iter()
+            .map(|hit| crate::api::products::Product::new(hit, crate::domain::today_in_shanghai()))
             .collect(),
     };
     let mut json = serde_json::to_string_pretty(&doc).map_err(|e| DbError::Query(e.to_string()))?;

@@ -1,0 +1,771 @@
+//! Certified products: certificates, their status history and the ranges of
+//! organic codes issued under them.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::dsl::{count_star, sql};
+use diesel::expression::BoxableExpression;
+use diesel::helper_types::InnerJoinQuerySource;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Date};
+
+use super::schema::{organic_code_ranges, product_status_changes, products, regions};
+use super::search::{Dialect, Field, PRODUCTS};
+use super::{Backend, DbConn, DbError, DbResult};
+use crate::domain::{Adcode, ProductCategory, ProductStatus, RegionLevel, Scheme, SearchQuery};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = products, treat_none_as_null = true)]
+pub struct ProductRow {
+    pub certificate_no: String,
+    pub scheme: String,
+    pub certification_type: String,
+    pub green_attribute: Option<String>,
+    pub holder_name: String,
+    pub holder_credit_code: Option<String>,
+    /// `[{"name", "category"}]` as JSON.
+    pub items: String,
+    /// The first product's category.
+    pub category: String,
+    pub base_address: Option<String>,
+    pub region: String,
+    pub province: String,
+    pub city: Option<String>,
+    pub certifier_name: String,
+    pub certifier_approval_no: String,
+    /// The certifier's code in organic codes.
+    pub certifier_code: String,
+    pub standard: String,
+    pub issued_on: NaiveDate,
+    pub expires_on: NaiveDate,
+    /// As the registry records it (never `expired`).
+    pub status: String,
+    /// Search order key; assigned by `upsert`.
+    pub search_key: i64,
+    pub source: String,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A certificate with its region's name and organic-code ranges.
+#[derive(Debug, Clone)]
+pub struct ProductHit {
+    pub row: ProductRow,
+    pub region_name: String,
+    pub ranges: Vec<(i64, i64)>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = product_status_changes)]
+pub struct StatusChangeRow {
+    pub id: i64,
+    pub certificate_no: String,
+    pub changed_on: NaiveDate,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub reason: Option<String>,
+    pub recorded_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = product_status_changes)]
+struct NewStatusChange<'a> {
+    certificate_no: &'a str,
+    changed_on: NaiveDate,
+    from_status: Option<&'a str>,
+    to_status: &'a str,
+    reason: Option<&'a str>,
+    recorded_at: NaiveDateTime,
+}
+
+/// What an import says about a certificate's status beyond the status itself.
+#[derive(Debug, Clone, Default)]
+pub struct StatusNote {
+    /// When the current status took effect, if the source says.
+    pub since: Option<NaiveDate>,
+    pub reason: Option<String>,
+}
+
+/// A certificate to write: its row, organic-code ranges and status note.
+#[derive(Debug, Clone)]
+pub struct ProductWrite {
+    pub row: ProductRow,
+    pub ranges: Vec<(i64, i64)>,
+    pub note: StatusNote,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProductFilter {
+    pub scheme: Option<Scheme>,
+    pub q: Option<SearchQuery>,
+    pub region: Option<Adcode>,
+    /// Certifier's CNCA approval number.
+    pub certifier: Option<String>,
+    pub status: Option<ProductStatus>,
+    pub category: Option<ProductCategory>,
+    pub valid_on: Option<NaiveDate>,
+    /// Asia/Shanghai today: the day `expired` is derived for.
+    pub today: NaiveDate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProductOrder {
+    CertificateNo,
+    /// Search results, most recently added certificate first.
+    Relevance,
+}
+
+/// Keyset position after the last certificate of a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProductKey {
+    CertificateNo(String),
+    Relevance(i64),
+}
+
+impl ProductHit {
+    pub fn key(&self, order: ProductOrder) -> ProductKey {
+        match order {
+            ProductOrder::CertificateNo => {
+                ProductKey::CertificateNo(self.row.certificate_no.clone())
+            }
+            ProductOrder::Relevance => ProductKey::Relevance(self.row.search_key),
+        }
+    }
+}
+
+type Source = InnerJoinQuerySource<products::table, regions::table>;
+type Predicate = Box<dyn BoxableExpression<Source, Backend, SqlType = Bool>>;
+
+const EXPIRABLE: [&str; 2] = ["valid", "suspended"];
+
+/// Every filter, as one predicate; the page and the facet queries share it.
+fn predicate(filter: &ProductFilter, level: Option<RegionLevel>, dialect: Dialect) -> Predicate {
+    let mut p: Predicate = super::always();
+    if let Some(scheme) = filter.scheme {
+        p = Box::new(p.and(products::scheme.eq(scheme.as_str())));
+    }
+    if let (Some(region), Some(level)) = (&filter.region, level) {
+        let code = region.as_str().to_owned();
+        p = match level {
+            RegionLevel::Province => Box::new(p.and(products::province.eq(code))),
+            RegionLevel::City => Box::new(p.and(products::city.eq(code).assume_not_null())),
+            RegionLevel::County => Box::new(p.and(products::region.eq(code))),
+        };
+    }
+    if let Some(certifier) = &filter.certifier {
+        p = Box::new(p.and(products::certifier_approval_no.eq(certifier.clone())));
+    }
+    if let Some(category) = filter.category {
+        p = Box::new(p.and(products::category.eq(category.as_str())));
+    }
+    if let Some(status) = filter.status {
+        // `expired` is derived: a valid or suspended certificate past its expiry.
+        let today = filter.today;
+        p = match status {
+            ProductStatus::Expired => Box::new(
+                p.and(products::status.eq_any(EXPIRABLE))
+                    .and(products::expires_on.lt(today)),
+            ),
+            ProductStatus::Valid | ProductStatus::Suspended => Box::new(
+                p.and(products::status.eq(status.as_str()))
+                    .and(products::expires_on.ge(today)),
+            ),
+            ProductStatus::Revoked | ProductStatus::Withdrawn => {
+                Box::new(p.and(products::status.eq(status.as_str())))
+            }
+        };
+    }
+    if let Some(day) = filter.valid_on {
+        // In force on `day`, and valid on it per the status history: the
+        // last change on or before `day` went to `valid`.
+        p = Box::new(
+            p.and(products::issued_on.le(day))
+                .and(products::expires_on.ge(day))
+                .and(
+                    sql::<Bool>(
+                        "'valid' = (SELECT c.to_status FROM product_status_changes c \
+                         WHERE c.certificate_no = products.certificate_no AND c.changed_on <= ",
+                    )
+                    .bind::<Date, _>(day)
+                    .sql(" ORDER BY c.changed_on DESC, c.id DESC LIMIT 1)"),
+                ),
+        );
+    }
+    if let Some(q) = &filter.q {
+        p = Box::new(p.and(PRODUCTS.matches::<Source>(dialect, q, Field::Everything)));
+    }
+    p
+}
+
+fn level(conn: &mut DbConn, region: Option<&Adcode>) -> DbResult<Option<RegionLevel>> {
+    region
+        .map(|code| super::regions::filter_level(conn, code))
+        .transpose()
+}
+
+/// The organic-code ranges of `certificates`, by certificate.
+fn ranges_of(
+    conn: &mut DbConn,
+    certificates: &[String],
+) -> DbResult<HashMap<String, Vec<(i64, i64)>>> {
+    let mut by_certificate: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
+    if certificates.is_empty() {
+        return Ok(by_certificate);
+    }
+    let rows: Vec<(String, i64, i64)> = organic_code_ranges::table
+        .filter(organic_code_ranges::certificate_no.eq_any(certificates))
+        .order((
+            organic_code_ranges::certificate_no,
+            organic_code_ranges::first_code,
+        ))
+        .select((
+            organic_code_ranges::certificate_no,
+            organic_code_ranges::first_code,
+            organic_code_ranges::last_code,
+        ))
+        .load(conn)?;
+    for (certificate, first, last) in rows {
+        by_certificate
+            .entry(certificate)
+            .or_default()
+            .push((first, last));
+    }
+    Ok(by_certificate)
+}
+
+fn hits(conn: &mut DbConn, rows: Vec<(ProductRow, String)>) -> DbResult<Vec<ProductHit>> {
+    let numbers: Vec<String> = rows
+        .iter()
+        .filter(|(row, _)| row.scheme == Scheme::Organic.as_str())
+        .map(|(row, _)| row.certificate_no.clone())
+        .collect();
+    let mut ranges = ranges_of(conn, &numbers)?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, region_name)| ProductHit {
+            ranges: ranges.remove(&row.certificate_no).unwrap_or_default(),
+            row,
+            region_name,
+        })
+        .collect())
+}
+
+/// One page of certificates in `order`, after `after`; `more` tells whether
+/// another page follows.
+pub fn list(
+    conn: &mut DbConn,
+    filter: &ProductFilter,
+    order: ProductOrder,
+    after: Option<&ProductKey>,
+    limit: i64,
+) -> DbResult<(Vec<ProductHit>, bool)> {
+    let dialect = Dialect::of(conn);
+    let level = level(conn, filter.region.as_ref())?;
+    let mut query = products::table
+        .inner_join(regions::table)
+        .select((ProductRow::as_select(), regions::name))
+        .filter(predicate(filter, level, dialect))
+        .into_boxed::<Backend>();
+    query = match after {
+        Some(ProductKey::CertificateNo(no)) => {
+            query.filter(products::certificate_no.gt(no.clone()))
+        }
+        Some(ProductKey::Relevance(key)) => query.filter(products::search_key.lt(*key)),
+        None => query,
+    };
+    query = match order {
+        ProductOrder::CertificateNo => query.order(products::certificate_no.asc()),
+        ProductOrder::Relevance => query.order(products::search_key.desc()),
+    };
+    let rows: Vec<(ProductRow, String)> = query.limit(limit + 1).load(conn)?;
+    let mut found = hits(conn, rows)?;
+    let more = found.len() as i64 > limit;
+    found.truncate(limit as usize);
+    Ok((found, more))
+}
+
+/// One certificate, by its normalized number.
+pub fn get(conn: &mut DbConn, certificate_no: &str) -> DbResult<ProductHit> {
+    let row: (ProductRow, String) = products::table
+        .inner_join(regions::table)
+        .filter(products::certificate_no.eq(certificate_no))
+        .select((ProductRow::as_select(), regions::name))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| not_found(certificate_no))?;
+    Ok(hits(conn, vec![row])?.remove(0))
+}
+
+fn not_found(certificate_no: &str) -> DbError {
+    DbError::NotFound(format!("no certificate numbered {certificate_no:?}"))
+}
+
+/// The status history of one certificate, oldest first, after change `after`.
+pub fn history(
+    conn: &mut DbConn,
+    certificate_no: &str,
+    after: Option<i64>,
+    limit: i64,
+) -> DbResult<(Vec<StatusChangeRow>, bool)> {
+    let exists: i64 = products::table
+        .filter(products::certificate_no.eq(certificate_no))
+        .count()
+        .get_result(conn)?;
+    if exists == 0 {
+        return Err(not_found(certificate_no));
+    }
+    let mut rows: Vec<StatusChangeRow> = product_status_changes::table
+        .filter(product_status_changes::certificate_no.eq(certificate_no))
+        .filter(product_status_changes::id.gt(after.unwrap_or(0)))
+        .order(product_status_changes::id)
+        .limit(limit + 1)
+        .select(StatusChangeRow::as_select())
+        .load(conn)?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, more))
+}
+
+/// A status change with what a feed shows of its certificate.
+#[derive(Debug, Clone)]
+pub struct ChangeHit {
+    pub change: StatusChangeRow,
+    pub holder_name: String,
+    pub scheme: String,
+    pub region: String,
+    pub region_name: String,
+}
+
+/// Keyset position in the change feed: (changed_on, id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeKey {
+    pub changed_on: NaiveDate,
+    pub id: i64,
+}
+
+/// Status changes effective on or after `since` (to one of `to`, when
+/// given), by effective date then record order.
+pub fn changes_since(
+    conn: &mut DbConn,
+    since: NaiveDate,
+    to: &[ProductStatus],
+    after: Option<ChangeKey>,
+    limit: i64,
+) -> DbResult<(Vec<ChangeHit>, bool)> {
+    let mut query = product_status_changes::table
+        .inner_join(products::table.inner_join(regions::table))
+        .filter(product_status_changes::changed_on.ge(since))
+        .select((
+            StatusChangeRow::as_select(),
+            products::holder_name,
+            products::scheme,
+            products::region,
+            regions::name,
+        ))
+        .into_boxed::<Backend>();
+    if !to.is_empty() {
+        let statuses: Vec<&str> = to.iter().map(|s| s.as_str()).collect();
+        query = query.filter(product_status_changes::to_status.eq_any(statuses));
+    }
+    if let Some(key) = after {
+        query = query.filter(
+            product_status_changes::changed_on.gt(key.changed_on).or(
+                product_status_changes::changed_on
+                    .eq(key.changed_on)
+                    .and(product_status_changes::id.gt(key.id)),
+            ),
+        );
+    }
+    let rows: Vec<(StatusChangeRow, String, String, String, String)> = query
+        .order((
+            product_status_changes::changed_on.asc(),
+            product_status_changes::id.asc(),
+        ))
+        .limit(limit + 1)
+        .load(conn)?;
+    let mut found: Vec<ChangeHit> = rows
+        .into_iter()
+        .map(
+            |(change, holder_name, scheme, region, region_name)| ChangeHit {
+                change,
+                holder_name,
+                scheme,
+                region,
+                region_name,
+            },
+        )
+        .collect();
+    let more = found.len() as i64 > limit;
+    found.truncate(limit as usize);
+    Ok((found, more))
+}
+
+/// The certificate whose organic-code range holds `code`, if any.
+pub fn by_organic_code(conn: &mut DbConn, code: i64) -> DbResult<Option<ProductHit>> {
+    let range: Option<(i64, String)> = organic_code_ranges::table
+        .filter(organic_code_ranges::first_code.le(code))
+        .order(organic_code_ranges::first_code.desc())
+        .select((
+            organic_code_ranges::last_code,
+            organic_code_ranges::certificate_no,
+        ))
+        .first(conn)
+        .optional()?;
+    match range {
+        Some((last, certificate_no)) if last >= code => get(conn, &certificate_no).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// The certifier (name, approval number) whose organic-code prefix is `code`.
+pub fn certifier_by_code(conn: &mut DbConn, code: &str) -> DbResult<Option<(String, String)>> {
+    Ok(products::table
+        .filter(products::certifier_code.eq(code))
+        .select((products::certifier_name, products::certifier_approval_no))
+        .first(conn)
+        .optional()?)
+}
+
+/// Counts of the filtered set per value of each dimension (each certificate
+/// once per dimension).
+#[derive(Debug, Default)]
+pub struct FacetCounts {
+    pub scheme: HashMap<String, i64>,
+    pub status: HashMap<String, i64>,
+    pub category: HashMap<String, i64>,
+    /// (bucket adcode, name) → count.
+    pub region: HashMap<(String, String), i64>,
+    /// (approval number, name) → count.
+    pub certifier: HashMap<(String, String), i64>,
+}
+
+/// One grouped query per wanted dimension over the filtered set.
+pub fn facets(conn: &mut DbConn, filter: &ProductFilter, wanted: &[&str]) -> DbResult<FacetCounts> {
+    let dialect = Dialect::of(conn);
+    let level = level(conn, filter.region.as_ref())?;
+    let base = || {
+        products::table
+            .inner_join(regions::table)
+            .filter(predicate(filter, level, dialect))
+    };
+    let mut counts = FacetCounts::default();
+    if wanted.contains(&"scheme") {
+        counts.scheme = base()
+            .group_by(products::scheme)
+            .select((products::scheme, count_star()))
+            .load::<(String, i64)>(conn)?
+            .into_iter()
+            .collect();
+    }
+    if wanted.contains(&"category") {
+        counts.category = base()
+            .group_by(products::category)
+            .select((products::category, count_star()))
+            .load::<(String, i64)>(conn)?
+            .into_iter()
+            .collect();
+    }
+    if wanted.contains(&"status") {
+        // Derived `expired`: stored statuses split by whether the expiry passed.
+        let current: Vec<(String, i64)> = base()
+            .filter(products::expires_on.ge(filter.today))
+            .group_by(products::status)
+            .select((products::status, count_star()))
+            .load(conn)?;
+        let past: Vec<(String, i64)> = base()
+            .filter(products::expires_on.lt(filter.today))
+            .group_by(products::status)
+            .select((products::status, count_star()))
+            .load(conn)?;
+        for (status, n) in current {
+            *counts.status.entry(status).or_default() += n;
+        }
+        for (status, n) in past {
+            let derived = if EXPIRABLE.contains(&status.as_str()) {
+                ProductStatus::Expired.as_str().to_owned()
+            } else {
+                status
+            };
+            *counts.status.entry(derived).or_default() += n;
+        }
+    }
+    if wanted.contains(&"certifier") {
+        let rows: Vec<(String, String, i64)> = base()
+            .group_by((products::certifier_approval_no, products::certifier_name))
+            .select((
+                products::certifier_approval_no,
+                products::certifier_name,
+                count_star(),
+            ))
+            .load(conn)?;
+        for (number, name, n) in rows {
+            *counts.certifier.entry((number, name)).or_default() += n;
+        }
+    }
+    if wanted.contains(&"region") {
+        let rows: Vec<(String, String, Option<String>, i64)> = base()
+            .group_by((products::region, products::province, products::city))
+            .select((
+                products::region,
+                products::province,
+                products::city,
+                count_star(),
+            ))
+            .load(conn)?;
+        let mut buckets: HashMap<String, i64> = HashMap::new();
+        for (region, province, city, n) in rows {
+            let bucket = match level {
+                None => province,
+                Some(RegionLevel::Province) => city.unwrap_or(region),
+                Some(_) => region,
+            };
+            *buckets.entry(bucket).or_default() += n;
+        }
+        let names: HashMap<String, String> = regions::table
+            .filter(regions::adcode.eq_any(buckets.keys().cloned().collect::<Vec<_>>()))
+            .select((regions::adcode, regions::name))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .collect();
+        for (code, n) in buckets {
+            let name = names.get(&code).cloned().unwrap_or_default();
+            counts.region.insert((code, name), n);
+        }
+    }
+    Ok(counts)
+}
+
+/// Which of `numbers` are stored, with their registry status.
+pub fn stored_statuses(conn: &mut DbConn, numbers: &[String]) -> DbResult<HashMap<String, String>> {
+    let mut found = HashMap::new();
+    for chunk in numbers.chunks(500) {
+        let rows: Vec<(String, String)> = products::table
+            .filter(products::certificate_no.eq_any(chunk))
+            .select((products::certificate_no, products::status))
+            .load(conn)?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+/// The stored range that overlaps [first, last] and belongs to another
+/// certificate than `owner`, if any: (its certificate, first, last).
+pub fn overlapping_range(
+    conn: &mut DbConn,
+    owner: &str,
+    first: i64,
+    last: i64,
+) -> DbResult<Option<(String, i64, i64)>> {
+    // Stored ranges never overlap one another, so only the last one starting
+    // at or before `last` can reach into [first, last].
+    let candidate: Option<(String, i64, i64)> = organic_code_ranges::table
+        .filter(organic_code_ranges::first_code.le(last))
+        .order(organic_code_ranges::first_code.desc())
+        .select((
+            organic_code_ranges::certificate_no,
+            organic_code_ranges::first_code,
+            organic_code_ranges::last_code,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(candidate
+        .filter(|(certificate, _, stored_last)| *stored_last >= first && certificate != owner))
+}
+
+/// Creates or replaces certificates (by number), their organic-code ranges
+/// and search entries; records every status change in the history and every
+/// write in the change log. Runs inside the caller's transaction.
+pub fn upsert_many(
+    conn: &mut DbConn,
+    writes: &[ProductWrite],
+    today: NaiveDate,
+    now: NaiveDateTime,
+    mut progress: impl FnMut(usize),
+) -> DbResult<()> {
+    let mut next_key: i64 = products::table
+        .select(diesel::dsl::max(products::search_key))
+        .first::<Option<i64>>(conn)?
+        .map_or(1, |m| m + 1);
+    for (done, write) in writes.iter().enumerate() {
+        let number = write.row.certificate_no.as_str();
+        let existing: Option<(i64, String)> = products::table
+            .find(number)
+            .select((products::search_key, products::status))
+            .first(conn)
+            .optional()?;
+        let search_key = match &existing {
+            Some((key, _)) => *key,
+            None => {
+                next_key += 1;
+                next_key - 1
+            }
+        };
+        let row = ProductRow {
+            search_key,
+            ..write.row.clone()
+        };
+        match &existing {
+            Some(_) => {
+                diesel::update(products::table.find(number))
+                    .set(&row)
+                    .execute(conn)?;
+                diesel::delete(
+                    organic_code_ranges::table
+                        .filter(organic_code_ranges::certificate_no.eq(number)),
+                )
+                .execute(conn)?;
+            }
+            None => {
+                diesel::insert_into(products::table)
+                    .values(&row)
+                    .execute(conn)?;
+            }
+        }
+        // One statement per row: diesel's multi-backend connection has no
+        // batch insert.
+        for (first, last) in &write.ranges {
+            diesel::insert_into(organic_code_ranges::table)
+                .values((
+                    organic_code_ranges::first_code.eq(*first),
+                    organic_code_ranges::last_code.eq(*last),
+                    organic_code_ranges::certificate_no.eq(number),
+                ))
+                .execute(conn)?;
+        }
+        record_status(
+            conn,
+            &row,
+            existing.as_ref().map(|(_, s)| s.as_str()),
+            &write.note,
+            today,
+            now,
+        )?;
+        let names = item_names(&row.items);
+        PRODUCTS.put(
+            conn,
+            existing.as_ref().map(|(key, _)| *key),
+            search_key,
+            &row.holder_name,
+            &names.join(" "),
+        )?;
+        super::changes::record(conn, "product", number, false, now)?;
+        progress(done + 1);
+    }
+    Ok(())
+}
+
+/// The product names inside a stored `items` document.
+fn item_names(items: &str) -> Vec<String> {
+    let parsed: Vec<serde_json::Value> = serde_json::from_str(items).unwrap_or_default();
+    parsed
+        .iter()
+        .filter_map(|item| item["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// History rows for a write: a new certificate starts valid on its issue
+/// date and, when imported with another status, changed to it when the
+/// source says (else today, when we learnt of it); a stored certificate
+/// gets a row only when its status changed.
+fn record_status(
+    conn: &mut DbConn,
+    row: &ProductRow,
+    stored: Option<&str>,
+    note: &StatusNote,
+    today: NaiveDate,
+    now: NaiveDateTime,
+) -> DbResult<()> {
+    let mut changes: Vec<NewStatusChange> = Vec::new();
+    let from = match stored {
+        Some(status) => status,
+        None => {
+            changes.push(NewStatusChange {
+                certificate_no: &row.certificate_no,
+                changed_on: row.issued_on,
+                from_status: None,
+                to_status: ProductStatus::Valid.as_str(),
+                reason: None,
+                recorded_at: now,
+            });
+            ProductStatus::Valid.as_str()
+        }
+    };
+    if from != row.status {
+        changes.push(NewStatusChange {
+            certificate_no: &row.certificate_no,
+            changed_on: note.since.unwrap_or(today),
+            from_status: Some(from),
+            to_status: &row.status,
+            reason: note.reason.as_deref(),
+            recorded_at: now,
+        });
+    }
+    for change in &changes {
+        diesel::insert_into(product_status_changes::table)
+            .values(change)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Deletes a certificate with its ranges, history and search entry.
+pub fn delete(conn: &mut DbConn, certificate_no: &str, at: NaiveDateTime) -> DbResult<()> {
+    super::exclusive_transaction(conn, |conn| {
+        let key: i64 = products::table
+            .find(certificate_no)
+            .select(products::search_key)
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| not_found(certificate_no))?;
+        diesel::delete(
+            organic_code_ranges::table
+                .filter(organic_code_ranges::certificate_no.eq(certificate_no)),
+        )
+        .execute(conn)?;
+        diesel::delete(
+            product_status_changes::table
+                .filter(product_status_changes::certificate_no.eq(certificate_no)),
+        )
+        .execute(conn)?;
+        diesel::delete(products::table.find(certificate_no)).execute(conn)?;
+        PRODUCTS.remove(conn, key)?;
+        super::changes::record(conn, "product", certificate_no, true, at)
+    })
+}
+
+/// Every certificate, for export, in number order.
+pub fn all(conn: &mut DbConn) -> DbResult<Vec<ProductHit>> {
+    let rows: Vec<(ProductRow, String)> = products::table
+        .inner_join(regions::table)
+        .select((ProductRow::as_select(), regions::name))
+        .order(products::certificate_no)
+        .load(conn)?;
+    let ranges: Vec<(String, i64, i64)> = organic_code_ranges::table
+        .order((
+            organic_code_ranges::certificate_no,
+            organic_code_ranges::first_code,
+        ))
+        .select((
+            organic_code_ranges::certificate_no,
+            organic_code_ranges::first_code,
+            organic_code_ranges::last_code,
+        ))
+        .load(conn)?;
+    let mut by_certificate: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
+    for (certificate, first, last) in ranges {
+        by_certificate
+            .entry(certificate)
+            .or_default()
+            .push((first, last));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(row, region_name)| ProductHit {
+            ranges: by_certificate
+                .remove(&row.certificate_no)
+                .unwrap_or_default(),
+            row,
+            region_name,
+        })
+        .collect())
+}
