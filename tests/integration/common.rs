@@ -89,6 +89,23 @@ fn nanos() -> u128 {
         .unwrap_or(0)
 }
 
+/// The real app over the bundled data plus `doc` imported (test records are
+/// never mixed into the bundled file); no read cache, as such tests write
+/// between reads.
+pub async fn app_with_import(
+    doc: &Value,
+) -> (
+    TestDb,
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+) {
+    let (test_db, pool) = TestDb::bundled();
+    let mut conn = test_db.connect();
+    let report = ticweek::import::run(&mut conn, &doc.to_string(), false).unwrap();
+    assert!(report.errors.is_empty(), "{report}");
+    let state = ticweek::AppState::new(pool).with_read_cache(0);
+    (test_db, test::init_service(ticweek::app(state)).await)
+}
+
 /// The real app over a fresh database with the bundled data.
 pub async fn app() -> (
     TestDb,

@@ -640,13 +640,7 @@ async fn app_with_event(
         Error = actix_web::Error,
     >,
 ) {
-    let (test_db, pool) = TestDb::bundled();
-    let mut conn = test_db.connect();
-    let doc = serde_json::json!({ "events": [event] });
-    let report = ticweek::import::run(&mut conn, &doc.to_string(), false).unwrap();
-    assert!(report.errors.is_empty(), "{report}");
-    let app = actix_web::test::init_service(ticweek::app(ticweek::AppState::new(pool))).await;
-    (test_db, app)
+    crate::common::app_with_import(&serde_json::json!({ "events": [event] })).await
 }
 
 fn test_event(title: &str, description: &str) -> Value {

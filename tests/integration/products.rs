@@ -1,0 +1,584 @@
+//! Certified products through HTTP: look-ups as people type numbers, derived
+//! expiry at the day boundary, status history and change feed after a
+//! re-import, facets against totals, short and hostile searches, organic
+//! codes, CSV round trip, bad rows and bad parameters.
+
+use chrono::{Duration, FixedOffset, NaiveDate, Utc};
+use serde_json::{json, Value};
+
+use crate::common::{get, walk, TestDb};
+
+/// GB 32100 check character, written independently of the server's code.
+fn credit_code(body17: &str) -> String {
+    const ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+    const WEIGHTS: [usize; 17] = [
+        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    ];
+    let sum: usize = body17
+        .chars()
+        .zip(WEIGHTS)
+        .map(|(c, w)| ALPHABET.find(c).unwrap() * w)
+        .sum();
+    let check = (31 - sum % 31) % 31;
+    format!("{body17}{}", &ALPHABET[check..=check])
+}
+
+fn today() -> NaiveDate {
+    Utc::now()
+        .with_timezone(&FixedOffset::east_opt(8 * 3600).unwrap())
+        .date_naive()
+}
+
+fn day(offset: i64) -> String {
+    (today() + Duration::days(offset)).to_string()
+}
+
+/// Two-digit year of today, for organic codes issued this year.
+fn yy() -> String {
+    format!("{:02}", today().format("%y"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn certificate(
+    number: &str,
+    kind: &str,
+    products: Value,
+    region: &str,
+    issued: i64,
+    expires: i64,
+    status: &str,
+    codes: Value,
+) -> Value {
+    let scheme = if kind == "organic" || kind == "in_conversion" {
+        "organic"
+    } else {
+        "green"
+    };
+    let (certifier, approval) = if scheme == "organic" {
+        ("中绿华夏有机产品认证中心", "CNCA-R-2002-001")
+    } else {
+        ("中国质量认证中心", "CNCA-R-2002-100")
+    };
+    let mut item = json!({
+        "certificate_no": number,
+        "scheme": scheme,
+        "certification_type": kind,
+        "holder": {"name": format!("测试{number}农业有限公司"), "credit_code": credit_code("91360100MA35F0XX1")},
+        "products": products,
+        "base_address": "南昌县某基地",
+        "region": region,
+        "certifier": {"name": certifier, "approval_no": approval},
+        "standard": if scheme == "organic" { "GB/T 19630-2019" } else { "GB/T 35601-2017" },
+        "issued_on": day(issued),
+        "expires_on": day(expires),
+        "status": status,
+        "organic_codes": codes,
+        "source": "test fixture"
+    });
+    if kind == "green_attribute" {
+        item["green_attribute"] = json!("节能");
+    }
+    item
+}
+
+fn code(serial: u64) -> String {
+    format!("001{}{serial:012}", yy())
+}
+
+fn fixture() -> Value {
+    let mut suspended = certificate(
+        "T-GRN-002",
+        "green_attribute",
+        json!([{"name": "空调器", "category": "appliances"}]),
+        "440300",
+        -200,
+        1600,
+        "suspended",
+        json!([]),
+    );
+    suspended["status_since"] = json!(day(-3));
+    suspended["status_reason"] = json!("监督抽查不合格");
+    json!({ "products": [
+        certificate("T-ORG-001", "organic",
+            json!([{"name": "有机大米", "category": "grain"}, {"name": "有机茶叶", "category": "tea"}]),
+            "360121", -100, 265, "valid",
+            json!([{"first": code(0), "last": code(9_999)}])),
+        certificate("T-ORG-002", "in_conversion",
+            json!([{"name": "猕猴桃", "category": "fruit"}]),
+            "610100", -300, 0, "valid",
+            json!([{"first": code(10_000), "last": code(10_499)}])),
+        certificate("T-ORG-003", "organic",
+            json!([{"name": "绿茶", "category": "tea"}]),
+            "360100", -400, -1, "valid", json!([])),
+        certificate("T-ORG-004", "organic",
+            json!([{"name": "蜂蜜", "category": "bee_product"}]),
+            "110000", -50, 300, "revoked", json!([])),
+        certificate("T-GRN-001", "full_green",
+            json!([{"name": "人造板", "category": "building_materials"}]),
+            "360100", -20, 1800, "valid", json!([])),
+        suspended,
+    ]})
+}
+
+async fn app_with_products() -> (
+    TestDb,
+    impl actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+    >,
+) {
+    crate::common::app_with_import(&fixture()).await
+}
+
+fn numbers(items: &[Value]) -> Vec<String> {
+    let mut numbers: Vec<String> = items
+        .iter()
+        .map(|i| i["certificate_no"].as_str().unwrap().to_owned())
+        .collect();
+    numbers.sort();
+    numbers
+}
+
+#[actix_web::test]
+async fn look_ups_tolerate_how_people_type_numbers() {
+    let (_db, app) = app_with_products().await;
+    for typed in [
+        "T-ORG-001",
+        "t-org-001",
+        "%20T-ORG-001%20",
+        // Full-width, as typed with a Chinese input method: Ｔ－ＯＲＧ－００１
+        "%EF%BC%B4%EF%BC%8D%EF%BC%AF%EF%BC%B2%EF%BC%A7%EF%BC%8D%EF%BC%90%EF%BC%90%EF%BC%91",
+    ] {
+        let reply = get(&app, &format!("/api/v1/products/{typed}")).await;
+        assert_eq!(reply.status, 200, "{typed}");
+        let body = reply.json();
+        assert_eq!(body["certificate_no"], "T-ORG-001");
+        assert_eq!(body["scheme"], "organic");
+        assert_eq!(body["status"], "valid");
+        assert_eq!(body["products"][1]["name"], "有机茶叶");
+        assert_eq!(body["region"]["name"], "南昌县");
+        assert_eq!(body["certifier"]["approval_no"], "CNCA-R-2002-001");
+        assert_eq!(body["organic_codes"][0]["first"], code(0));
+    }
+    get(&app, "/api/v1/products/NO-SUCH-1")
+        .await
+        .assert_problem(404);
+    get(&app, "/api/v1/products/a%22b")
+        .await
+        .assert_invalid("certificate_no");
+    get(&app, "/api/v1/products/x")
+        .await
+        .assert_invalid("certificate_no");
+}
+
+#[actix_web::test]
+async fn expiry_is_derived_at_the_day_boundary() {
+    let (_db, app) = app_with_products().await;
+    let last_day = get(&app, "/api/v1/products/T-ORG-002").await.json();
+    assert_eq!(last_day["expires_on"], day(0));
+    assert_eq!(last_day["status"], "valid", "valid through its last day");
+    let past = get(&app, "/api/v1/products/T-ORG-003").await.json();
+    assert_eq!(past["status"], "expired");
+    assert_eq!(past["registry_status"], "valid");
+    let (expired, _) = walk(&app, "/api/v1/products?status=expired").await;
+    assert_eq!(numbers(&expired), ["T-ORG-003"]);
+    let (valid, _) = walk(&app, "/api/v1/products?status=valid").await;
+    assert_eq!(numbers(&valid), ["T-GRN-001", "T-ORG-001", "T-ORG-002"]);
+    let (revoked, _) = walk(&app, "/api/v1/products?status=revoked").await;
+    assert_eq!(numbers(&revoked), ["T-ORG-004"]);
+}
+
+#[actix_web::test]
+async fn history_and_change_feed_follow_a_reimport() {
+    let (db, app) = app_with_products().await;
+    let mut doc = fixture();
+    let first = &mut doc["products"][0];
+    first["status"] = json!("suspended");
+    first["status_since"] = json!(day(-2));
+    first["status_reason"] = json!("证书暂停");
+    let mut conn = db.connect();
+    let report = ticweek::import::run(&mut conn, &doc.to_string(), false).unwrap();
+    assert!(report.errors.is_empty(), "{report}");
+
+    let history = get(&app, "/api/v1/products/T-ORG-001/history").await.json();
+    assert_eq!(
+        history["items"],
+        json!([
+            {"changed_on": day(-100), "from": null, "to": "valid", "reason": null},
+            {"changed_on": day(-2), "from": "valid", "to": "suspended", "reason": "证书暂停"},
+        ])
+    );
+    // Re-importing the same status adds nothing.
+    ticweek::import::run(&mut conn, &doc.to_string(), false).unwrap();
+    let again = get(&app, "/api/v1/products/T-ORG-001/history").await.json();
+    assert_eq!(again["items"].as_array().unwrap().len(), 2);
+
+    // "Which certificates were suspended or revoked this week?"
+    let (changes, _) = walk(
+        &app,
+        &format!(
+            "/api/v1/products/changes?since={}&to=suspended,revoked&limit=1",
+            day(-7)
+        ),
+    )
+    .await;
+    let changed: Vec<(&str, &str)> = changes
+        .iter()
+        .map(|c| {
+            (
+                c["certificate_no"].as_str().unwrap(),
+                c["to"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // T-ORG-004 came revoked with no date: dated the day it was imported.
+    assert_eq!(
+        changed,
+        [
+            ("T-GRN-002", "suspended"),
+            ("T-ORG-001", "suspended"),
+            ("T-ORG-004", "revoked")
+        ]
+    );
+    assert_eq!(changes[2]["changed_on"], day(0));
+    assert_eq!(changes[1]["holder"], "测试T-ORG-001农业有限公司");
+    assert_eq!(changes[1]["changed_on"], day(-2));
+
+    // valid_on reads the history: valid before the suspension, not after.
+    let (before, _) = walk(&app, &format!("/api/v1/products?valid_on={}", day(-5))).await;
+    assert!(numbers(&before).contains(&"T-ORG-001".to_owned()));
+    let (after, _) = walk(&app, &format!("/api/v1/products?valid_on={}", day(0))).await;
+    assert!(!numbers(&after).contains(&"T-ORG-001".to_owned()));
+    // T-ORG-003 was valid through yesterday, its last day, and not today.
+    assert!(numbers(&before).contains(&"T-ORG-003".to_owned()));
+    assert!(!numbers(&after).contains(&"T-ORG-003".to_owned()));
+    let suspended = get(&app, "/api/v1/products?status=suspended").await.json();
+    assert_eq!(suspended["items"].as_array().unwrap().len(), 2);
+}
+
+#[actix_web::test]
+async fn facets_sum_to_the_totals() {
+    let (_db, app) = app_with_products().await;
+    for filter in ["", "&scheme=organic", "&region=360000", "&q=%E8%8C%B6"] {
+        let body = get(
+            &app,
+            &format!(
+                "/api/v1/products?limit=100&facets=scheme,status,category,region,certifier{filter}"
+            ),
+        )
+        .await
+        .json();
+        let total = body["items"].as_array().unwrap().len() as i64;
+        assert!(total > 0, "{filter}");
+        for facet in ["scheme", "status", "category", "region", "certifier"] {
+            let sum: i64 = body["facets"][facet]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["count"].as_i64().unwrap())
+                .sum();
+            assert_eq!(sum, total, "{facet} with {filter:?}");
+        }
+    }
+    let all = get(&app, "/api/v1/products?limit=100&facets=status,region")
+        .await
+        .json();
+    let status: Vec<(String, i64)> = all["facets"]["status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["value"].as_str().unwrap().to_owned(),
+                v["count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("valid".to_owned(), 3),
+            ("expired".to_owned(), 1),
+            ("revoked".to_owned(), 1),
+            ("suspended".to_owned(), 1)
+        ]
+    );
+    let jiangxi = get(&app, "/api/v1/products?region=360000&facets=region")
+        .await
+        .json();
+    assert_eq!(
+        jiangxi["facets"]["region"],
+        json!([{"value": "360100", "name": "南昌市", "count": 3}])
+    );
+}
+
+#[actix_web::test]
+async fn search_finds_one_two_and_three_character_terms() {
+    let (_db, app) = app_with_products().await;
+    for (q, expected) in [
+        ("茶", vec!["T-ORG-001", "T-ORG-003"]),
+        ("大米", vec!["T-ORG-001"]),
+        ("猕猴桃", vec!["T-ORG-002"]),
+        ("空调", vec!["T-GRN-002"]),
+        ("T-GRN-001农业", vec!["T-GRN-001"]),
+    ] {
+        let encoded: String = url_encode(q);
+        let (items, _) = walk(&app, &format!("/api/v1/products?q={encoded}&limit=1")).await;
+        assert_eq!(numbers(&items), expected, "q={q}");
+    }
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn hostile_search_strings_are_data() {
+    let (_db, app) = app_with_products().await;
+    for q in [
+        "\"",
+        "*",
+        "茶 OR 蜂蜜",
+        "NEAR(茶 米)",
+        "%",
+        "_",
+        "%茶%",
+        "'; DROP TABLE products; --",
+        "\\",
+        "title:茶",
+        "茶*",
+        "^茶",
+        "(",
+        "{茶}",
+    ] {
+        let reply = get(
+            &app,
+            &format!("/api/v1/products?q={}&limit=100", url_encode(q)),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "q={q}");
+        let items = reply.json()["items"].as_array().unwrap().clone();
+        // Punctuation matches nothing; syntax words are searched as words.
+        assert!(items.len() <= 2, "q={q:?} returned {}", items.len());
+    }
+    let or = get(
+        &app,
+        &format!("/api/v1/products?q={}", url_encode("茶 OR 蜂蜜")),
+    )
+    .await
+    .json();
+    assert!(
+        or["items"].as_array().unwrap().is_empty(),
+        "OR is not an operator"
+    );
+    get(&app, "/api/v1/products?q=%00")
+        .await
+        .assert_invalid("q");
+    let long = "茶".repeat(101);
+    get(&app, &format!("/api/v1/products?q={}", url_encode(&long)))
+        .await
+        .assert_invalid("q");
+}
+
+#[actix_web::test]
+async fn organic_codes_decode_or_say_which_rule_they_break() {
+    let (_db, app) = app_with_products().await;
+    let hit = get(&app, &format!("/api/v1/organic-codes/{}", code(4_242))).await;
+    assert_eq!(hit.status, 200);
+    let body = hit.json();
+    assert_eq!(body["layout"], "cnca_2012");
+    assert_eq!(body["certifier_code"], "001");
+    assert_eq!(body["certifier"]["name"], "中绿华夏有机产品认证中心");
+    assert_eq!(
+        body["year"].as_i64().unwrap(),
+        2000 + yy().parse::<i64>().unwrap()
+    );
+    assert_eq!(body["serial"], format!("{:012}", 4_242));
+    assert_eq!(body["certificate"]["certificate_no"], "T-ORG-001");
+    assert_eq!(body["certificate"]["status"], "valid");
+    // As printed on a label: "有机码 001-YY-000000010001", spaces and hyphens.
+    let printed = url_encode(&format!("有机码 001-{}-{:012}", yy(), 10_001));
+    let label = get(&app, &format!("/api/v1/organic-codes/{printed}")).await;
+    assert_eq!(label.status, 200);
+    assert_eq!(label.json()["certificate"]["certificate_no"], "T-ORG-002");
+    // Range ends are inclusive; one past is on no certificate.
+    assert_eq!(
+        get(&app, &format!("/api/v1/organic-codes/{}", code(10_499)))
+            .await
+            .status,
+        200
+    );
+    let unknown = get(&app, &format!("/api/v1/organic-codes/{}", code(10_500))).await;
+    unknown.assert_problem(404);
+    assert!(unknown.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("well-formed"));
+    for (bad, rule) in [
+        ("123", "17 digits"),
+        ("001250000000000001", "17 digits"),
+        ("0012500000000000A", "digits only"),
+        ("00199000000000001", "year"),
+    ] {
+        let reply = get(&app, &format!("/api/v1/organic-codes/{bad}")).await;
+        reply.assert_invalid("code");
+        let message = reply.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(message.contains(rule), "{bad}: {message}");
+    }
+}
+
+#[actix_web::test]
+async fn csv_and_json_exports_import_back_unchanged() {
+    let (db, app) = app_with_products().await;
+    let csv = get(&app, "/api/v1/products.csv?limit=1000").await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    let text = String::from_utf8(csv.body.to_vec()).unwrap();
+    assert!(text.starts_with('\u{feff}'), "BOM for Excel");
+    assert_eq!(text.lines().count(), 7);
+
+    let (copy, _pool) = TestDb::bundled();
+    let mut conn = copy.connect();
+    let report = ticweek::import::run(&mut conn, &text, false).unwrap();
+    assert!(report.errors.is_empty(), "{report}");
+    assert_eq!(report.products, 6);
+    let strip = |doc: String| -> Vec<Value> {
+        let mut doc: Value = serde_json::from_str(&doc).unwrap();
+        let mut products = doc["products"].as_array_mut().unwrap().clone();
+        for p in &mut products {
+            p.as_object_mut().unwrap().remove("updated_at");
+        }
+        products
+    };
+    let mut original = db.connect();
+    let exported = ticweek::import::export(&mut original).unwrap();
+    assert_eq!(
+        strip(ticweek::import::export(&mut conn).unwrap()),
+        strip(exported.clone())
+    );
+
+    // The JSON export imports back too, unchanged (statuses included).
+    let (again, _pool2) = TestDb::bundled();
+    let mut conn = again.connect();
+    let report = ticweek::import::run(&mut conn, &exported, false).unwrap();
+    assert!(report.errors.is_empty(), "{report}");
+    assert_eq!(
+        strip(ticweek::import::export(&mut conn).unwrap()),
+        strip(exported)
+    );
+}
+
+#[actix_web::test]
+async fn bad_product_rows_are_reported_and_nothing_is_written() {
+    let (db, _app) = app_with_products().await;
+    let good = fixture()["products"][4].clone();
+    let with = |changes: Value| {
+        let mut item = good.clone();
+        item["certificate_no"] = json!("T-NEW-1");
+        for (k, v) in changes.as_object().unwrap() {
+            item[k] = v.clone();
+        }
+        item
+    };
+    let organic = fixture()["products"][0].clone();
+    let mut overlapping = organic.clone();
+    overlapping["certificate_no"] = json!("T-NEW-2");
+    overlapping["organic_codes"] = json!([{"first": code(9_000), "last": code(9_100)}]);
+    let mut wrong_body = organic.clone();
+    wrong_body["certificate_no"] = json!("T-NEW-3");
+    wrong_body["organic_codes"] = json!([{"first": format!("002{}000000900000", yy()), "last": format!("002{}000000900010", yy())}]);
+    let rows = json!([
+        with(json!({"holder": {"name": "某公司", "credit_code": "91350100M000100Y44"}})),
+        with(json!({"status": "expired"})),
+        with(json!({"organic_codes": [{"first": code(1), "last": code(2)}]})),
+        with(json!({"expires_on": day(-400)})),
+        with(json!({"products": [{"name": "板", "category": "furniture_x"}]})),
+        with(json!({"certification_type": "organic"})),
+        with(json!({"certifier": {"name": "某认证", "approval_no": "CNCA-2002-1"}})),
+        overlapping,
+        wrong_body,
+        with(json!({"certificate_no": "T-GRN-001 "})),
+    ]);
+    let mut conn = db.connect();
+    let report =
+        ticweek::import::run(&mut conn, &json!({ "products": rows }).to_string(), false).unwrap();
+    let fields: Vec<(usize, &str)> = report
+        .errors
+        .iter()
+        .map(|e| (e.index, e.field.as_str()))
+        .collect();
+    for expected in [
+        (0, "holder.credit_code"),
+        (1, "status"),
+        (2, "organic_codes"),
+        (3, "expires_on"),
+        (4, "products[0].category"),
+        (5, "certification_type"),
+        (6, "certifier.approval_no"),
+        (7, "organic_codes"),
+        (8, "organic_codes[0].first"),
+    ] {
+        assert!(fields.contains(&expected), "{expected:?} in {fields:?}");
+    }
+    assert!(report.errors.iter().all(|e| e.section == "products"));
+    // Nothing written: the store still holds the six fixture certificates.
+    let export: Value = serde_json::from_str(&ticweek::import::export(&mut conn).unwrap()).unwrap();
+    assert_eq!(export["products"].as_array().unwrap().len(), 6);
+}
+
+#[actix_web::test]
+async fn bad_parameters_are_400s_naming_them() {
+    let (_db, app) = app_with_products().await;
+    for (query, field) in [
+        ("status=lost", "status"),
+        ("scheme=biodynamic", "scheme"),
+        ("category=furniture_x", "category"),
+        ("valid_on=2024-02-30", "valid_on"),
+        ("certifier=ABC", "certifier"),
+        ("facets=kind", "facets"),
+        ("region=12", "region"),
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("cursor=bm90LWEtY3Vyc29y", "cursor"),
+        ("colour=green", "colour"),
+    ] {
+        get(&app, &format!("/api/v1/products?{query}"))
+            .await
+            .assert_invalid(field);
+    }
+    get(&app, "/api/v1/products.csv?facets=status")
+        .await
+        .assert_invalid("facets");
+    get(&app, "/api/v1/products/changes")
+        .await
+        .assert_invalid("since");
+    get(&app, "/api/v1/products/changes?since=yesterday")
+        .await
+        .assert_invalid("since");
+    get(&app, "/api/v1/products/changes?since=2026-01-01&to=expired")
+        .await
+        .assert_invalid("to");
+    get(&app, "/api/v1/products/T-ORG-001/history?cursor=x")
+        .await
+        .assert_invalid("cursor");
+    get(&app, "/api/v1/products/NOPE-1/history")
+        .await
+        .assert_problem(404);
+    // A cursor of another list is refused, not misread.
+    let events = get(&app, "/api/v1/events?limit=1").await.json();
+    let foreign = events["next_cursor"].as_str().unwrap();
+    get(&app, &format!("/api/v1/products?cursor={foreign}"))
+        .await
+        .assert_invalid("cursor");
+}
