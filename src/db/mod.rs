@@ -34,6 +34,8 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 const SQLITE_MMAP_BYTES: u64 = 1 << 30;
 /// Page cache per connection (pages not in the mapping: WAL frames, temp).
 const SQLITE_CACHE_KIB: u32 = 16 * 1024;
+/// Page cache of the set-up and import connection (see `connect_for_setup`).
+const SQLITE_SETUP_CACHE_KIB: u32 = 512 * 1024;
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
@@ -169,10 +171,14 @@ impl diesel::r2d2::ManageConnection for Manager {
 pub fn connect_for_setup(url: &DatabaseUrl) -> DbResult<DbConn> {
     let mut conn = connect(url)?;
     if let DbConn::Sqlite(sqlite) = &mut conn {
+        // A large page cache: an import writes every index of hundreds of
+        // thousands of rows in one transaction; with SQLite's default 2 MiB
+        // the changed pages spilled to the WAL over and over.
         sqlite
             .batch_execute(&format!(
                 "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};
-                 PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;"
+                 PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;
+                 PRAGMA cache_size = -{SQLITE_SETUP_CACHE_KIB};"
             ))
             .map_err(DbError::from)?;
     }

@@ -586,13 +586,26 @@ pub fn upsert_many(
         .select(diesel::dsl::max(products::search_key))
         .first::<Option<i64>>(conn)?
         .map_or(1, |m| m + 1);
+    // What is stored already, in chunks rather than one look-up per row.
+    let mut stored: HashMap<String, (i64, String)> = HashMap::new();
+    let numbers: Vec<&str> = writes
+        .iter()
+        .map(|w| w.row.certificate_no.as_str())
+        .collect();
+    for chunk in numbers.chunks(500) {
+        let rows: Vec<(String, i64, String)> = products::table
+            .filter(products::certificate_no.eq_any(chunk))
+            .select((
+                products::certificate_no,
+                products::search_key,
+                products::status,
+            ))
+            .load(conn)?;
+        stored.extend(rows.into_iter().map(|(n, key, status)| (n, (key, status))));
+    }
     for (done, write) in writes.iter().enumerate() {
         let number = write.row.certificate_no.as_str();
-        let existing: Option<(i64, String)> = products::table
-            .find(number)
-            .select((products::search_key, products::status))
-            .first(conn)
-            .optional()?;
+        let existing: Option<(i64, String)> = stored.remove(number);
         let search_key = match &existing {
             Some((key, _)) => *key,
             None => {
@@ -640,14 +653,14 @@ pub fn upsert_many(
             today,
             now,
         )?;
-        let names = item_names(&row.items);
-        PRODUCTS.put(
-            conn,
-            existing.as_ref().map(|(key, _)| *key),
-            search_key,
-            &row.holder_name,
-            &names.join(" "),
-        )?;
+        let names = item_names(&row.items).join(" ");
+        match &existing {
+            Some((key, _)) => {
+                PRODUCTS.put(conn, Some(*key), search_key, &row.holder_name, &names)?
+            }
+            // Keys above every stored one were never used.
+            None => PRODUCTS.add(conn, search_key, &row.holder_name, &names)?,
+        }
         super::changes::record(conn, "product", number, false, now)?;
         progress(done + 1);
     }

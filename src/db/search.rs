@@ -85,11 +85,34 @@ impl TextIndex {
         title: &str,
         body: &str,
     ) -> DbResult<()> {
+        self.write(conn, old_key, key, false, title, body)
+    }
+
+    /// Adds the entry of a new record whose `key` no entry has ever used.
+    pub fn add(self, conn: &mut DbConn, key: i64, title: &str, body: &str) -> DbResult<()> {
+        self.write(conn, None, key, true, title, body)
+    }
+
+    fn write(
+        self,
+        conn: &mut DbConn,
+        old_key: Option<i64>,
+        key: i64,
+        fresh: bool,
+        title: &str,
+        body: &str,
+    ) -> DbResult<()> {
         let title_tokens = index_tokens(title);
         let body_tokens = index_tokens(body);
         match conn {
             DbConn::Sqlite(c) => {
-                for stale in [old_key, Some(key)].into_iter().flatten() {
+                // A fresh key (a new record) has no entry to replace.
+                let stale = match old_key {
+                    Some(old) => vec![old, key],
+                    None if fresh => Vec::new(),
+                    None => vec![key],
+                };
+                for stale in stale {
                     diesel::sql_query(format!("DELETE FROM {} WHERE rowid = ?", self.fts))
                         .bind::<BigInt, _>(stale)
                         .execute(c)?;
