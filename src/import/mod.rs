@@ -12,7 +12,7 @@ use std::fmt;
 
 use chrono::{Datelike, NaiveDate, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::api::campaigns::Campaign;
 use crate::api::events::Event;
@@ -68,19 +68,22 @@ impl fmt::Display for Report {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// The document's items as raw text borrowed from the input: each is parsed
+/// on its own (so one bad item is one error, not a refused document), and
+/// 200,000 certificates never exist as one tree of JSON values.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Document {
-    #[serde(default)]
-    notices: Vec<Value>,
-    #[serde(default)]
-    campaigns: Vec<Value>,
-    #[serde(default)]
-    events: Vec<Value>,
-    #[serde(default)]
-    labs: Vec<Value>,
-    #[serde(default)]
-    products: Vec<Value>,
+struct Document<'a> {
+    #[serde(default, borrow)]
+    notices: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    campaigns: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    events: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    labs: Vec<&'a RawValue>,
+    #[serde(default, borrow)]
+    products: Vec<&'a RawValue>,
 }
 
 /// A region given either as a bare adcode or in the read shape `{adcode, name}`.
@@ -255,33 +258,31 @@ pub fn run_with_progress(
     progress: &mut dyn FnMut(usize, usize),
 ) -> DbResult<Report> {
     let body = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
-    let (document, csv_lines) = if body.starts_with('{') {
-        let document: Document = serde_json::from_str(text).map_err(|e| {
+    let csv_items: Vec<Box<RawValue>>;
+    let mut csv_lines = Vec::new();
+    let document: Document = if body.starts_with('{') {
+        serde_json::from_str(text).map_err(|e| {
             DbError::Invalid(vec![(
                 "document".into(),
                 format!("not an import document: {e}"),
             )])
-        })?;
-        (document, Vec::new())
+        })?
     } else {
         let lines = products::csv_to_items(text)
             .map_err(|e| DbError::Invalid(vec![("document".into(), e)]))?;
-        let (items, bad): (Vec<_>, Vec<_>) = lines
-            .into_iter()
-            .enumerate()
-            .partition(|(_, line)| line.is_ok());
-        let document = Document {
-            notices: Vec::new(),
-            campaigns: Vec::new(),
-            events: Vec::new(),
-            labs: Vec::new(),
-            products: items.into_iter().filter_map(|(_, l)| l.ok()).collect(),
-        };
-        let bad = bad
-            .into_iter()
-            .filter_map(|(i, line)| line.err().map(|e| (i, e)))
-            .collect();
-        (document, bad)
+        let mut items = Vec::new();
+        for (index, line) in lines.into_iter().enumerate() {
+            match line.map(|item| serde_json::value::to_raw_value(&item)) {
+                Ok(Ok(raw)) => items.push(raw),
+                Ok(Err(e)) => csv_lines.push((index, e.to_string())),
+                Err(reason) => csv_lines.push((index, reason)),
+            }
+        }
+        csv_items = items;
+        Document {
+            products: csv_items.iter().map(AsRef::as_ref).collect(),
+            ..Document::default()
+        }
     };
     let regions = crate::db::import::known_regions(conn)?;
     let mut v = Validator {
@@ -290,7 +291,6 @@ pub fn run_with_progress(
         section: "notices",
         index: 0,
     };
-
     for (index, reason) in csv_lines {
         v.at("products", index);
         v.refuse("(line)", reason);
@@ -527,8 +527,8 @@ impl Validator {
         });
     }
 
-    fn item<T: serde::de::DeserializeOwned>(&mut self, raw: Value) -> Option<T> {
-        serde_json::from_value(raw)
+    fn item<T: serde::de::DeserializeOwned>(&mut self, raw: &RawValue) -> Option<T> {
+        serde_json::from_str(raw.get())
             .map_err(|e| self.refuse("(item)", e.to_string()))
             .ok()
     }
@@ -563,7 +563,7 @@ impl Validator {
         }
     }
 
-    fn notice(&mut self, raw: Value, now: chrono::NaiveDateTime) -> Option<NoticeChanges> {
+    fn notice(&mut self, raw: &RawValue, now: chrono::NaiveDateTime) -> Option<NoticeChanges> {
         let input: NoticeInput = self.item(raw)?;
         for (field, value) in [
             ("doc_number", &input.doc_number),
@@ -603,7 +603,7 @@ impl Validator {
         })
     }
 
-    fn campaign(&mut self, raw: Value, now: chrono::NaiveDateTime) -> Option<CampaignRow> {
+    fn campaign(&mut self, raw: &RawValue, now: chrono::NaiveDateTime) -> Option<CampaignRow> {
         let input: CampaignInput = self.item(raw)?;
         self.required("title", &input.title);
         self.required("source", &input.source);

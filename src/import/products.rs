@@ -67,7 +67,7 @@ const MAX_TEXT: usize = 500;
 pub(super) fn validate(
     conn: &mut DbConn,
     v: &mut Validator,
-    raw: Vec<Value>,
+    raw: Vec<&serde_json::value::RawValue>,
     today: NaiveDate,
     now: NaiveDateTime,
 ) -> DbResult<Vec<ProductWrite>> {
