@@ -261,6 +261,9 @@ pub fn list(
 ) -> DbResult<(Vec<ProductHit>, bool)> {
     let dialect = Dialect::of(conn);
     let level = level(conn, filter.region.as_ref())?;
+    if let (Some(q), Dialect::Sqlite, ProductOrder::Relevance) = (&filter.q, dialect, order) {
+        return search_sqlite(conn, filter, q, level, after, limit);
+    }
     let mut query = products::table
         .inner_join(regions::table)
         .select((ProductRow::as_select(), regions::name))
@@ -278,6 +281,59 @@ pub fn list(
         ProductOrder::Relevance => query.order(products::search_key.desc()),
     };
     let rows: Vec<(ProductRow, String)> = query.limit(limit + 1).load(conn)?;
+    let mut found = hits(conn, rows)?;
+    let more = found.len() as i64 > limit;
+    found.truncate(limit as usize);
+    Ok((found, more))
+}
+
+/// Most keys taken from the text index in one step of `search_sqlite`.
+const MAX_SEARCH_BATCH: i64 = 4096;
+
+/// A search page on SQLite, newest match first. Joining the whole match set
+/// to the table and sorting it cost a second for a term every holder name
+/// has (有限公司); instead the text index hands over matching keys newest
+/// first, a batch at a time, and only those rows are read and filtered,
+/// until a page is full or the matches run out. A rare term is one batch;
+/// a common term with no other filter is one small batch.
+fn search_sqlite(
+    conn: &mut DbConn,
+    filter: &ProductFilter,
+    q: &SearchQuery,
+    level: Option<RegionLevel>,
+    after: Option<&ProductKey>,
+    limit: i64,
+) -> DbResult<(Vec<ProductHit>, bool)> {
+    let rest = ProductFilter {
+        q: None,
+        ..filter.clone()
+    };
+    let mut below = match after {
+        Some(ProductKey::Relevance(key)) => Some(*key),
+        _ => None,
+    };
+    let mut batch = (limit + 1) * 4;
+    let mut rows: Vec<(ProductRow, String)> = Vec::new();
+    loop {
+        let keys = PRODUCTS.sqlite_keys(conn, q, Field::Everything, below, batch)?;
+        let Some(&lowest) = keys.last() else { break };
+        let exhausted = (keys.len() as i64) < batch;
+        let wanted = limit + 1 - rows.len() as i64;
+        let found: Vec<(ProductRow, String)> = products::table
+            .inner_join(regions::table)
+            .select((ProductRow::as_select(), regions::name))
+            .filter(predicate(&rest, level, Dialect::Sqlite))
+            .filter(products::search_key.eq_any(&keys))
+            .order(products::search_key.desc())
+            .limit(wanted)
+            .load(conn)?;
+        rows.extend(found);
+        if rows.len() as i64 > limit || exhausted {
+            break;
+        }
+        below = Some(lowest);
+        batch = (batch * 4).min(MAX_SEARCH_BATCH);
+    }
     let mut found = hits(conn, rows)?;
     let more = found.len() as i64 > limit;
     found.truncate(limit as usize);

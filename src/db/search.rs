@@ -172,11 +172,7 @@ impl TextIndex {
         let records = self.records;
         match dialect {
             Dialect::Sqlite => {
-                let quoted: Vec<String> = tokens.iter().map(|t| format!("\"{t}\"")).collect();
-                let expression = match field {
-                    Field::Title => format!("title : ({})", quoted.join(" AND ")),
-                    Field::Everything => quoted.join(" AND "),
-                };
+                let expression = fts5_expression(query, field).unwrap_or_default();
                 let fts = self.fts;
                 Box::new(
                     sql::<Bool>(&format!(
@@ -204,6 +200,37 @@ impl TextIndex {
         }
     }
 
+    /// SQLite: the keys of up to `n` records matching `query`, newest (highest
+    /// key) first, below `below` when given. FTS5 walks its index in key
+    /// order and stops at `n`, however common the terms; the caller filters
+    /// these keys further and asks again below the last one if it needs more.
+    pub fn sqlite_keys(
+        self,
+        conn: &mut DbConn,
+        query: &SearchQuery,
+        field: Field,
+        below: Option<i64>,
+        n: i64,
+    ) -> DbResult<Vec<i64>> {
+        #[derive(QueryableByName)]
+        struct Key {
+            #[diesel(sql_type = BigInt)]
+            rowid: i64,
+        }
+        let (DbConn::Sqlite(c), Some(expression)) = (conn, fts5_expression(query, field)) else {
+            return Ok(Vec::new());
+        };
+        let keys: Vec<Key> = diesel::sql_query(format!(
+            "SELECT rowid FROM {fts} WHERE {fts} MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?",
+            fts = self.fts
+        ))
+        .bind::<Text, _>(expression)
+        .bind::<BigInt, _>(below.unwrap_or(i64::MAX))
+        .bind::<BigInt, _>(n)
+        .load(c)?;
+        Ok(keys.into_iter().map(|k| k.rowid).collect())
+    }
+
     /// SQLite: `optimize` merges FTS5 segments after a large import.
     pub fn optimize(self, conn: &mut DbConn) -> DbResult<()> {
         if let DbConn::Sqlite(c) = conn {
@@ -214,4 +241,18 @@ impl TextIndex {
         }
         Ok(())
     }
+}
+
+/// The FTS5 query for `query`: every token quoted, all required; `None`
+/// when nothing can match.
+fn fts5_expression(query: &SearchQuery, field: Field) -> Option<String> {
+    let tokens = query.tokens();
+    if tokens.is_empty() {
+        return None;
+    }
+    let quoted: Vec<String> = tokens.iter().map(|t| format!("\"{t}\"")).collect();
+    Some(match field {
+        Field::Title => format!("title : ({})", quoted.join(" AND ")),
+        Field::Everything => quoted.join(" AND "),
+    })
 }

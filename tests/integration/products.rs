@@ -582,3 +582,46 @@ async fn bad_parameters_are_400s_naming_them() {
         .await
         .assert_invalid("cursor");
 }
+
+#[actix_web::test]
+async fn a_common_term_with_a_selective_filter_pages_through_every_match() {
+    // 60 tea certificates, every tenth in Jiangxi: a search for 茶 in
+    // Jiangxi must find each of those (and the fixture's two) across pages,
+    // however many non-matching newer records lie between them.
+    let mut doc = fixture();
+    let products = doc["products"].as_array_mut().unwrap();
+    for i in 0..60 {
+        let region = if i % 10 == 0 { "360100" } else { "440300" };
+        products.push(certificate(
+            &format!("T-TEA-{i:03}"),
+            "organic",
+            json!([{"name": format!("高山茶{i}"), "category": "tea"}]),
+            region,
+            -10,
+            300,
+            "valid",
+            json!([]),
+        ));
+    }
+    let (_db, app) = crate::common::app_with_import(&doc).await;
+    let mut expected: Vec<String> = (0..60)
+        .filter(|i| i % 10 == 0)
+        .map(|i| format!("T-TEA-{i:03}"))
+        .chain(["T-ORG-001".to_owned(), "T-ORG-003".to_owned()])
+        .collect();
+    expected.sort();
+    for limit in [1, 2, 7, 100] {
+        let (items, _) = walk(
+            &app,
+            &format!("/api/v1/products?q=%E8%8C%B6&region=360000&limit={limit}"),
+        )
+        .await;
+        assert_eq!(numbers(&items), expected, "limit={limit}");
+        // Newest first, each once.
+        let order: Vec<&str> = items
+            .iter()
+            .map(|i| i["certificate_no"].as_str().unwrap())
+            .collect();
+        assert_eq!(order.first(), Some(&"T-TEA-050"), "limit={limit}");
+    }
+}
