@@ -117,10 +117,14 @@ for name in $scenarios; do
         [ -n "$result" ] || { echo "wrk produced no result for $variant" >&2; exit 1; }
         read -r _ requests rps p50 p99 sock_errors status_errors <<<"$result"
         rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
+        # Anonymous memory: the process's own. Peak RSS also counts the
+        # database file's pages that SQLite reads through mmap, which are
+        # the OS page cache, shared and reclaimable.
+        anon_kb=$(awk '/RssAnon/ {print $2}' "/proc/$server_pid/status")
         [ "$variant" = healthz ] && ceiling="$rps"
         ratio=$(python3 -c "print(f'{$rps / $ceiling:.2f}' if '$ceiling' else '-')")
-        printf '| %s | %s | %.0f | %s | %.2f | %.2f | %s | %s |\n' "$variant" "$(wc -l <"$file")" "$rps" "$ratio" \
-            "$p50" "$p99" "$((sock_errors + status_errors))" "$((rss_kb / 1024))" >>"$table"
+        printf '| %s | %s | %.0f | %s | %.2f | %.2f | %s | %s | %s |\n' "$variant" "$(wc -l <"$file")" "$rps" "$ratio" \
+            "$p50" "$p99" "$((sock_errors + status_errors))" "$((rss_kb / 1024))" "$((anon_kb / 1024))" >>"$table"
     done
 done
 
@@ -136,8 +140,8 @@ mkdir -p "$(dirname "$out")"
         "server pinned to CPU $server_cpu (1 worker, read cache ${cache_mb} MiB), wrk pinned to CPU $load_cpu, $connections connections, ${duration} s per scenario, gzip requested."
     echo "Commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown). Data: $(python3 -c "import json,sys; d=json.load(open('$work/import.json')); print(', '.join(f'{len(v)} {k}' for k, v in d.items()))") imported in ${import_ms} ms; database size ${db_size}."
     echo
-    echo "| scenario | distinct URLs | req/s | × ceiling | p50 ms | p99 ms | errors | peak RSS MiB |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    echo "| scenario | distinct URLs | req/s | × ceiling | p50 ms | p99 ms | errors | peak RSS MiB | anon RSS MiB |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     cat "$table"
     echo
     echo "Skipped (endpoint not built yet): ${skipped[*]:-none}."

@@ -12,7 +12,7 @@ pub mod openapi;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{from_fn, Compress, Logger};
+use actix_web::middleware::{from_fn, Logger};
 use actix_web::{web, App};
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
@@ -54,10 +54,9 @@ pub fn app(
         .default_service(web::to(move |req| {
             api::fallback::not_matched(req, known.clone())
         }))
-        // Outside the representations, which compress what they finish; this
-        // one compresses the rest (docs, problem bodies) and adds `Vary`.
+        // Compresses what it finishes (every successful GET, docs included);
+        // actix's `Compress` is not used: it gzipped even a one-packet body.
         .wrap(from_fn(api::caching::representations))
-        .wrap(Compress::default())
         .wrap(from_fn(api::caching::head_as_get))
         .wrap(cors())
         // Outside CORS, so its refusals (a preflight for a method we do not

@@ -755,7 +755,14 @@ pub async fn check_organic_code(
     let body_code = code.body_code.clone();
     let (hit, certifier) = run(&state, move |conn| {
         let hit = crate::db::products::by_organic_code(conn, value)?;
-        let certifier = crate::db::products::certifier_by_code(conn, &body_code)?;
+        // Usually the certificate's own certifier; asked for only if not.
+        let certifier = match &hit {
+            Some(h) if h.row.certifier_code == body_code => Some((
+                h.row.certifier_name.clone(),
+                h.row.certifier_approval_no.clone(),
+            )),
+            _ => crate::db::products::certifier_by_code(conn, &body_code)?,
+        };
         Ok((hit, certifier))
     })
     .await?;

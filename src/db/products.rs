@@ -209,11 +209,15 @@ fn ranges_of(
     certificates: &[String],
 ) -> DbResult<HashMap<String, Vec<(i64, i64)>>> {
     let mut by_certificate: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
-    if certificates.is_empty() {
-        return Ok(by_certificate);
-    }
-    let rows: Vec<(String, i64, i64)> = organic_code_ranges::table
-        .filter(organic_code_ranges::certificate_no.eq_any(certificates))
+    let query = organic_code_ranges::table.into_boxed::<Backend>();
+    let query = match certificates {
+        [] => return Ok(by_certificate),
+        // One `=` keeps the statement in the prepared-statement cache (an
+        // IN list is prepared anew each time): look-ups are the common case.
+        [one] => query.filter(organic_code_ranges::certificate_no.eq(one)),
+        many => query.filter(organic_code_ranges::certificate_no.eq_any(many)),
+    };
+    let rows: Vec<(String, i64, i64)> = query
         .order((
             organic_code_ranges::certificate_no,
             organic_code_ranges::first_code,
