@@ -346,14 +346,31 @@ fn search_sqlite(
 
 /// One certificate, by its normalized number.
 pub fn get(conn: &mut DbConn, certificate_no: &str) -> DbResult<ProductHit> {
-    let row: (ProductRow, String) = products::table
+    let query = products::table
         .inner_join(regions::table)
         .filter(products::certificate_no.eq(certificate_no))
-        .select((ProductRow::as_select(), regions::name))
-        .first(conn)
-        .optional()?
+        // Columns, not `as_select()`: that one is typed for one backend.
+        .select((products::all_columns, regions::name));
+    let row: (ProductRow, String) = super::on_backend!(conn, |c| query.first(c).optional())?
         .ok_or_else(|| not_found(certificate_no))?;
-    Ok(hits(conn, vec![row])?.remove(0))
+    let ranges: Vec<(i64, i64)> = if row.0.scheme == Scheme::Organic.as_str() {
+        let query = organic_code_ranges::table
+            .filter(organic_code_ranges::certificate_no.eq(certificate_no))
+            .order(organic_code_ranges::first_code)
+            .select((
+                organic_code_ranges::first_code,
+                organic_code_ranges::last_code,
+            ));
+        super::on_backend!(conn, |c| query.load(c))?
+    } else {
+        Vec::new()
+    };
+    let (row, region_name) = row;
+    Ok(ProductHit {
+        row,
+        region_name,
+        ranges,
+    })
 }
 
 fn not_found(certificate_no: &str) -> DbError {
@@ -462,15 +479,14 @@ pub fn changes_since(
 
 /// The certificate whose organic-code range holds `code`, if any.
 pub fn by_organic_code(conn: &mut DbConn, code: i64) -> DbResult<Option<ProductHit>> {
-    let range: Option<(i64, String)> = organic_code_ranges::table
+    let query = organic_code_ranges::table
         .filter(organic_code_ranges::first_code.le(code))
         .order(organic_code_ranges::first_code.desc())
         .select((
             organic_code_ranges::last_code,
             organic_code_ranges::certificate_no,
-        ))
-        .first(conn)
-        .optional()?;
+        ));
+    let range: Option<(i64, String)> = super::on_backend!(conn, |c| query.first(c).optional())?;
     match range {
         Some((last, certificate_no)) if last >= code => get(conn, &certificate_no).map(Some),
         _ => Ok(None),
