@@ -493,11 +493,25 @@ pub fn list_open_days(
         page = page_of_ids(conn, filter, filter.near, level, order, after, limit)?;
     }
     let ids: Vec<&str> = page.iter().map(|(id, _)| id.as_str()).collect();
-    let mut rows: HashMap<String, (OpenDayRow, LabSummary)> = open_days::table
+    // Columns rather than `as_select()` (typed for one backend), so the
+    // query runs on the concrete connection (see `db::on_backend!`).
+    let query = open_days::table
         .inner_join(labs::table)
-        .select((OpenDayRow::as_select(), LabSummary::as_select()))
-        .filter(open_days::id.eq_any(&ids))
-        .load::<(OpenDayRow, LabSummary)>(conn)?
+        .select((
+            open_days::all_columns,
+            (
+                labs::id,
+                labs::name,
+                labs::address,
+                labs::region,
+                labs::lat,
+                labs::lon,
+                labs::precision,
+            ),
+        ))
+        .filter(open_days::id.eq_any(&ids));
+    let loaded: Vec<(OpenDayRow, LabSummary)> = super::on_backend!(conn, |c| query.load(c))?;
+    let mut rows: HashMap<String, (OpenDayRow, LabSummary)> = loaded
         .into_iter()
         .map(|(row, lab)| (row.id.clone(), (row, lab)))
         .collect();
