@@ -20,8 +20,9 @@ use crate::db::products::{
     StatusChangeRow,
 };
 use crate::domain::{
-    to_shanghai, today_in_shanghai, Adcode, ApprovalNo, CertificateNo, CertificationType, Invalid,
-    OrganicCode, OrganicCodeLayout, ProductCategory, ProductStatus, Scheme, SearchQuery,
+    parse_date, to_shanghai, today_in_shanghai, Adcode, ApprovalNo, CertificateNo,
+    CertificationType, Invalid, OrganicCode, OrganicCodeLayout, ProductCategory, ProductStatus,
+    Scheme, SearchQuery,
 };
 use crate::error::{ApiError, Problem};
 
@@ -209,10 +210,6 @@ struct ProductRequest {
     facets: Vec<&'static str>,
 }
 
-fn parse_date(raw: &str) -> Result<NaiveDate, Invalid> {
-    crate::domain::parse_date(raw)
-}
-
 impl ProductsQuery {
     fn parse(self, csv: bool) -> Result<ProductRequest, ApiError> {
         let mut check = Checker::default();
@@ -228,10 +225,10 @@ impl ProductsQuery {
                 check.refuse("facets", "is only available on the JSON list");
                 Vec::new()
             }
-            (Some(raw), false) => parse_facets(&mut check, raw),
+            (Some(raw), false) => super::query::facets(&mut check, raw, &FACETS),
         };
         let limit = if csv {
-            csv_limit(&mut check, self.limit.as_deref())
+            super::query::feed_limit(&mut check, self.limit.as_deref())
         } else {
             check.limit(self.limit.as_deref())
         };
@@ -257,38 +254,6 @@ impl ProductsQuery {
         };
         check.finish(request)
     }
-}
-
-fn parse_facets(check: &mut Checker, raw: &str) -> Vec<&'static str> {
-    let mut facets = Vec::new();
-    for name in raw.split(',').map(str::trim) {
-        match FACETS.iter().find(|f| **f == name) {
-            Some(f) if !facets.contains(f) => facets.push(*f),
-            Some(_) => {}
-            None => {
-                check.refuse(
-                    "facets",
-                    format!(
-                        "{name:?} is not a facet; allowed: scheme, status, category, region, certifier"
-                    ),
-                );
-                break;
-            }
-        }
-    }
-    facets
-}
-
-fn csv_limit(check: &mut Checker, raw: Option<&str>) -> i64 {
-    let parsed = check.parse("limit", Some(raw.unwrap_or("1000")), |raw| {
-        match raw.parse::<i64>() {
-            Ok(n) if (1..=1000).contains(&n) && !raw.starts_with('+') => Ok(n),
-            _ => Err(Invalid(format!(
-                "must be an integer from 1 to 1000, got {raw:?}"
-            ))),
-        }
-    });
-    parsed.unwrap_or(1)
 }
 
 fn encode_cursor(key: &ProductKey) -> String {

@@ -120,6 +120,38 @@ impl Checker {
     }
 }
 
+/// The `facets` parameter: names from `allowed`, comma-separated, each once.
+pub fn facets(check: &mut Checker, raw: &str, allowed: &[&'static str]) -> Vec<&'static str> {
+    let mut facets = Vec::new();
+    for name in raw.split(',').map(str::trim) {
+        match allowed.iter().find(|f| **f == name) {
+            Some(f) if !facets.contains(f) => facets.push(*f),
+            Some(_) => {}
+            None => {
+                check.refuse(
+                    "facets",
+                    format!("{name:?} is not a facet; allowed: {}", allowed.join(", ")),
+                );
+                break;
+            }
+        }
+    }
+    facets
+}
+
+/// The page size of a feed or export (CSV, iCalendar): 1 to 1000, default 1000.
+pub fn feed_limit(check: &mut Checker, raw: Option<&str>) -> i64 {
+    let parsed = check.parse("limit", Some(raw.unwrap_or("1000")), |raw| {
+        match raw.parse::<i64>() {
+            Ok(n) if (1..=1000).contains(&n) && !raw.starts_with('+') => Ok(n),
+            _ => Err(Invalid(format!(
+                "must be an integer from 1 to 1000, got {raw:?}"
+            ))),
+        }
+    });
+    parsed.unwrap_or(1)
+}
+
 /// A year between 2000 and 2100.
 pub fn year(raw: &str) -> Result<i32, Invalid> {
     match raw.parse::<i32>() {

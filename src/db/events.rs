@@ -129,14 +129,6 @@ fn always() -> Predicate {
     super::always()
 }
 
-fn region_level(conn: &mut DbConn, filter: &EventFilter) -> DbResult<Option<RegionLevel>> {
-    filter
-        .region
-        .as_ref()
-        .map(|code| super::regions::filter_level(conn, code))
-        .transpose()
-}
-
 /// Every filter except the text search phase, as one predicate; the same
 /// predicate feeds the page query and the facet query.
 fn predicate(filter: &EventFilter, level: Option<RegionLevel>, dialect: Dialect) -> Predicate {
@@ -207,7 +199,7 @@ pub fn list(
     limit: i64,
 ) -> DbResult<(Vec<EventHit>, bool)> {
     let dialect = Dialect::of(conn);
-    let level = region_level(conn, filter)?;
+    let level = super::regions::filter_level(conn, filter.region.as_ref())?;
     let scope = Scope {
         filter,
         level,
@@ -412,24 +404,9 @@ pub struct FacetCounts {
     pub year: HashMap<i32, i64>,
 }
 
-/// The level at which the region facet counts: provinces, or one level below
-/// the region filter.
-fn bucket_of(
-    level: Option<RegionLevel>,
-    province: &str,
-    city: Option<&str>,
-    region: &str,
-) -> String {
-    match level {
-        None => province.to_owned(),
-        Some(RegionLevel::Province) => city.unwrap_or(region).to_owned(),
-        Some(_) => region.to_owned(),
-    }
-}
-
 pub fn facets(conn: &mut DbConn, filter: &EventFilter) -> DbResult<FacetCounts> {
     let dialect = Dialect::of(conn);
-    let level = region_level(conn, filter)?;
+    let level = super::regions::filter_level(conn, filter.region.as_ref())?;
     // (kind, region, province, city, status, year, count)
     type Group = (String, String, String, Option<String>, String, i32, i64);
     // One grouped query over the exact filtered set (the radius test is SQL too).
@@ -460,7 +437,7 @@ pub fn facets(conn: &mut DbConn, filter: &EventFilter) -> DbResult<FacetCounts> 
         *counts.kind.entry(kind).or_default() += n;
         *counts.status.entry(status).or_default() += n;
         *counts.year.entry(year).or_default() += n;
-        let bucket = bucket_of(level, &province, city.as_deref(), &region);
+        let bucket = super::regions::facet_bucket(level, &province, city.as_deref(), &region);
         *buckets.entry(bucket).or_default() += n;
     }
     let names: HashMap<String, String> = regions::table

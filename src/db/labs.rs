@@ -253,12 +253,6 @@ where
     p
 }
 
-fn level(conn: &mut DbConn, region: Option<&Adcode>) -> DbResult<Option<RegionLevel>> {
-    region
-        .map(|code| super::regions::filter_level(conn, code))
-        .transpose()
-}
-
 fn distance_to(point: LatLon, lab: &LabRow) -> f64 {
     super::distance_km(point, lab.lat, lab.lon)
 }
@@ -291,7 +285,7 @@ pub fn list_labs(
     limit: i64,
 ) -> DbResult<(Vec<LabHit>, bool)> {
     let dialect = Dialect::of(conn);
-    let level = level(conn, filter.region.as_ref())?;
+    let level = super::regions::filter_level(conn, filter.region.as_ref())?;
     let mut query = labs::table
         .inner_join(regions::table)
         .select((
@@ -478,7 +472,7 @@ pub fn list_open_days(
     after: Option<&OpenDayKey>,
     limit: i64,
 ) -> DbResult<(Vec<OpenDayHit>, bool)> {
-    let level = level(conn, filter.region.as_ref())?;
+    let level = super::regions::filter_level(conn, filter.region.as_ref())?;
     let mut page = Vec::new();
     if let (OpenDayOrder::Distance, Some((point, radius))) = (order, filter.near) {
         for fraction in NEARBY_STEPS {

@@ -197,12 +197,6 @@ fn predicate(filter: &ProductFilter, level: Option<RegionLevel>, dialect: Dialec
     p
 }
 
-fn level(conn: &mut DbConn, region: Option<&Adcode>) -> DbResult<Option<RegionLevel>> {
-    region
-        .map(|code| super::regions::filter_level(conn, code))
-        .transpose()
-}
-
 /// The organic-code ranges of `certificates`, by certificate.
 fn ranges_of(
     conn: &mut DbConn,
@@ -264,7 +258,7 @@ pub fn list(
     limit: i64,
 ) -> DbResult<(Vec<ProductHit>, bool)> {
     let dialect = Dialect::of(conn);
-    let level = level(conn, filter.region.as_ref())?;
+    let level = super::regions::filter_level(conn, filter.region.as_ref())?;
     if let (Some(q), Dialect::Sqlite, ProductOrder::Relevance) = (&filter.q, dialect, order) {
         return search_sqlite(conn, filter, q, level, after, limit);
     }
@@ -518,7 +512,7 @@ pub struct FacetCounts {
 /// One grouped query per wanted dimension over the filtered set.
 pub fn facets(conn: &mut DbConn, filter: &ProductFilter, wanted: &[&str]) -> DbResult<FacetCounts> {
     let dialect = Dialect::of(conn);
-    let level = level(conn, filter.region.as_ref())?;
+    let level = super::regions::filter_level(conn, filter.region.as_ref())?;
     let base = || {
         products::table
             .inner_join(regions::table)
@@ -590,11 +584,7 @@ pub fn facets(conn: &mut DbConn, filter: &ProductFilter, wanted: &[&str]) -> DbR
             .load(conn)?;
         let mut buckets: HashMap<String, i64> = HashMap::new();
         for (region, province, city, n) in rows {
-            let bucket = match level {
-                None => province,
-                Some(RegionLevel::Province) => city.unwrap_or(region),
-                Some(_) => region,
-            };
+            let bucket = super::regions::facet_bucket(level, &province, city.as_deref(), &region);
             *buckets.entry(bucket).or_default() += n;
         }
         let names: HashMap<String, String> = regions::table

@@ -82,14 +82,33 @@ pub fn require_known(conn: &mut DbConn, field: &str, adcode: &Adcode) -> DbResul
 
 /// The level of a `region` filter, read once per request: it picks the one
 /// indexed column (`province`, `city` or `region`) that the filter compares.
-pub fn filter_level(conn: &mut DbConn, adcode: &Adcode) -> DbResult<RegionLevel> {
+/// `None` without a filter; an unknown adcode is a 400.
+pub fn filter_level(conn: &mut DbConn, region: Option<&Adcode>) -> DbResult<Option<RegionLevel>> {
+    let Some(adcode) = region else {
+        return Ok(None);
+    };
     let level: Option<String> = regions::table
         .find(adcode.as_str())
         .select(regions::level)
         .first(conn)
         .optional()?;
     let level = level.ok_or_else(|| unknown("region", adcode))?;
-    Ok(level.parse().unwrap_or(RegionLevel::County))
+    Ok(Some(level.parse().unwrap_or(RegionLevel::County)))
+}
+
+/// The division a region facet counts a record under: its province without
+/// a region filter, else one level below the filter's.
+pub fn facet_bucket(
+    level: Option<RegionLevel>,
+    province: &str,
+    city: Option<&str>,
+    region: &str,
+) -> String {
+    match level {
+        None => province.to_owned(),
+        Some(RegionLevel::Province) => city.unwrap_or(region).to_owned(),
+        Some(_) => region.to_owned(),
+    }
 }
 
 fn unknown(field: &str, adcode: &Adcode) -> DbError {

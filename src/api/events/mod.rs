@@ -265,7 +265,7 @@ impl EventsQuery {
                 check.refuse("facets", "is only available on the JSON list");
                 Vec::new()
             }
-            (Some(raw), Format::Json) => parse_facets(&mut check, raw),
+            (Some(raw), Format::Json) => super::query::facets(&mut check, raw, &FACETS),
         };
         let include_deadlines = match (self.include.as_deref(), format) {
             (None, _) => false,
@@ -281,7 +281,9 @@ impl EventsQuery {
         };
         let limit = match format {
             Format::Json => check.limit(self.limit.as_deref()),
-            Format::Ics | Format::Csv => feed_limit(&mut check, self.limit.as_deref()),
+            Format::Ics | Format::Csv => {
+                super::query::feed_limit(&mut check, self.limit.as_deref())
+            }
         };
         let request = EventRequest {
             filter: EventFilter {
@@ -314,36 +316,6 @@ impl EventsQuery {
         };
         check.finish(request)
     }
-}
-
-fn parse_facets(check: &mut Checker, raw: &str) -> Vec<&'static str> {
-    let mut facets = Vec::new();
-    for name in raw.split(',').map(str::trim) {
-        match FACETS.iter().find(|f| **f == name) {
-            Some(f) if !facets.contains(f) => facets.push(*f),
-            Some(_) => {}
-            None => {
-                check.refuse(
-                    "facets",
-                    format!("{name:?} is not a facet; allowed: kind, region, status, year"),
-                );
-                break;
-            }
-        }
-    }
-    facets
-}
-
-fn feed_limit(check: &mut Checker, raw: Option<&str>) -> i64 {
-    let parsed = check.parse("limit", Some(raw.unwrap_or("1000")), |raw| {
-        match raw.parse::<i64>() {
-            Ok(n) if (1..=1000).contains(&n) && !raw.starts_with('+') => Ok(n),
-            _ => Err(Invalid(format!(
-                "must be an integer from 1 to 1000, got {raw:?}"
-            ))),
-        }
-    });
-    parsed.unwrap_or(1)
 }
 
 fn order_tag(order: Order) -> &'static str {
