@@ -487,24 +487,32 @@ pub fn list_open_days(
         page = page_of_ids(conn, filter, filter.near, level, order, after, limit)?;
     }
     let ids: Vec<&str> = page.iter().map(|(id, _)| id.as_str()).collect();
-    // Columns rather than `as_select()` (typed for one backend), so the
-    // query runs on the concrete connection (see `db::on_backend!`).
-    let query = open_days::table
-        .inner_join(labs::table)
-        .select((
-            open_days::all_columns,
-            (
-                labs::id,
-                labs::name,
-                labs::address,
-                labs::region,
-                labs::lat,
-                labs::lon,
-                labs::precision,
-            ),
-        ))
-        .filter(open_days::id.eq_any(&ids));
-    let loaded: Vec<(OpenDayRow, LabSummary)> = super::on_backend!(conn, |c| query.load(c))?;
+    let loaded: Vec<(OpenDayRow, LabSummary)> = if ids.is_empty() {
+        Vec::new()
+    } else {
+        // On the concrete connection (see `db::on_backend!`): columns rather
+        // than `as_select()`, which is typed for one backend.
+        super::on_backend!(conn, |c, DB| open_days::table
+            .inner_join(labs::table)
+            .select((
+                open_days::all_columns,
+                (
+                    labs::id,
+                    labs::name,
+                    labs::address,
+                    labs::region,
+                    labs::lat,
+                    labs::lon,
+                    labs::precision,
+                ),
+            ))
+            .filter(super::one_of::<_, DB, _>(
+                open_days::id,
+                &ids,
+                limit as usize + 1
+            ))
+            .load(c))?
+    };
     let mut rows: HashMap<String, (OpenDayRow, LabSummary)> = loaded
         .into_iter()
         .map(|(row, lab)| (row.id.clone(), (row, lab)))

@@ -267,6 +267,8 @@ pub(crate) use chord2;
 /// SQL text (even to collect its binds); on the concrete connection a static
 /// query is found in the statement cache by its type alone. For the hottest
 /// look-ups that was a measurable share of a request.
+/// With `|c, DB|`, `DB` names the concrete backend inside the body, for
+/// expressions boxed per backend (see `one_of`).
 macro_rules! on_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
         match $conn {
@@ -274,8 +276,57 @@ macro_rules! on_backend {
             $crate::db::DbConn::Pg($c) => $body,
         }
     };
+    ($conn:expr, |$c:ident, $db:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite($c) => {
+                #[allow(clippy::upper_case_acronyms)]
+                type $db = diesel::sqlite::Sqlite;
+                $body
+            }
+            $crate::db::DbConn::Pg($c) => {
+                #[allow(clippy::upper_case_acronyms)]
+                type $db = diesel::pg::Pg;
+                $body
+            }
+        }
+    };
 }
 pub(crate) use on_backend;
+
+/// `column IN (keys…)` written as `column = ? OR …` with exactly `arity`
+/// terms (the last key repeated): one statement text per arity, so the
+/// statement stays in the connection's cache, where diesel never keeps an
+/// `IN` list (its length varies). Both backends plan the chain as index
+/// look-ups. `keys` must not be empty.
+fn one_of<QS, DB, C>(
+    column: C,
+    keys: &[&str],
+    arity: usize,
+) -> Box<dyn BoxableExpression<QS, DB, SqlType = diesel::sql_types::Bool>>
+where
+    DB: diesel::backend::Backend + 'static,
+    QS: 'static,
+    C: Expression<SqlType = diesel::sql_types::Text> + Copy,
+    diesel::dsl::Eq<C, String>:
+        BoxableExpression<QS, DB, SqlType = diesel::sql_types::Bool> + 'static,
+    diesel::dsl::Or<
+        Box<dyn BoxableExpression<QS, DB, SqlType = diesel::sql_types::Bool>>,
+        diesel::dsl::Eq<C, String>,
+    >: BoxableExpression<QS, DB, SqlType = diesel::sql_types::Bool> + 'static,
+{
+    let last = keys.last().expect("one_of needs at least one key");
+    let mut keys = keys
+        .iter()
+        .chain(std::iter::repeat(last))
+        .take(arity.max(keys.len()));
+    let first = keys.next().expect("at least one key");
+    let mut any: Box<dyn BoxableExpression<QS, DB, SqlType = diesel::sql_types::Bool>> =
+        Box::new(column.eq(first.to_string()));
+    for key in keys {
+        any = Box::new(any.or(column.eq(key.to_string())));
+    }
+    any
+}
 
 /// The predicate every row satisfies, to AND filters onto: a bound `true`
 /// rather than SQL text, so that the statement stays cacheable.
