@@ -506,11 +506,7 @@ pub fn list_open_days(
                     labs::precision,
                 ),
             ))
-            .filter(super::one_of::<_, DB, _>(
-                open_days::id,
-                &ids,
-                limit as usize + 1
-            ))
+            .filter(super::one_of::<_, DB, _>(open_days::id, &ids))
             .load(c))?
     };
     let mut rows: HashMap<String, (OpenDayRow, LabSummary)> = loaded

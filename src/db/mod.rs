@@ -293,15 +293,16 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
-/// `column IN (keys…)` written as `column = ? OR …` with exactly `arity`
-/// terms (the last key repeated): one statement text per arity, so the
-/// statement stays in the connection's cache, where diesel never keeps an
-/// `IN` list (its length varies). Both backends plan the chain as index
-/// look-ups. `keys` must not be empty.
+/// `column IN (keys…)` written as `column = ? OR …`, padded with the last
+/// key to the next power of two: diesel never keeps a statement with an
+/// `IN` list in its cache (the list's length varies), and a query prepared
+/// anew for every page cost more than running it. With a few fixed arities
+/// the statement is prepared once per connection and arity. Both backends
+/// plan the chain as index look-ups. At most `MAX_ONE_OF` keys (each term
+/// nests one level deeper in SQLite's expression tree); never empty.
 fn one_of<QS, DB, C>(
     column: C,
     keys: &[&str],
-    arity: usize,
 ) -> Box<dyn BoxableExpression<QS, DB, SqlType = diesel::sql_types::Bool>>
 where
     DB: diesel::backend::Backend + 'static,
@@ -314,19 +315,28 @@ where
         diesel::dsl::Eq<C, String>,
     >: BoxableExpression<QS, DB, SqlType = diesel::sql_types::Bool> + 'static,
 {
-    let last = keys.last().expect("one_of needs at least one key");
+    assert!(
+        !keys.is_empty() && keys.len() <= MAX_ONE_OF,
+        "one_of takes 1 to {MAX_ONE_OF} keys"
+    );
+    let last = keys[keys.len() - 1];
+    let arity = keys.len().next_power_of_two();
     let mut keys = keys
         .iter()
+        .copied()
         .chain(std::iter::repeat(last))
-        .take(arity.max(keys.len()));
-    let first = keys.next().expect("at least one key");
+        .take(arity);
+    let first = keys.next().unwrap_or(last);
     let mut any: Box<dyn BoxableExpression<QS, DB, SqlType = diesel::sql_types::Bool>> =
-        Box::new(column.eq(first.to_string()));
+        Box::new(column.eq(first.to_owned()));
     for key in keys {
-        any = Box::new(any.or(column.eq(key.to_string())));
+        any = Box::new(any.or(column.eq(key.to_owned())));
     }
     any
 }
+
+/// Most keys `one_of` takes: a page and its look-ahead row, with room.
+const MAX_ONE_OF: usize = 256;
 
 /// The predicate every row satisfies, to AND filters onto: a bound `true`
 /// rather than SQL text, so that the statement stays cacheable.

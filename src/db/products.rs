@@ -202,33 +202,51 @@ fn ranges_of(
     conn: &mut DbConn,
     certificates: &[String],
 ) -> DbResult<HashMap<String, Vec<(i64, i64)>>> {
+    if certificates.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let numbers: Vec<&str> = certificates.iter().map(String::as_str).collect();
+    let rows: Vec<(String, i64, i64)> = super::on_backend!(conn, |c, DB| {
+        organic_code_ranges::table
+            .filter(super::one_of::<_, DB, _>(
+                organic_code_ranges::certificate_no,
+                &numbers,
+            ))
+            .order(RANGE_ORDER)
+            .select(RANGE_COLUMNS)
+            .load(c)
+    })?;
+    Ok(group_ranges(rows))
+}
+
+/// A range row: certificate, first and last code.
+const RANGE_COLUMNS: (
+    organic_code_ranges::certificate_no,
+    organic_code_ranges::first_code,
+    organic_code_ranges::last_code,
+) = (
+    organic_code_ranges::certificate_no,
+    organic_code_ranges::first_code,
+    organic_code_ranges::last_code,
+);
+const RANGE_ORDER: (
+    organic_code_ranges::certificate_no,
+    organic_code_ranges::first_code,
+) = (
+    organic_code_ranges::certificate_no,
+    organic_code_ranges::first_code,
+);
+
+/// Range rows (in `RANGE_ORDER`) by certificate.
+fn group_ranges(rows: Vec<(String, i64, i64)>) -> HashMap<String, Vec<(i64, i64)>> {
     let mut by_certificate: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
-    let query = organic_code_ranges::table.into_boxed::<Backend>();
-    let query = match certificates {
-        [] => return Ok(by_certificate),
-        // One `=` keeps the statement in the prepared-statement cache (an
-        // IN list is prepared anew each time): look-ups are the common case.
-        [one] => query.filter(organic_code_ranges::certificate_no.eq(one)),
-        many => query.filter(organic_code_ranges::certificate_no.eq_any(many)),
-    };
-    let rows: Vec<(String, i64, i64)> = query
-        .order((
-            organic_code_ranges::certificate_no,
-            organic_code_ranges::first_code,
-        ))
-        .select((
-            organic_code_ranges::certificate_no,
-            organic_code_ranges::first_code,
-            organic_code_ranges::last_code,
-        ))
-        .load(conn)?;
     for (certificate, first, last) in rows {
         by_certificate
             .entry(certificate)
             .or_default()
             .push((first, last));
     }
-    Ok(by_certificate)
+    by_certificate
 }
 
 fn hits(conn: &mut DbConn, rows: Vec<(ProductRow, String)>) -> DbResult<Vec<ProductHit>> {
@@ -313,23 +331,27 @@ fn search_sqlite(
     let mut batch = (limit + 1) * 4;
     let mut rows: Vec<(ProductRow, String)> = Vec::new();
     loop {
-        let keys = PRODUCTS.sqlite_keys(conn, q, Field::Everything, below, batch)?;
-        let Some(&lowest) = keys.last() else { break };
-        let exhausted = (keys.len() as i64) < batch;
         let wanted = limit + 1 - rows.len() as i64;
         let found: Vec<(ProductRow, String)> = products::table
             .inner_join(regions::table)
             .select((ProductRow::as_select(), regions::name))
             .filter(predicate(&rest, level, Dialect::Sqlite))
-            .filter(products::search_key.eq_any(&keys))
+            .filter(PRODUCTS.sqlite_batch::<Source>(q, Field::Everything, below, batch))
             .order(products::search_key.desc())
             .limit(wanted)
             .load(conn)?;
+        let short = (found.len() as i64) < wanted;
         rows.extend(found);
-        if rows.len() as i64 > limit || exhausted {
+        if !short {
             break;
         }
-        below = Some(lowest);
+        // The filters left the page short: go on below this batch, unless
+        // it was the index's last.
+        let keys = PRODUCTS.sqlite_keys(conn, q, Field::Everything, below, batch)?;
+        match keys.last() {
+            Some(&lowest) if keys.len() as i64 == batch => below = Some(lowest),
+            _ => break,
+        }
         batch = (batch * 4).min(MAX_SEARCH_BATCH);
     }
     let mut found = hits(conn, rows)?;
@@ -820,23 +842,10 @@ pub fn all(conn: &mut DbConn) -> DbResult<Vec<ProductHit>> {
         .order(products::certificate_no)
         .load(conn)?;
     let ranges: Vec<(String, i64, i64)> = organic_code_ranges::table
-        .order((
-            organic_code_ranges::certificate_no,
-            organic_code_ranges::first_code,
-        ))
-        .select((
-            organic_code_ranges::certificate_no,
-            organic_code_ranges::first_code,
-            organic_code_ranges::last_code,
-        ))
+        .order(RANGE_ORDER)
+        .select(RANGE_COLUMNS)
         .load(conn)?;
-    let mut by_certificate: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
-    for (certificate, first, last) in ranges {
-        by_certificate
-            .entry(certificate)
-            .or_default()
-            .push((first, last));
-    }
+    let mut by_certificate = group_ranges(ranges);
     Ok(rows
         .into_iter()
         .map(|(row, region_name)| ProductHit {

@@ -200,6 +200,34 @@ impl TextIndex {
         }
     }
 
+    /// SQLite: "the record's `search_key` is among the `n` highest below
+    /// `below` that match `query`", as a predicate: one statement reads a
+    /// batch of the index and its records, prepared once per connection.
+    pub fn sqlite_batch<QS: 'static>(
+        self,
+        query: &SearchQuery,
+        field: Field,
+        below: Option<i64>,
+        n: i64,
+    ) -> Box<dyn BoxableExpression<QS, Backend, SqlType = Bool>> {
+        let Some(expression) = fts5_expression(query, field) else {
+            return Box::new(sql::<Bool>("1 = 0"));
+        };
+        Box::new(
+            sql::<Bool>(&format!(
+                "{records}.search_key IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ",
+                records = self.records,
+                fts = self.fts
+            ))
+            .bind::<Text, _>(expression)
+            .sql(" AND rowid < ")
+            .bind::<BigInt, _>(below.unwrap_or(i64::MAX))
+            .sql(" ORDER BY rowid DESC LIMIT ")
+            .bind::<BigInt, _>(n)
+            .sql(")"),
+        )
+    }
+
     /// SQLite: the keys of up to `n` records matching `query`, newest (highest
     /// key) first, below `below` when given. FTS5 walks its index in key
     /// order and stops at `n`, however common the terms; the caller filters
