@@ -24,6 +24,24 @@ pub struct Records<'a> {
     pub products: &'a [ProductWrite],
 }
 
+/// Hears an import inside its transaction, before and after the records are
+/// written: what it writes there (the audit log) commits with them or not
+/// at all, and what it reads there is what the import replaced.
+pub trait Observer {
+    fn before(&mut self, conn: &mut DbConn) -> DbResult<()>;
+    fn after(&mut self, conn: &mut DbConn) -> DbResult<()>;
+}
+
+/// No observer: the command line's import.
+impl Observer for () {
+    fn before(&mut self, _: &mut DbConn) -> DbResult<()> {
+        Ok(())
+    }
+    fn after(&mut self, _: &mut DbConn) -> DbResult<()> {
+        Ok(())
+    }
+}
+
 /// Upserts every record in one transaction; any failure leaves the database
 /// as it was. `progress` hears how many certificates are written so far.
 pub fn write_all(
@@ -31,6 +49,7 @@ pub fn write_all(
     records: Records,
     today: NaiveDate,
     now: NaiveDateTime,
+    observer: &mut dyn Observer,
     progress: &mut dyn FnMut(usize),
 ) -> DbResult<()> {
     let Records {
@@ -41,6 +60,7 @@ pub fn write_all(
         products: product_writes,
     } = records;
     super::exclusive_transaction(conn, |conn| {
+        observer.before(conn)?;
         for notice in notice_rows {
             notice_queries::upsert(conn, notice)?;
             changes::record(conn, "notice", &notice.id, false, notice.updated_at)?;
@@ -65,7 +85,7 @@ pub fn write_all(
             products::upsert_many(conn, product_writes, today, now, &mut *progress)?;
             super::search::PRODUCTS.optimize(conn)?;
         }
-        Ok(())
+        observer.after(conn)
     })
 }
 

@@ -1,6 +1,7 @@
 //! Persistence: one `DbConn` over SQLite or PostgreSQL, its pool, the embedded
 //! migrations, and one file of queries per resource. Nothing here knows HTTP.
 
+pub mod access;
 pub mod campaigns;
 pub mod changes;
 pub mod events;

@@ -207,7 +207,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     open_days,
     products,
     product_status_changes,
-    organic_code_ranges
+    organic_code_ranges,
+    tokens,
+    audit_log,
+    idempotent_replies
 );
 
 // The event facet query groups by event columns and the region's ancestors.
@@ -224,5 +227,41 @@ diesel::table! {
     data_version (id) {
         id -> Integer,
         version -> BigInt,
+    }
+}
+
+diesel::table! {
+    tokens (name) {
+        name -> Text,
+        role -> Text,
+        scope -> Nullable<Text>,
+        hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Text,
+        before_json -> Nullable<Text>,
+        after_json -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    idempotent_replies (actor, key) {
+        actor -> Text,
+        key -> Text,
+        fingerprint -> Text,
+        status -> Integer,
+        location -> Nullable<Text>,
+        body -> Text,
+        created_at -> Timestamp,
     }
 }

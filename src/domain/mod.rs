@@ -48,6 +48,7 @@ macro_rules! vocabulary {
 
 pub(crate) use vocabulary;
 
+mod access;
 mod adcode;
 mod campaign;
 mod event;
@@ -58,6 +59,7 @@ mod product;
 mod search;
 mod time;
 
+pub use access::{looks_like_token, new_token, token_hash, token_name, Actor, Place, Role, Scope};
 pub use adcode::{Adcode, RegionLevel};
 pub use campaign::CampaignKind;
 pub use event::{Activity, Attendance, EventSort, EventStatus, Precision, TimeBound, Window};

@@ -20,12 +20,14 @@ use crate::api::labs::Lab;
 use crate::api::notices::{Contact, Deadline, Notice};
 use crate::db::campaigns::CampaignRow;
 use crate::db::events::{EventRow, RegionFacts};
+use crate::db::import::Observer;
 use crate::db::labs::{LabRow, OpenDayRow};
 use crate::db::notices::NoticeChanges;
+use crate::db::products::ProductWrite;
 use crate::db::{DbConn, DbError, DbResult};
 use crate::domain::{
-    parse_date, Activity, Adcode, Attendance, CampaignKind, CmaNumber, CoordSys, EventStatus,
-    Invalid, LabField, LatLon, Precision, RecordId, SHANGHAI,
+    parse_date, Activity, Actor, Adcode, Attendance, CampaignKind, CmaNumber, CoordSys,
+    EventStatus, Invalid, LabField, LatLon, Place, Precision, RecordId, Scope, SHANGHAI,
 };
 
 /// One refused item: which list, which position, which field, and why.
@@ -47,14 +49,16 @@ pub struct Report {
     pub products: usize,
     pub dry_run: bool,
     pub errors: Vec<RowError>,
+    /// Rows outside the submitting token's scope (the write API answers 403).
+    pub forbidden: Vec<RowError>,
 }
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for e in &self.errors {
+        for e in self.forbidden.iter().chain(&self.errors) {
             writeln!(f, "{}[{}].{}: {}", e.section, e.index, e.field, e.reason)?;
         }
-        let verb = if self.dry_run || !self.errors.is_empty() {
+        let verb = if self.dry_run || !self.is_clean() {
             "checked"
         } else {
             "imported"
@@ -65,6 +69,13 @@ impl fmt::Display for Report {
              {} product certificate(s)",
             self.notices, self.campaigns, self.events, self.labs, self.open_days, self.products
         )
+    }
+}
+
+impl Report {
+    /// Nothing refused: the import was (or, dry, would be) written.
+    pub fn is_clean(&self) -> bool {
+        self.errors.is_empty() && self.forbidden.is_empty()
     }
 }
 
@@ -243,7 +254,7 @@ struct LabInput {
 }
 
 /// Validates `text`; unless `dry_run` or a row is bad, writes every record in
-/// one transaction.
+/// one transaction. The command line's import: no token, no scope.
 pub fn run(conn: &mut DbConn, text: &str, dry_run: bool) -> DbResult<Report> {
     run_with_progress(conn, text, dry_run, &mut |_, _| {})
 }
@@ -255,6 +266,30 @@ pub fn run_with_progress(
     conn: &mut DbConn,
     text: &str,
     dry_run: bool,
+    progress: &mut dyn FnMut(usize, usize),
+) -> DbResult<Report> {
+    import(conn, text, dry_run, None, &mut (), progress)
+}
+
+/// An import by a token holder: every row must lie inside `actor`'s scope
+/// (before and after the write), and `observer` hears the write inside its
+/// transaction (the write API audits there).
+pub fn submit(
+    conn: &mut DbConn,
+    text: &str,
+    dry_run: bool,
+    actor: &Actor,
+    observer: &mut dyn Observer,
+) -> DbResult<Report> {
+    import(conn, text, dry_run, Some(actor), observer, &mut |_, _| {})
+}
+
+fn import(
+    conn: &mut DbConn,
+    text: &str,
+    dry_run: bool,
+    actor: Option<&Actor>,
+    observer: &mut dyn Observer,
     progress: &mut dyn FnMut(usize, usize),
 ) -> DbResult<Report> {
     let body = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
@@ -287,6 +322,7 @@ pub fn run_with_progress(
     let regions = crate::db::import::known_regions(conn)?;
     let mut v = Validator {
         errors: Vec::new(),
+        forbidden: Vec::new(),
         regions,
         section: "notices",
         index: 0,
@@ -393,7 +429,7 @@ pub fn run_with_progress(
             );
         }
         if let Some(row) = v.event(input, &campaign_kinds, &region_facts, now) {
-            event_rows.push(row);
+            event_rows.push((index, row));
         }
     }
     let mut labs = Vec::new();
@@ -436,12 +472,42 @@ pub fn run_with_progress(
             }
         }
         if let Some(lab) = v.lab(input, &lab_region_facts, &known_events, now) {
-            lab_rows.push(lab);
+            lab_rows.push((index, lab));
         }
     }
     let product_writes = products::validate(conn, &mut v, document.products, today, now)?;
+    if let Some(actor) = actor.filter(|a| a.scope != Scope::National) {
+        let mut rows: Vec<ScopedRow> = Vec::new();
+        rows.extend(
+            notices
+                .iter()
+                .map(|(i, n)| ScopedRow::new("notices", *i, &n.id, n.region.as_deref())),
+        );
+        rows.extend(
+            campaigns
+                .iter()
+                .map(|(i, c)| ScopedRow::new("campaigns", *i, &c.id, c.region.as_deref())),
+        );
+        rows.extend(
+            event_rows
+                .iter()
+                .map(|(i, e)| ScopedRow::new("events", *i, &e.id, Some(&e.region))),
+        );
+        rows.extend(lab_rows.iter().map(|(i, (lab, sessions))| ScopedRow {
+            lab: Some(lab.id.clone()),
+            sessions: sessions.iter().map(|s| s.id.clone()).collect(),
+            ..ScopedRow::new("labs", *i, &lab.id, Some(&lab.region))
+        }));
+        rows.extend(product_writes.iter().map(|(i, w)| {
+            ScopedRow::new("products", *i, &w.row.certificate_no, Some(&w.row.region))
+        }));
+        check_scope(conn, &mut v, actor, rows)?;
+    }
     let notices: Vec<NoticeChanges> = notices.into_iter().map(|(_, n)| n).collect();
     let campaigns: Vec<CampaignRow> = campaigns.into_iter().map(|(_, c)| c).collect();
+    let event_rows: Vec<EventRow> = event_rows.into_iter().map(|(_, e)| e).collect();
+    let lab_rows: Vec<(LabRow, Vec<OpenDayRow>)> = lab_rows.into_iter().map(|(_, l)| l).collect();
+    let product_writes: Vec<ProductWrite> = product_writes.into_iter().map(|(_, w)| w).collect();
 
     let report = Report {
         notices: notices.len(),
@@ -452,8 +518,9 @@ pub fn run_with_progress(
         products: product_writes.len(),
         dry_run,
         errors: v.errors,
+        forbidden: v.forbidden,
     };
-    if report.errors.is_empty() && !dry_run {
+    if report.is_clean() && !dry_run {
         let total = product_writes.len();
         crate::db::import::write_all(
             conn,
@@ -466,10 +533,117 @@ pub fn run_with_progress(
             },
             today,
             now,
+            observer,
             &mut |done| progress(done, total),
         )?;
     }
     Ok(report)
+}
+
+/// A row of a scoped import: where it goes, and what it may move.
+struct ScopedRow {
+    section: &'static str,
+    index: usize,
+    id: String,
+    region: Option<String>,
+    /// For labs: the lab itself, and its sessions (which may come from
+    /// another lab).
+    lab: Option<String>,
+    sessions: Vec<String>,
+}
+
+impl ScopedRow {
+    fn new(section: &'static str, index: usize, id: &str, region: Option<&str>) -> Self {
+        Self {
+            section,
+            index,
+            id: id.to_owned(),
+            region: region.map(str::to_owned),
+            lab: None,
+            sessions: Vec::new(),
+        }
+    }
+}
+
+/// Refuses every row whose new place, or stored place, is outside the
+/// actor's scope: a record is only moved by someone who may write both
+/// where it is and where it goes.
+fn check_scope(
+    conn: &mut DbConn,
+    v: &mut Validator,
+    actor: &Actor,
+    rows: Vec<ScopedRow>,
+) -> DbResult<()> {
+    use crate::db::access;
+    let mut stored: HashMap<&'static str, HashMap<String, Option<String>>> = HashMap::new();
+    for section in ["notices", "campaigns", "events", "labs", "products"] {
+        let ids: Vec<String> = rows
+            .iter()
+            .filter(|r| r.section == section)
+            .map(|r| r.id.clone())
+            .collect();
+        if !ids.is_empty() {
+            stored.insert(section, access::stored_regions(conn, section, &ids)?);
+        }
+    }
+    let sessions: Vec<String> = rows
+        .iter()
+        .flat_map(|r| r.sessions.iter().cloned())
+        .collect();
+    let session_labs = access::session_labs(conn, &sessions)?;
+    let other_labs: Vec<String> = session_labs.values().cloned().collect();
+    let other_lab_regions = access::lab_regions(conn, &other_labs)?;
+    let mut codes: Vec<String> = rows.iter().filter_map(|r| r.region.clone()).collect();
+    codes.extend(stored.values().flat_map(|m| m.values().flatten().cloned()));
+    codes.extend(other_lab_regions.values().cloned());
+    codes.sort_unstable();
+    codes.dedup();
+    let chains = access::region_places(conn, &codes)?;
+    let place = |region: Option<&String>, lab: Option<&String>| Place {
+        regions: region
+            .map(|code| {
+                chains
+                    .get(code)
+                    .cloned()
+                    .unwrap_or_else(|| vec![code.clone()])
+            })
+            .unwrap_or_default(),
+        lab: lab.cloned(),
+    };
+    let outside = format!("outside the scope of token {:?}", actor.name);
+    for row in &rows {
+        v.at(row.section, row.index);
+        let before = stored.get(row.section).and_then(|m| m.get(&row.id));
+        let mut allowed = actor
+            .scope
+            .covers(&place(row.region.as_ref(), row.lab.as_ref()));
+        if let Some(old_region) = before {
+            allowed &= actor
+                .scope
+                .covers(&place(old_region.as_ref(), row.lab.as_ref()));
+        }
+        if !allowed {
+            v.forbid("region", &outside);
+        }
+        for (i, session) in row.sessions.iter().enumerate() {
+            let Some(lab) = session_labs
+                .get(session)
+                .filter(|l| Some(*l) != row.lab.as_ref())
+            else {
+                continue;
+            };
+            if !actor
+                .scope
+                .covers(&place(other_lab_regions.get(lab), Some(lab)))
+            {
+                v.forbid(
+                    &format!("open_days[{i}].id"),
+                    &format!("belongs to lab {lab:?}, {outside}"),
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every record as an import document, so that export → import round-trips.
@@ -507,6 +681,7 @@ pub fn export(conn: &mut DbConn) -> DbResult<String> {
 
 struct Validator {
     errors: Vec<RowError>,
+    forbidden: Vec<RowError>,
     regions: HashSet<String>,
     section: &'static str,
     index: usize,
@@ -524,6 +699,15 @@ impl Validator {
             index: self.index,
             field: field.to_owned(),
             reason: reason.into(),
+        });
+    }
+
+    fn forbid(&mut self, field: &str, reason: &str) {
+        self.forbidden.push(RowError {
+            section: self.section,
+            index: self.index,
+            field: field.to_owned(),
+            reason: reason.to_owned(),
         });
     }
 

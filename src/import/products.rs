@@ -70,7 +70,7 @@ pub(super) fn validate(
     raw: Vec<&serde_json::value::RawValue>,
     today: NaiveDate,
     now: NaiveDateTime,
-) -> DbResult<Vec<ProductWrite>> {
+) -> DbResult<Vec<(usize, ProductWrite)>> {
     let mut inputs = Vec::new();
     for (index, item) in raw.into_iter().enumerate() {
         v.at("products", index);
@@ -139,7 +139,7 @@ pub(super) fn validate(
         v.at("products", index);
         v.refuse("organic_codes", reason);
     }
-    Ok(writes.into_iter().map(|(_, w)| w).collect())
+    Ok(writes)
 }
 
 fn product(

@@ -1,0 +1,3 @@
+DROP TABLE idempotent_replies;
+DROP TABLE audit_log;
+DROP TABLE tokens;
