@@ -82,4 +82,46 @@ pub enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Issue, list and revoke the bearer tokens of the write API.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Print the audit log of writes through the API, oldest first, one
+    /// JSON object per line (user data escaped).
+    Audit {
+        /// How many of the latest entries.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+        limit: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a token and print it once: only its hash is stored.
+    Create {
+        #[arg(long, value_enum)]
+        role: TokenRole,
+        /// The region's adcode (role region) or the lab's id (role lab).
+        #[arg(long)]
+        scope: Option<String>,
+        /// A unique label: the actor named in the audit log.
+        #[arg(long)]
+        name: String,
+    },
+    /// List tokens (names, roles, scopes; never the tokens).
+    List,
+    /// Revoke a token by name: refused from the next request on, by every server.
+    Revoke { name: String },
+}
+
+/// Who a token writes for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum TokenRole {
+    /// Everything.
+    National,
+    /// A region and everything inside it.
+    Region,
+    /// One lab and its open-day sessions.
+    Lab,
 }

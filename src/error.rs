@@ -48,6 +48,12 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     #[error("not found: {0}")]
     NotFound(String),
+    /// A write outside the token's scope; for a bulk import, the rows.
+    #[error("forbidden")]
+    Forbidden(Vec<FieldError>),
+    /// No usable bearer token on a write; `true` when one was presented.
+    #[error("unauthorized")]
+    Unauthorized { presented: bool },
     /// A response the framework produced (404 route, 405, 413, 415 …) that
     /// only needs its status and a sentence.
     #[error("{detail}")]
@@ -79,6 +85,23 @@ impl ApiError {
                 errors.clone(),
             ),
             Self::NotFound(what) => ("about:blank", what.clone(), Vec::new()),
+            Self::Forbidden(errors) => (
+                "urn:ticweek:problem:outside-scope",
+                "This token may not write there: the record, or where it would go, is outside \
+                 the token's scope."
+                    .to_owned(),
+                errors.clone(),
+            ),
+            Self::Unauthorized { presented } => (
+                "urn:ticweek:problem:unauthorized",
+                if *presented {
+                    "The bearer token is unknown or revoked.".to_owned()
+                } else {
+                    "Writes need `Authorization: Bearer <token>` (see `ticweek token create`)."
+                        .to_owned()
+                },
+                Vec::new(),
+            ),
             Self::Status { detail, .. } => ("about:blank", detail.clone(), Vec::new()),
             Self::Unavailable(_) => (
                 "urn:ticweek:problem:database-unavailable",
@@ -114,6 +137,8 @@ impl ResponseError for ApiError {
         match self {
             Self::Invalid(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Status { status, .. } => *status,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -129,8 +154,21 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
         response.insert_header((header::CACHE_CONTROL, "no-store"));
-        if matches!(self, Self::Unavailable(_)) {
-            response.insert_header((header::RETRY_AFTER, "5"));
+        match self {
+            Self::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            Self::Unauthorized { presented } => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    if *presented {
+                        r#"Bearer realm="ticweek", error="invalid_token""#
+                    } else {
+                        r#"Bearer realm="ticweek""#
+                    },
+                ));
+            }
+            _ => {}
         }
         response.body(serde_json::to_vec(&self.problem()).unwrap_or_default())
     }
@@ -148,6 +186,11 @@ impl From<crate::db::DbError> for ApiError {
                     .map(|(field, message)| FieldError::new(field, message))
                     .collect(),
             ),
+            DbError::Forbidden(_) => Self::Forbidden(Vec::new()),
+            DbError::Conflict(detail) => Self::status(StatusCode::CONFLICT, detail),
+            DbError::PreconditionFailed(detail) => {
+                Self::status(StatusCode::PRECONDITION_FAILED, detail)
+            }
             DbError::Query(cause) => Self::Internal(cause),
         }
     }

@@ -65,14 +65,16 @@ pub fn app(
         .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
 }
 
-/// Public, anonymous reads: any origin, never with credentials.
+/// Any origin, never with cookies: reads are public, and a write carries
+/// its bearer token in a header that a page must set itself (no ambient
+/// credential for another site to ride on).
 fn cors() -> actix_cors::Cors {
     actix_cors::Cors::default()
         .allow_any_origin()
         .send_wildcard()
-        .allowed_methods(["GET", "HEAD", "OPTIONS"])
+        .allowed_methods(["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"])
         .allow_any_header()
-        .expose_headers(["ETag", "Link", "Retry-After"])
+        .expose_headers(["ETag", "Link", "Retry-After", "Location"])
         .max_age(86_400)
 }
 

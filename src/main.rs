@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use ticweek::config::{Cli, Command, Deletable};
+use ticweek::config::{Cli, Command, Deletable, TokenAction, TokenRole};
 use ticweek::db::{DatabaseUrl, DbConn};
 
 fn main() -> ExitCode {
@@ -111,6 +111,71 @@ fn run(cli: &Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Openapi => Ok(()),
+        Command::Token { action } => token(&mut prepare()?, action),
+        Command::Audit { limit } => {
+            let rows = ticweek::db::access::audit_tail(&mut prepare()?, *limit)
+                .map_err(|e| e.to_string())?;
+            let mut out = std::io::stdout().lock();
+            for (seq, at, actor, action, kind, id, before, after) in rows {
+                let line = serde_json::json!({
+                    "seq": seq,
+                    "at": ticweek::domain::to_shanghai(at).to_rfc3339(),
+                    "actor": actor,
+                    "action": action,
+                    "target": {"type": kind, "id": id},
+                    "before": before.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok()),
+                    "after": after.and_then(|a| serde_json::from_str::<serde_json::Value>(&a).ok()),
+                });
+                writeln!(out, "{line}").map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn token(conn: &mut DbConn, action: &TokenAction) -> Result<(), String> {
+    use ticweek::domain::{Role, Scope};
+    let now = chrono::Utc::now().naive_utc();
+    match action {
+        TokenAction::Create { role, scope, name } => {
+            let role = match role {
+                TokenRole::National => Role::National,
+                TokenRole::Region => Role::Region,
+                TokenRole::Lab => Role::Lab,
+            };
+            let scope = Scope::new(role, scope.as_deref()).map_err(|e| format!("--scope: {e}"))?;
+            let name = ticweek::domain::token_name(name).map_err(|e| format!("--name: {e}"))?;
+            let (token, hash) = ticweek::domain::new_token().map_err(|e| e.to_string())?;
+            ticweek::db::access::create_token(conn, &name, &scope, &hash, now)
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "token {name:?} ({}{}) created; it is shown once, keep it secret:",
+                role.as_str(),
+                scope.value().map(|v| format!(" {v}")).unwrap_or_default()
+            );
+            println!("{token}");
+            Ok(())
+        }
+        TokenAction::List => {
+            for row in ticweek::db::access::list_tokens(conn).map_err(|e| e.to_string())? {
+                println!(
+                    "{:?}\t{}\t{}\t{}\t{}",
+                    row.name,
+                    row.role,
+                    row.scope.as_deref().unwrap_or("-"),
+                    ticweek::domain::to_shanghai(row.created_at).to_rfc3339(),
+                    row.revoked_at
+                        .map(|at| format!("revoked {}", ticweek::domain::to_shanghai(at).to_rfc3339()))
+                        .unwrap_or_else(|| "active".into()),
+                );
+            }
+            Ok(())
+        }
+        TokenAction::Revoke { name } => {
+            ticweek::db::access::revoke_token(conn, name, now).map_err(|e| e.to_string())?;
+            eprintln!("token {name:?} revoked");
+            Ok(())
+        }
     }
 }
 

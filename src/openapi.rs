@@ -22,9 +22,34 @@ Errors are RFC 9457 problem details; lists are cursor-paginated; every GET has a
         (name = "sync", description = "Change feed for mirrors"),
         (name = "service", description = "Health and readiness probes"),
     ),
-    components(schemas(crate::error::FieldError))
+    components(schemas(crate::error::FieldError)),
+    modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
+
+/// Writes name the `bearer` scheme; public reads name none.
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some(
+                            "A token from `ticweek token create`: national, a region (and its \
+                             descendants) or one lab. Reads need none.",
+                        ))
+                        .build(),
+                ),
+            );
+    }
+}
 
 /// The document the running server serves at `/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {

@@ -198,8 +198,7 @@ pub async fn representations(
             headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
     }
-    let digest = Sha256::digest(&bytes);
-    let tag = format!("\"{}\"", hex(&digest[..16]));
+    let tag = tag_of(&bytes);
     let headers = head.headers_mut();
     headers.insert(
         header::ETAG,
@@ -313,6 +312,31 @@ fn matches(if_none_match: &str, tag: &str) -> bool {
         .split(',')
         .map(str::trim)
         .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == tag)
+}
+
+/// The strong tag of bytes as sent.
+pub fn tag_of(bytes: &[u8]) -> String {
+    format!("\"{}\"", hex(&Sha256::digest(bytes)[..16]))
+}
+
+/// The tags a JSON body of a GET is served under: identity, and gzip when
+/// it is big enough to be compressed. `If-Match` on a write is compared
+/// with these.
+pub fn json_tags(body: &[u8]) -> Vec<String> {
+    let mut tags = vec![tag_of(body)];
+    if body.len() >= GZIP_MIN_BYTES {
+        tags.extend(gzip(body).map(|gzipped| tag_of(&gzipped)));
+    }
+    tags
+}
+
+/// `If-Match` (RFC 9110 §13.1.1): strong comparison, `*` for "exists".
+pub fn if_match(header: &str, current: Option<&[String]>) -> bool {
+    let Some(tags) = current else { return false };
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || tags.iter().any(|t| t == candidate))
 }
 
 fn hex(bytes: &[u8]) -> String {

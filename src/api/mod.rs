@@ -13,6 +13,7 @@ pub mod products;
 pub mod query;
 pub mod regions;
 pub mod service;
+pub mod write;
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -119,6 +120,27 @@ where
     result.map_err(ApiError::from)
 }
 
+/// Runs a write on the blocking pool, whatever the backend: a write may
+/// wait for another writer's lock, which must not stall a worker.
+pub async fn run_write<T, F>(state: &AppState, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn) -> DbResult<T> + Send + 'static,
+{
+    if !state.ready.load(Ordering::Acquire) {
+        return Err(ApiError::Unavailable(
+            "the database is being prepared".into(),
+        ));
+    }
+    let pool = state.pool.clone();
+    web::block(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await?
+    .map_err(ApiError::from)
+}
+
 /// A record id from the path: malformed ids (NUL, spaces, upper case…) are
 /// refused before they reach the database.
 pub fn path_id(raw: &str) -> Result<crate::domain::RecordId, ApiError> {
@@ -156,6 +178,27 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(products::get_product)
                 .service(products::get_product_history)
                 .service(products::check_organic_code)
-                .service(changes::list_changes),
+                .service(changes::list_changes)
+                .service(write::create_notice)
+                .service(write::replace_notice)
+                .service(write::patch_notice)
+                .service(write::delete_notice)
+                .service(write::create_campaign)
+                .service(write::replace_campaign)
+                .service(write::patch_campaign)
+                .service(write::delete_campaign)
+                .service(write::create_event)
+                .service(write::replace_event)
+                .service(write::patch_event)
+                .service(write::delete_event)
+                .service(write::create_lab)
+                .service(write::replace_lab)
+                .service(write::patch_lab)
+                .service(write::delete_lab)
+                .service(write::create_product)
+                .service(write::replace_product)
+                .service(write::patch_product)
+                .service(write::delete_product)
+                .service(write::import_records),
         );
 }

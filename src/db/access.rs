@@ -306,6 +306,13 @@ pub fn keep_reply(
             idempotent_replies::body.eq(&reply.body),
             idempotent_replies::created_at.eq(now),
         ))
-        .execute(conn)?;
+        .execute(conn)
+        .map_err(|err| match err {
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ) => DbError::Conflict(format!("the Idempotency-Key {key:?} is in use")),
+            other => other.into(),
+        })?;
     Ok(())
 }

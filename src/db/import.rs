@@ -27,17 +27,22 @@ pub struct Records<'a> {
 /// Hears an import inside its transaction, before and after the records are
 /// written: what it writes there (the audit log) commits with them or not
 /// at all, and what it reads there is what the import replaced.
+/// `targets` are the records written: (kind, id), kind being `notice`,
+/// `campaign`, `event`, `lab` or `product`.
 pub trait Observer {
-    fn before(&mut self, conn: &mut DbConn) -> DbResult<()>;
-    fn after(&mut self, conn: &mut DbConn) -> DbResult<()>;
+    fn before(&mut self, conn: &mut DbConn, targets: &[Target]) -> DbResult<()>;
+    fn after(&mut self, conn: &mut DbConn, targets: &[Target]) -> DbResult<()>;
 }
+
+/// A written record: its kind and id (a product's certificate number).
+pub type Target = (&'static str, String);
 
 /// No observer: the command line's import.
 impl Observer for () {
-    fn before(&mut self, _: &mut DbConn) -> DbResult<()> {
+    fn before(&mut self, _: &mut DbConn, _: &[Target]) -> DbResult<()> {
         Ok(())
     }
-    fn after(&mut self, _: &mut DbConn) -> DbResult<()> {
+    fn after(&mut self, _: &mut DbConn, _: &[Target]) -> DbResult<()> {
         Ok(())
     }
 }
@@ -59,8 +64,20 @@ pub fn write_all(
         labs: lab_rows,
         products: product_writes,
     } = records;
+    let targets: Vec<Target> = notice_rows
+        .iter()
+        .map(|n| ("notice", n.id.clone()))
+        .chain(campaign_rows.iter().map(|c| ("campaign", c.id.clone())))
+        .chain(event_rows.iter().map(|e| ("event", e.id.clone())))
+        .chain(lab_rows.iter().map(|(l, _)| ("lab", l.id.clone())))
+        .chain(
+            product_writes
+                .iter()
+                .map(|p| ("product", p.row.certificate_no.clone())),
+        )
+        .collect();
     super::exclusive_transaction(conn, |conn| {
-        observer.before(conn)?;
+        observer.before(conn, &targets)?;
         for notice in notice_rows {
             notice_queries::upsert(conn, notice)?;
             changes::record(conn, "notice", &notice.id, false, notice.updated_at)?;
@@ -85,7 +102,7 @@ pub fn write_all(
             products::upsert_many(conn, product_writes, today, now, &mut *progress)?;
             super::search::PRODUCTS.optimize(conn)?;
         }
-        observer.after(conn)
+        observer.after(conn, &targets)
     })
 }
 

@@ -103,6 +103,16 @@ pub enum DbError {
     /// (an unknown region in a filter): (field, message).
     #[error("{}", .0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<(String, String)>),
+    /// A write outside the writer's scope.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// A write that clashes with what is stored (an id taken, an
+    /// idempotency key in use).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The stored record is not the one the writer's `If-Match` named.
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(String),
     #[error("query failed: {0}")]
     Query(String),
 }

@@ -5,7 +5,7 @@
 
 mod products;
 
-pub use products::{products_csv, CSV_HEADER as PRODUCTS_CSV_HEADER};
+pub use products::{products_csv, ProductInput, CSV_HEADER as PRODUCTS_CSV_HEADER};
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -98,9 +98,9 @@ struct Document<'a> {
 }
 
 /// A region given either as a bare adcode or in the read shape `{adcode, name}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
-enum RegionInput {
+pub enum RegionInput {
     Code(String),
     Object {
         adcode: String,
@@ -117,9 +117,9 @@ impl RegionInput {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NoticeInput {
+pub struct NoticeInput {
     id: String,
     doc_number: String,
     title: String,
@@ -141,12 +141,13 @@ struct NoticeInput {
     source: String,
     /// Server-set; accepted so that an export imports as it is, and ignored.
     #[serde(default, rename = "updated_at")]
+    #[schema(ignore)]
     _updated_at: Option<serde::de::IgnoredAny>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CampaignInput {
+pub struct CampaignInput {
     id: String,
     kind: String,
     year: i32,
@@ -159,12 +160,13 @@ struct CampaignInput {
     notice_id: String,
     source: String,
     #[serde(default, rename = "updated_at")]
+    #[schema(ignore)]
     _updated_at: Option<serde::de::IgnoredAny>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct VenueInput {
+pub struct VenueInput {
     name: Option<String>,
     address: Option<String>,
     lat: Option<f64>,
@@ -172,9 +174,9 @@ struct VenueInput {
     precision: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct EventInput {
+pub struct EventInput {
     id: String,
     campaign_id: String,
     title: String,
@@ -194,22 +196,24 @@ struct EventInput {
     source: String,
     /// Derived from the campaign; accepted (so an export imports) and ignored.
     #[serde(default, rename = "kind")]
+    #[schema(ignore)]
     _kind: Option<serde::de::IgnoredAny>,
     #[serde(default, rename = "updated_at")]
+    #[schema(ignore)]
     _updated_at: Option<serde::de::IgnoredAny>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct BookingInput {
+pub struct BookingInput {
     required: Option<bool>,
     url: Option<String>,
     phone: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct OpenDayInput {
+pub struct OpenDayInput {
     id: String,
     event_id: Option<String>,
     starts_at: String,
@@ -225,14 +229,16 @@ struct OpenDayInput {
     status: Option<String>,
     /// Derived; accepted (so an export imports) and ignored.
     #[serde(default, rename = "bookable")]
+    #[schema(ignore)]
     _bookable: Option<serde::de::IgnoredAny>,
     #[serde(default, rename = "updated_at")]
+    #[schema(ignore)]
     _updated_at: Option<serde::de::IgnoredAny>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LabInput {
+pub struct LabInput {
     id: String,
     name: String,
     cma_no: Option<String>,
@@ -250,6 +256,7 @@ struct LabInput {
     open_days: Vec<OpenDayInput>,
     source: String,
     #[serde(default, rename = "updated_at")]
+    #[schema(ignore)]
     _updated_at: Option<serde::de::IgnoredAny>,
 }
 

@@ -16,9 +16,9 @@ use crate::domain::{
     ProductStatus, Scheme,
 };
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ProductInput {
+pub struct ProductInput {
     certificate_no: String,
     scheme: String,
     certification_type: String,
@@ -45,14 +45,16 @@ struct ProductInput {
     source: String,
     /// Derived; accepted (so an export imports) and ignored.
     #[serde(default, rename = "category")]
+    #[schema(ignore)]
     _category: Option<serde::de::IgnoredAny>,
     #[serde(default, rename = "updated_at")]
+    #[schema(ignore)]
     _updated_at: Option<serde::de::IgnoredAny>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ProductItemInput {
+pub struct ProductItemInput {
     name: String,
     category: String,
 }
