@@ -165,7 +165,10 @@ fn token(conn: &mut DbConn, action: &TokenAction) -> Result<(), String> {
                     row.scope.as_deref().unwrap_or("-"),
                     ticweek::domain::to_shanghai(row.created_at).to_rfc3339(),
                     row.revoked_at
-                        .map(|at| format!("revoked {}", ticweek::domain::to_shanghai(at).to_rfc3339()))
+                        .map(|at| format!(
+                            "revoked {}",
+                            ticweek::domain::to_shanghai(at).to_rfc3339()
+                        ))
                         .unwrap_or_else(|| "active".into()),
                 );
             }

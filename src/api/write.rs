@@ -156,9 +156,8 @@ pub fn representation(conn: &mut DbConn, kind: Kind, id: &str) -> DbResult<Optio
                 .unwrap_or_default();
             Ok(to_json(&Lab::new(hit, sessions, CoordSys::Wgs84)))
         }),
-        Kind::Product => crate::db::products::get(conn, id).map(|hit| {
-            to_json(&Product::new(hit, crate::domain::today_in_shanghai()))
-        }),
+        Kind::Product => crate::db::products::get(conn, id)
+            .map(|hit| to_json(&Product::new(hit, crate::domain::today_in_shanghai()))),
     };
     match json {
         Ok(text) => text.map(Some),
@@ -171,14 +170,23 @@ fn to_json<T: serde::Serialize>(value: &T) -> DbResult<String> {
     serde_json::to_string(value).map_err(|e| DbError::Query(e.to_string()))
 }
 
+/// What a write does to its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Create,
+    Change,
+    Delete,
+}
+
 /// Refuses a write to a stored record outside the actor's scope, before
 /// anything else is looked at: the answer is the same 403 whether or not
 /// the record exists, so a write never tells what lies outside a scope.
-fn guard(conn: &mut DbConn, actor: &Actor, kind: Kind, id: &str) -> DbResult<()> {
+fn guard(conn: &mut DbConn, actor: &Actor, kind: Kind, id: &str, op: Op) -> DbResult<()> {
     let allowed = match &actor.scope {
         Scope::National => true,
-        // A lab token writes its lab (and, through it, its sessions) only.
-        Scope::Lab(lab) => kind == Kind::Lab && lab.as_str() == id,
+        // A lab token changes its own lab and its sessions; labs are
+        // registered and removed by their region.
+        Scope::Lab(lab) => kind == Kind::Lab && lab.as_str() == id && op == Op::Change,
         Scope::Region(_) => {
             match access::stored_regions(conn, kind.section(), &[id.to_owned()])?.remove(id) {
                 None => true,
@@ -295,9 +303,7 @@ impl Observer for Audit<'_> {
             self.after = after;
         }
         access::record(conn, &entries)?;
-        if let (Some((key, fingerprint)), Some((kind, id))) =
-            (&self.idempotency, targets.first())
-        {
+        if let (Some((key, fingerprint)), Some((kind, id))) = (&self.idempotency, targets.first()) {
             let reply = IdempotentReply {
                 fingerprint: fingerprint.clone(),
                 status: 201,
@@ -325,7 +331,11 @@ fn refusal(report: Report) -> ApiError {
             .errors
             .into_iter()
             .map(|RowError { field, reason, .. }| {
-                let field = if field == "(item)" { "body".into() } else { field };
+                let field = if field == "(item)" {
+                    "body".into()
+                } else {
+                    field
+                };
                 FieldError::new(field, reason)
             })
             .collect(),
@@ -386,7 +396,12 @@ fn write_one(
     expect: Expect,
     idempotency: Option<(String, String)>,
 ) -> Result<Written, ApiError> {
-    guard(conn, actor, kind, id)?;
+    let op = if expect == Expect::Absent {
+        Op::Create
+    } else {
+        Op::Change
+    };
+    guard(conn, actor, kind, id, op)?;
     item.insert(kind.key().to_owned(), Value::String(id.to_owned()));
     let document = serde_json::json!({ kind.section(): [item] }).to_string();
     let mut audit = Audit {
@@ -559,7 +574,7 @@ pub async fn create_record(
                 }
             }
             if representation(conn, kind, &id)?.is_some() {
-                guard(conn, &actor, kind, &id)?;
+                guard(conn, &actor, kind, &id, Op::Create)?;
                 return Err(ApiError::status(
                     StatusCode::CONFLICT,
                     format!(
@@ -571,8 +586,16 @@ pub async fn create_record(
                 ));
             }
             let idempotency = key.clone().map(|k| (k, fingerprint.clone()));
-            write_one(conn, &actor, kind, &id, item.clone(), Expect::Absent, idempotency)
-                .map(|w| Reply::written(kind, &id, w))
+            write_one(
+                conn,
+                &actor,
+                kind,
+                &id,
+                item.clone(),
+                Expect::Absent,
+                idempotency,
+            )
+            .map(|w| Reply::written(kind, &id, w))
         };
         Ok(match attempt(conn) {
             // A concurrent request with the same key committed first:
@@ -612,10 +635,16 @@ pub async fn replace_record(
     same_id(kind, &item, &id)?;
     let if_match = header_text(&req, "If-Match")?;
     run_write(&state, move |conn| {
-        Ok(
-            write_one(conn, &actor, kind, &id, item, Expect::IfMatch(if_match), None)
-                .map(|w| Reply::written(kind, &id, w)),
+        Ok(write_one(
+            conn,
+            &actor,
+            kind,
+            &id,
+            item,
+            Expect::IfMatch(if_match),
+            None,
         )
+        .map(|w| Reply::written(kind, &id, w)))
     })
     .await?
     .map(Reply::into_response)
@@ -650,7 +679,7 @@ pub async fn patch_record(
     let if_match = header_text(&req, "If-Match")?;
     run_write(&state, move |conn| {
         let apply = |conn: &mut DbConn| -> Result<Reply, ApiError> {
-            guard(conn, &actor, kind, &id)?;
+            guard(conn, &actor, kind, &id, Op::Change)?;
             let Some(base) = representation(conn, kind, &id)? else {
                 return Err(ApiError::NotFound(format!("no {} {id:?}", kind.noun())));
             };
@@ -696,7 +725,7 @@ pub async fn delete_record(
     let if_match = header_text(&req, "If-Match")?;
     run_write(&state, move |conn| {
         crate::db::exclusive_transaction(conn, |conn| {
-            guard(conn, &actor, kind, &id)?;
+            guard(conn, &actor, kind, &id, Op::Delete)?;
             let Some(before) = representation(conn, kind, &id)? else {
                 return Err(DbError::NotFound(format!("no {} {id:?}", kind.noun())));
             };
@@ -745,9 +774,10 @@ macro_rules! write_routes {
         patch: $patch:ident $patch_op:tt,
         delete: $delete:ident $delete_op:tt $(,)?
     ) => {
-        #[doc = concat!("Create a ", $noun, " (token scope: where the record is).")]
         #[utoipa::path(
             operation_id = $create_op,
+            summary = concat!("Create ", $noun),
+            description = "Needs a token whose scope covers where the record is.",
             tag = $tag,
             request_body(content = $input, content_type = "application/json",
                 description = "The record in its read shape without server-set fields; `region` may be a bare adcode; a missing id is generated."),
@@ -775,9 +805,10 @@ macro_rules! write_routes {
             create_record(state, req, actor, $kind, body).await
         }
 
-        #[doc = concat!("Replace a ", $noun, ", or create it with this id.")]
         #[utoipa::path(
             operation_id = $replace_op,
+            summary = concat!("Replace ", $noun, ", or create it with this id"),
+            description = "Moving a record (another region) needs scope over where it is and where it goes.",
             tag = $tag,
             request_body(content = $input, content_type = "application/json",
                 description = "The whole record; an id in the body must be the one in the path."),
@@ -805,9 +836,10 @@ macro_rules! write_routes {
             replace_record(state, req, actor, $kind, &path, body).await
         }
 
-        #[doc = concat!("Change fields of a ", $noun, " (JSON merge patch, RFC 7396).")]
         #[utoipa::path(
             operation_id = $patch_op,
+            summary = concat!("Change fields of ", $noun),
+            description = "A JSON merge patch (RFC 7396) of the record's read shape.",
             tag = $tag,
             request_body(content = Object, content_type = "application/merge-patch+json",
                 description = "Fields to change, in the read shape; `null` removes an optional field."),
@@ -836,9 +868,10 @@ macro_rules! write_routes {
             patch_record(state, req, actor, $kind, &path, body).await
         }
 
-        #[doc = concat!("Delete a ", $noun, "; mirrors learn of it from the change feed.")]
         #[utoipa::path(
             operation_id = $delete_op,
+            summary = concat!("Delete ", $noun),
+            description = "Mirrors learn of it from the change feed.",
             tag = $tag,
             params(($id = String, Path, description = "The record's id"),
                 ("If-Match" = Option<String>, Header, description = "The ETag last read: the delete fails with 412 if the record changed since.")),
@@ -866,7 +899,7 @@ macro_rules! write_routes {
 use crate::error::Problem;
 
 write_routes! {
-    kind: Kind::Notice, tag: "notices", noun: "notice",
+    kind: Kind::Notice, tag: "notices", noun: "a notice",
     collection: "/notices", item: "/notices/{id}", id: "id",
     input: crate::import::NoticeInput, output: Notice,
     create: create_notice "create_notice",
@@ -876,7 +909,7 @@ write_routes! {
 }
 
 write_routes! {
-    kind: Kind::Campaign, tag: "campaigns", noun: "campaign",
+    kind: Kind::Campaign, tag: "campaigns", noun: "a campaign",
     collection: "/campaigns", item: "/campaigns/{id}", id: "id",
     input: crate::import::CampaignInput, output: Campaign,
     create: create_campaign "create_campaign",
@@ -886,7 +919,7 @@ write_routes! {
 }
 
 write_routes! {
-    kind: Kind::Event, tag: "events", noun: "event",
+    kind: Kind::Event, tag: "events", noun: "an event",
     collection: "/events", item: "/events/{id}", id: "id",
     input: crate::import::EventInput, output: Event,
     create: create_event "create_event",
@@ -896,7 +929,7 @@ write_routes! {
 }
 
 write_routes! {
-    kind: Kind::Lab, tag: "labs", noun: "lab",
+    kind: Kind::Lab, tag: "labs", noun: "a lab",
     collection: "/labs", item: "/labs/{id}", id: "id",
     input: crate::import::LabInput, output: Lab,
     create: create_lab "create_lab",
@@ -906,7 +939,7 @@ write_routes! {
 }
 
 write_routes! {
-    kind: Kind::Product, tag: "products", noun: "product certificate",
+    kind: Kind::Product, tag: "products", noun: "a product certificate",
     collection: "/products", item: "/products/{certificate_no}", id: "certificate_no",
     input: crate::import::ProductInput, output: Product,
     create: create_product "create_product",
@@ -998,9 +1031,13 @@ pub async fn import_records(
         }
     };
     let body = read_limited(&req, payload, IMPORT_MAX_BYTES).await?;
-    let text = String::from_utf8(body)
-        .map_err(|_| ApiError::invalid("body", "must be UTF-8 text"))?;
-    let rows = if csv { csv_rows(&text) } else { json_rows(&text) };
+    let text =
+        String::from_utf8(body).map_err(|_| ApiError::invalid("body", "must be UTF-8 text"))?;
+    let rows = if csv {
+        csv_rows(&text)
+    } else {
+        json_rows(&text)
+    };
     if rows > IMPORT_MAX_ROWS {
         return Err(ApiError::status(
             StatusCode::PAYLOAD_TOO_LARGE,

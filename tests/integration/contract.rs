@@ -77,11 +77,9 @@ async fn unknown_route_is_404_and_wrong_method_is_405_with_allow() {
     for (method, uri) in [
         (actix_web::http::Method::POST, "/api/v1/regions"),
         (actix_web::http::Method::DELETE, "/api/v1/regions/360700"),
-        (
-            actix_web::http::Method::PUT,
-            "/api/v1/campaigns/jiangxi-2022-organic-week",
-        ),
-        (actix_web::http::Method::PATCH, "/api/v1/notices"),
+        // Read-only resources.
+        (actix_web::http::Method::PUT, "/api/v1/regions/360700"),
+        (actix_web::http::Method::PATCH, "/api/v1/changes"),
     ] {
         let reply = send(
             &app,

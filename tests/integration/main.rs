@@ -14,3 +14,4 @@ mod products;
 mod read_cache;
 mod readiness;
 mod regions;
+mod write;
