@@ -119,7 +119,7 @@ pub struct OpenDay {
 }
 
 impl OpenDay {
-    fn new(hit: OpenDayHit, coord: CoordSys) -> Self {
+    pub fn new(hit: OpenDayHit, coord: CoordSys) -> Self {
         let point = coord.from_wgs84(LatLon {
             lat: hit.lab.lat,
             lon: hit.lab.lon,
@@ -655,6 +655,29 @@ pub async fn get_lab(
     })
     .await?;
     Ok(HttpResponse::Ok().json(lab))
+}
+
+/// Get one open-day session with its lab.
+#[utoipa::path(
+    operation_id = "get_open_day",
+    tag = "labs",
+    params(("id" = String, Path, description = "Session id"), query::CoordQuery),
+    responses(
+        (status = 200, description = "The session", body = OpenDay),
+        (status = 400, description = "Malformed id or parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such session", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/open-days/{id}")]
+pub async fn get_open_day(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Params(coord): Params<query::CoordQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = super::path_id(&path)?.into_string();
+    let coord = coord.parse()?;
+    let hit = run(&state, move |conn| crate::db::labs::get_open_day(conn, &id)).await?;
+    Ok(HttpResponse::Ok().json(OpenDay::new(hit, coord)))
 }
 
 /// List open-day sessions with their labs.

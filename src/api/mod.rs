@@ -171,6 +171,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(labs::get_lab)
                 .service(labs::list_open_days_geojson)
                 .service(labs::list_open_days)
+                .service(labs::get_open_day)
                 .service(products::list_products_csv)
                 .service(products::list_products)
                 // Before `/products/{certificate_no}`, which would take `changes` as a number.
@@ -199,6 +200,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(write::replace_product)
                 .service(write::patch_product)
                 .service(write::delete_product)
+                .service(write::create_open_day)
+                .service(write::replace_open_day)
+                .service(write::patch_open_day)
+                .service(write::delete_open_day)
                 .service(write::import_records),
         );
 }

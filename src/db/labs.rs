@@ -487,27 +487,10 @@ pub fn list_open_days(
         page = page_of_ids(conn, filter, filter.near, level, order, after, limit)?;
     }
     let ids: Vec<&str> = page.iter().map(|(id, _)| id.as_str()).collect();
-    let loaded: Vec<(OpenDayRow, LabSummary)> = if ids.is_empty() {
+    let loaded = if ids.is_empty() {
         Vec::new()
     } else {
-        // On the concrete connection (see `db::on_backend!`): columns rather
-        // than `as_select()`, which is typed for one backend.
-        super::on_backend!(conn, |c, DB| open_days::table
-            .inner_join(labs::table)
-            .select((
-                open_days::all_columns,
-                (
-                    labs::id,
-                    labs::name,
-                    labs::address,
-                    labs::region,
-                    labs::lat,
-                    labs::lon,
-                    labs::precision,
-                ),
-            ))
-            .filter(super::one_of::<_, DB, _>(open_days::id, &ids))
-            .load(c))?
+        sessions_with_labs(conn, &ids)?
     };
     let mut rows: HashMap<String, (OpenDayRow, LabSummary)> = loaded
         .into_iter()
@@ -537,6 +520,41 @@ pub fn list_open_days(
     let more = hits.len() as i64 > limit;
     hits.truncate(limit as usize);
     Ok((hits, more))
+}
+
+/// Sessions by id with their labs, in no order (at most `MAX_ONE_OF`).
+fn sessions_with_labs(conn: &mut DbConn, ids: &[&str]) -> DbResult<Vec<(OpenDayRow, LabSummary)>> {
+    // On the concrete connection (see `db::on_backend!`): columns rather
+    // than `as_select()`, which is typed for one backend.
+    Ok(super::on_backend!(conn, |c, DB| open_days::table
+        .inner_join(labs::table)
+        .select((
+            open_days::all_columns,
+            (
+                labs::id,
+                labs::name,
+                labs::address,
+                labs::region,
+                labs::lat,
+                labs::lon,
+                labs::precision,
+            ),
+        ))
+        .filter(super::one_of::<_, DB, _>(open_days::id, ids))
+        .load(c))?)
+}
+
+/// One session with its lab.
+pub fn get_open_day(conn: &mut DbConn, id: &str) -> DbResult<OpenDayHit> {
+    let (row, lab) = sessions_with_labs(conn, &[id])?
+        .pop()
+        .ok_or_else(|| DbError::NotFound(format!("no open-day session with id {id}")))?;
+    Ok(OpenDayHit {
+        row,
+        lab,
+        distance_km: None,
+        chord2: 0.0,
+    })
 }
 
 /// A `lab` filter must name a lab: an unknown one is a 400, not an empty list.

@@ -39,14 +39,20 @@ pub struct RowError {
     pub reason: String,
 }
 
-#[derive(Debug, Default)]
-pub struct Report {
+/// How many records of each kind an import holds.
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
+pub struct Counts {
     pub notices: usize,
     pub campaigns: usize,
     pub events: usize,
     pub labs: usize,
     pub open_days: usize,
     pub products: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub counts: Counts,
     pub dry_run: bool,
     pub errors: Vec<RowError>,
     /// Rows outside the submitting token's scope (the write API answers 403).
@@ -67,7 +73,12 @@ impl fmt::Display for Report {
             f,
             "{verb} {} notice(s), {} campaign(s), {} event(s), {} lab(s) with {} open day(s), \
              {} product certificate(s)",
-            self.notices, self.campaigns, self.events, self.labs, self.open_days, self.products
+            self.counts.notices,
+            self.counts.campaigns,
+            self.counts.events,
+            self.counts.labs,
+            self.counts.open_days,
+            self.counts.products
         )
     }
 }
@@ -517,12 +528,14 @@ fn import(
     let product_writes: Vec<ProductWrite> = product_writes.into_iter().map(|(_, w)| w).collect();
 
     let report = Report {
-        notices: notices.len(),
-        campaigns: campaigns.len(),
-        events: event_rows.len(),
-        labs: lab_rows.len(),
-        open_days: lab_rows.iter().map(|(_, days)| days.len()).sum(),
-        products: product_writes.len(),
+        counts: Counts {
+            notices: notices.len(),
+            campaigns: campaigns.len(),
+            events: event_rows.len(),
+            labs: lab_rows.len(),
+            open_days: lab_rows.iter().map(|(_, days)| days.len()).sum(),
+            products: product_writes.len(),
+        },
         dry_run,
         errors: v.errors,
         forbidden: v.forbidden,
@@ -994,6 +1007,17 @@ impl Validator {
         let facts = region_facts.get(&region);
         let point = self.point("", input.lat, input.lon, precision, facts);
         let lab_id = self.id(input.id);
+        let most = crate::db::labs::SESSIONS_PER_LAB as usize;
+        if input.open_days.len() > most {
+            // A lab is read and written with all its sessions: bounded.
+            self.refuse(
+                "open_days",
+                format!(
+                    "a lab lists at most {most} sessions, got {}",
+                    input.open_days.len()
+                ),
+            );
+        }
         let mut sessions = Vec::new();
         for (i, day) in input.open_days.into_iter().enumerate() {
             if let Some(row) =

@@ -90,11 +90,11 @@ fn export_imports_back_unchanged() {
     assert!(report.errors.is_empty(), "{report}");
     assert_eq!(
         (
-            report.notices,
-            report.campaigns,
-            report.events,
-            report.labs,
-            report.open_days
+            report.counts.notices,
+            report.counts.campaigns,
+            report.counts.events,
+            report.counts.labs,
+            report.counts.open_days
         ),
         (5, 9, 18, 3, 3)
     );

@@ -452,7 +452,7 @@ async fn csv_and_json_exports_import_back_unchanged() {
     let mut conn = copy.connect();
     let report = ticweek::import::run(&mut conn, &text, false).unwrap();
     assert!(report.errors.is_empty(), "{report}");
-    assert_eq!(report.products, 6);
+    assert_eq!(report.counts.products, 6);
     let strip = |doc: String| -> Vec<Value> {
         let mut doc: Value = serde_json::from_str(&doc).unwrap();
         let mut products = doc["products"].as_array_mut().unwrap().clone();

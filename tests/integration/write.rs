@@ -367,6 +367,89 @@ async fn a_lab_token_cannot_take_another_labs_session() {
 }
 
 #[actix_web::test]
+async fn sessions_are_written_through_their_lab_by_whoever_holds_it() {
+    let (db, app) = crate::common::app_with_import(&fixture()).await;
+    let a = actors(&db);
+    let session = json!({
+        "starts_at": "2030-10-01T09:00:00+08:00", "ends_at": "2030-10-01T12:00:00+08:00",
+        "activities": ["quality_class"], "capacity": 40
+    });
+    let created = send_json(
+        &app,
+        "POST",
+        "/api/v1/labs/lab-l1/open-days",
+        &a.lab1,
+        &session,
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let location = created.header("location").unwrap().to_owned();
+    let read = get(&app, &location).await;
+    assert_eq!(read.json(), created.json());
+    assert_eq!(read.json()["lab"]["id"], "lab-l1");
+    let tag = read.header("etag").unwrap().to_owned();
+    let patched = call(
+        &app,
+        "PATCH",
+        &location,
+        Some(&a.lab1),
+        Some(&json!({"capacity": 25})),
+        &[("if-match", &tag)],
+    )
+    .await;
+    assert_eq!(patched.status, StatusCode::OK);
+    assert_eq!(patched.json()["capacity"], 25);
+    // The other session of L1 is untouched.
+    assert_eq!(
+        get(&app, "/api/v1/open-days/l1-day").await.status,
+        StatusCode::OK
+    );
+    let stale = call(
+        &app,
+        "PATCH",
+        &location,
+        Some(&a.lab1),
+        Some(&json!({"capacity": 5})),
+        &[("if-match", &tag)],
+    )
+    .await;
+    stale.assert_problem(412);
+    // Another lab's session, or another lab: refused, and unchanged.
+    let l2_day = get(&app, "/api/v1/open-days/l2-day").await.json();
+    for (method, uri, body) in [
+        (
+            "PATCH",
+            "/api/v1/open-days/l2-day",
+            Some(json!({"capacity": 1})),
+        ),
+        ("PUT", "/api/v1/open-days/l2-day", Some(session.clone())),
+        ("DELETE", "/api/v1/open-days/l2-day", None),
+        (
+            "POST",
+            "/api/v1/labs/lab-l2/open-days",
+            Some(session.clone()),
+        ),
+    ] {
+        let reply = call(&app, method, uri, Some(&a.lab1), body.as_ref(), &[]).await;
+        reply.assert_problem(403);
+    }
+    assert_eq!(get(&app, "/api/v1/open-days/l2-day").await.json(), l2_day);
+    // The Nanchang bureau may remove L1's session; the session is gone.
+    let deleted = call(&app, "DELETE", &location, Some(&a.nanchang), None, &[]).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(get(&app, &location).await.status, StatusCode::NOT_FOUND);
+    send_json(
+        &app,
+        "POST",
+        "/api/v1/labs/lab-l1/open-days",
+        &a.lab1,
+        &json!({"bookable": true}),
+    )
+    .await
+    .assert_invalid("bookable");
+}
+
+#[actix_web::test]
 async fn if_match_guards_against_lost_updates() {
     let (db, app) = crate::common::app_with_import(&fixture()).await;
     let a = actors(&db);

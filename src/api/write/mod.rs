@@ -4,6 +4,10 @@
 //! import and a single record), runs in one transaction with its audit
 //! entries, and is refused whole when any part is outside the token's scope.
 
+mod sessions;
+
+pub use sessions::{create_open_day, delete_open_day, patch_open_day, replace_open_day};
+
 use actix_web::http::{header, StatusCode};
 use actix_web::{delete, patch, post, put, web, FromRequest, HttpRequest, HttpResponse};
 use chrono::{NaiveDateTime, SubsecRound, Utc};
@@ -342,32 +346,40 @@ fn refusal(report: Report) -> ApiError {
     )
 }
 
-/// A write body: a JSON object without server-set fields.
-fn body_object(kind: Kind, body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
+/// A write body: a JSON object without the fields in `server_set`.
+fn body_fields(
+    body: &[u8],
+    server_set: &[&str],
+) -> Result<serde_json::Map<String, Value>, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid("body", format!("not JSON: {e}")))?;
     let Value::Object(object) = value else {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     };
-    let mut refused = Vec::new();
-    for field in kind.server_set() {
-        if object.contains_key(*field) {
-            refused.push(FieldError::new(
-                *field,
-                "is set by the server and cannot be written",
-            ));
-        }
+    let refused: Vec<FieldError> = server_set
+        .iter()
+        .filter(|field| object.contains_key(**field))
+        .map(|field| FieldError::new(*field, "is set by the server and cannot be written"))
+        .collect();
+    if refused.is_empty() {
+        Ok(object)
+    } else {
+        Err(ApiError::Invalid(refused))
     }
-    if kind == Kind::Lab {
-        if let Some(Value::Array(days)) = object.get("open_days") {
-            for (i, day) in days.iter().enumerate() {
-                for field in ["bookable", "updated_at", "distance_km", "lab"] {
-                    if day.get(field).is_some() {
-                        refused.push(FieldError::new(
-                            format!("open_days[{i}].{field}"),
-                            "is set by the server and cannot be written",
-                        ));
-                    }
+}
+
+/// A record's write body; for a lab, its sessions' server-set fields too.
+fn body_object(kind: Kind, body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
+    let object = body_fields(body, kind.server_set())?;
+    let mut refused = Vec::new();
+    if let (Kind::Lab, Some(Value::Array(days))) = (kind, object.get("open_days")) {
+        for (i, day) in days.iter().enumerate() {
+            for field in sessions::SERVER_SET {
+                if day.get(field).is_some() {
+                    refused.push(FieldError::new(
+                        format!("open_days[{i}].{field}"),
+                        "is set by the server and cannot be written",
+                    ));
                 }
             }
         }
@@ -564,7 +576,7 @@ pub async fn create_record(
                 "is required: a certificate is known by its number",
             ))
         }
-        None => new_id(kind)?,
+        None => new_id(kind.noun())?,
     };
     run_write(&state, move |conn| {
         let attempt = |conn: &mut DbConn| -> Result<Reply, ApiError> {
@@ -612,12 +624,13 @@ pub async fn create_record(
     .map(Reply::into_response)
 }
 
-/// A fresh id for a created record whose body names none.
-fn new_id(kind: Kind) -> Result<String, ApiError> {
+/// A fresh id (`{prefix}-` and 80 random bits) for a created record whose
+/// body names none.
+fn new_id(prefix: &str) -> Result<String, ApiError> {
     let mut bytes = [0u8; 10];
     getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(format!("random: {e}")))?;
     let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("{}-{suffix}", kind.noun()))
+    Ok(format!("{prefix}-{suffix}"))
 }
 
 /// `PUT /{collection}/{id}`: replaces the record, or creates it.
@@ -787,12 +800,9 @@ macro_rules! write_routes {
             responses(
                 (status = 201, description = "Created", body = $output,
                     headers(("Location" = String, description = "The record's URL"), ("ETag" = String, description = "The record's tag"))),
-                (status = 400, description = "Invalid body: every refused field", body = Problem, content_type = "application/problem+json"),
-                (status = 401, description = "No or unknown bearer token", body = Problem, content_type = "application/problem+json"),
-                (status = 403, description = "Outside the token's scope", body = Problem, content_type = "application/problem+json"),
                 (status = 409, description = "The id is taken", body = Problem, content_type = "application/problem+json"),
-                (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
                 (status = 422, description = "Idempotency-Key reused for another request", body = Problem, content_type = "application/problem+json"),
+                Refusals,
             )
         )]
         #[post($collection)]
@@ -818,11 +828,8 @@ macro_rules! write_routes {
             responses(
                 (status = 200, description = "Replaced", body = $output),
                 (status = 201, description = "Created", body = $output),
-                (status = 400, description = "Invalid body: every refused field", body = Problem, content_type = "application/problem+json"),
-                (status = 401, description = "No or unknown bearer token", body = Problem, content_type = "application/problem+json"),
-                (status = 403, description = "Outside the token's scope (where it is or where it would go)", body = Problem, content_type = "application/problem+json"),
-                (status = 412, description = "If-Match names another representation", body = Problem, content_type = "application/problem+json"),
-                (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+                Refusals,
+                Stale,
             )
         )]
         #[put($item)]
@@ -848,13 +855,9 @@ macro_rules! write_routes {
             security(("bearer" = [])),
             responses(
                 (status = 200, description = "Changed", body = $output),
-                (status = 400, description = "Invalid result: every refused field", body = Problem, content_type = "application/problem+json"),
-                (status = 401, description = "No or unknown bearer token", body = Problem, content_type = "application/problem+json"),
-                (status = 403, description = "Outside the token's scope", body = Problem, content_type = "application/problem+json"),
-                (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
                 (status = 409, description = "Changed by another write meanwhile; retry", body = Problem, content_type = "application/problem+json"),
-                (status = 412, description = "If-Match names another representation", body = Problem, content_type = "application/problem+json"),
-                (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+                Refusals,
+                Stale,
             )
         )]
         #[patch($item)]
@@ -880,8 +883,7 @@ macro_rules! write_routes {
                 (status = 204, description = "Deleted"),
                 (status = 401, description = "No or unknown bearer token", body = Problem, content_type = "application/problem+json"),
                 (status = 403, description = "Outside the token's scope", body = Problem, content_type = "application/problem+json"),
-                (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
-                (status = 412, description = "If-Match names another representation", body = Problem, content_type = "application/problem+json"),
+                Stale,
             )
         )]
         #[delete($item)]
@@ -897,6 +899,36 @@ macro_rules! write_routes {
 }
 
 use crate::error::Problem;
+
+/// The refusals every write with a body may answer.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum Refusals {
+    /// Invalid body: every refused field
+    #[response(status = 400, content_type = "application/problem+json")]
+    Invalid(Problem),
+    /// No or unknown bearer token
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// Outside the token's scope (where the record is, or where it would go)
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// Not JSON
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
+}
+
+/// What `If-Match` and a missing record add.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum Stale {
+    /// No such record
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// If-Match names another representation
+    #[response(status = 412, content_type = "application/problem+json")]
+    PreconditionFailed(Problem),
+}
 
 write_routes! {
     kind: Kind::Notice, tag: "notices", noun: "a notice",
@@ -965,12 +997,8 @@ pub struct ImportQuery {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ImportSummary {
     pub dry_run: bool,
-    pub notices: usize,
-    pub campaigns: usize,
-    pub events: usize,
-    pub labs: usize,
-    pub open_days: usize,
-    pub products: usize,
+    #[serde(flatten)]
+    pub counts: crate::import::Counts,
 }
 
 /// Load an import document (JSON as `ticweek export` writes it, or products
@@ -1067,12 +1095,7 @@ pub async fn import_records(
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(ImportSummary {
             dry_run,
-            notices: report.notices,
-            campaigns: report.campaigns,
-            events: report.events,
-            labs: report.labs,
-            open_days: report.open_days,
-            products: report.products,
+            counts: report.counts,
         }))
 }
 
