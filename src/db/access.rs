@@ -220,9 +220,17 @@ pub struct AuditEntry {
     pub after: Option<String>,
 }
 
-/// Appends `entries` (inside the caller's write transaction).
+/// Appends `entries` (inside the caller's write transaction), and logs each.
 pub fn record(conn: &mut DbConn, entries: &[AuditEntry]) -> DbResult<()> {
     for entry in entries {
+        // Debug formatting escapes whatever a writer put in names and ids.
+        log::info!(
+            "write by {:?}: {} {} {:?}",
+            entry.actor,
+            entry.action,
+            entry.target_type,
+            entry.target_id
+        );
         diesel::insert_into(audit_log::table)
             .values((
                 audit_log::at.eq(entry.at),

@@ -289,6 +289,20 @@ async fn every_actor_gets_exactly_its_scope() {
 }
 
 #[actix_web::test]
+async fn region_scope_follows_the_region_table_not_adcode_prefixes() {
+    let (db, app) = crate::common::app_with_import(&fixture()).await;
+    let hubei = issue(&db, "hubei", Role::Region, Some("420000"));
+    let wuhan = issue(&db, "wuhan", Role::Region, Some("420100"));
+    // 仙桃市 (429004) is directly under Hubei, not under any 4201xx city.
+    let lab = |id: &str| json!({"id": id, "name": "仙桃实验室", "region": "429004", "precision": "region", "source": "test"});
+    let inside = send_json(&app, "POST", "/api/v1/labs", &hubei, &lab("xiantao-1")).await;
+    assert_eq!(inside.status, StatusCode::CREATED, "{:?}", inside.body);
+    send_json(&app, "POST", "/api/v1/labs", &wuhan, &lab("xiantao-2"))
+        .await
+        .assert_problem(403);
+}
+
+#[actix_web::test]
 async fn server_set_fields_ids_and_unknown_fields_are_refused_and_change_nothing() {
     let (db, app) = crate::common::app_with_import(&fixture()).await;
     let a = actors(&db);
