@@ -694,6 +694,31 @@ async fn a_bulk_import_with_one_bad_row_writes_nothing_and_names_it() {
 
     let too_many = products(5_001, usize::MAX, |_| {});
     import(&too_many, false).await.assert_problem(413);
+
+    // Products as CSV, in the columns of the export: a page of it loads back.
+    let csv = get(&app, "/api/v1/products.csv?region=360100&limit=50").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    let post_csv = |body: Vec<u8>| {
+        let req = test::TestRequest::post()
+            .uri("/api/v1/import?dry_run=true")
+            .insert_header(("authorization", format!("Bearer {}", a.province)))
+            .insert_header(("content-type", "text/csv"))
+            .set_payload(body)
+            .to_request();
+        send(&app, req)
+    };
+    let reply = post_csv(csv.body.to_vec()).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "{:?}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.json()["products"], 50);
+    // Over 10 MiB: refused before it is read.
+    post_csv(vec![b' '; 10 * 1024 * 1024 + 1])
+        .await
+        .assert_problem(413);
 }
 
 #[actix_web::test]
