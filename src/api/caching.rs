@@ -182,7 +182,9 @@ pub async fn representations(
     }
 
     let response = next.call(req).await?;
-    if response.status() != StatusCode::OK {
+    // A response that brings its own tag (a file download: its SHA-256)
+    // is neither hashed again nor kept: files have their own cache.
+    if response.status() != StatusCode::OK || response.headers().contains_key(header::ETAG) {
         return Ok(response.map_into_boxed_body());
     }
     let (request, response) = response.into_parts();

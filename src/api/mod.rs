@@ -9,6 +9,7 @@ pub mod fallback;
 pub mod labs;
 pub mod notices;
 pub mod paging;
+pub mod posters;
 pub mod products;
 pub mod query;
 pub mod regions;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub pool: DbPool,
     ready: Arc<AtomicBool>,
     cache: Arc<caching::ReadCache>,
+    /// Bytes of hot poster files, shared by their downloads.
+    files: Arc<posters::FileCache>,
     /// Where reads run (`Placement`), learnt from the first connection.
     placement: Arc<AtomicU8>,
 }
@@ -59,6 +62,7 @@ impl AppState {
             pool,
             ready: Arc::new(AtomicBool::new(true)),
             cache: Arc::new(caching::ReadCache::new(caching::DEFAULT_CACHE_BYTES)),
+            files: posters::file_cache(),
             placement: Arc::new(AtomicU8::new(Placement::Unknown as u8)),
         }
     }
@@ -204,6 +208,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(write::replace_open_day)
                 .service(write::patch_open_day)
                 .service(write::delete_open_day)
-                .service(write::import_records),
+                .service(write::import_records)
+                .service(posters::list_posters)
+                .service(posters::upload_poster)
+                .service(posters::get_poster)
+                .service(posters::download_poster_file)
+                .service(posters::download_file),
         );
 }

@@ -8,6 +8,7 @@ pub mod events;
 pub mod import;
 pub mod labs;
 pub mod notices;
+pub mod posters;
 pub mod products;
 pub mod regions;
 pub mod schema;

@@ -265,3 +265,42 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    blobs (sha256) {
+        sha256 -> Text,
+        bytes -> Binary,
+    }
+}
+
+diesel::table! {
+    posters (id) {
+        id -> Text,
+        title -> Text,
+        kind -> Text,
+        year -> Integer,
+        campaign_id -> Nullable<Text>,
+        language -> Text,
+        source -> Text,
+        usage_note -> Nullable<Text>,
+        region -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    poster_files (poster_id, variant) {
+        poster_id -> Text,
+        variant -> Text,
+        format -> Text,
+        width -> Nullable<Integer>,
+        height -> Nullable<Integer>,
+        size -> BigInt,
+        sha256 -> Text,
+        file_name -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(poster_files -> posters (poster_id));
+diesel::joinable!(poster_files -> blobs (sha256));
+diesel::allow_tables_to_appear_in_same_query!(posters, poster_files, blobs);

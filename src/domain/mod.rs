@@ -55,6 +55,7 @@ mod event;
 mod geo;
 mod lab;
 mod paging;
+pub mod poster;
 mod product;
 mod search;
 mod time;

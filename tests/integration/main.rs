@@ -10,6 +10,7 @@ mod labs;
 mod migrations;
 mod notices;
 mod openapi;
+mod posters;
 mod products;
 mod read_cache;
 mod readiness;

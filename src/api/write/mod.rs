@@ -576,7 +576,7 @@ pub async fn create_record(
                 "is required: a certificate is known by its number",
             ))
         }
-        None => new_id(kind.noun())?,
+        None => new_record_id(kind.noun())?,
     };
     run_write(&state, move |conn| {
         let attempt = |conn: &mut DbConn| -> Result<Reply, ApiError> {
@@ -626,7 +626,7 @@ pub async fn create_record(
 
 /// A fresh id (`{prefix}-` and 80 random bits) for a created record whose
 /// body names none.
-fn new_id(prefix: &str) -> Result<String, ApiError> {
+pub(crate) fn new_record_id(prefix: &str) -> Result<String, ApiError> {
     let mut bytes = [0u8; 10];
     getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(format!("random: {e}")))?;
     let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();

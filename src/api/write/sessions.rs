@@ -8,7 +8,7 @@ use actix_web::{delete, patch, post, put, web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
 use super::{
-    body_fields, guard, header_text, if_match_text, new_id, require_json, write_one, Bearer,
+    body_fields, guard, header_text, if_match_text, new_record_id, require_json, write_one, Bearer,
     Expect, Kind, Op, Refusals, Reply, Stale,
 };
 use crate::api::labs::OpenDay;
@@ -182,7 +182,7 @@ pub async fn create_open_day(
         Some(Value::String(id)) => crate::api::path_id(&id)
             .map_err(|_| ApiError::invalid("id", "must be 1 to 64 characters of a-z, 0-9 and '-'"))?
             .into_string(),
-        _ => new_id("open-day")?,
+        _ => new_record_id("open-day")?,
     };
     run_write(&state, move |conn| {
         Ok(match representation(conn, &id)? {

@@ -1,0 +1,3 @@
+DROP TABLE poster_files;
+DROP TABLE posters;
+DROP TABLE blobs;

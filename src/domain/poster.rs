@@ -1,0 +1,324 @@
+//! Poster files: what an upload is (decided by its bytes), how an image is
+//! cleaned (decoded within limits and encoded anew, so nothing rides along
+//! in metadata or after the image's end), its renditions, and the checks a
+//! PDF must pass. Pure: bytes in, bytes out.
+
+use std::io::Cursor;
+
+use super::Invalid;
+
+vocabulary!(
+    /// A stored file's format.
+    FileFormat {
+        Png = "png",
+        Jpeg = "jpeg",
+        Webp = "webp",
+        Pdf = "pdf",
+    }
+);
+
+impl FileFormat {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Png => "image/png",
+            Self::Jpeg => "image/jpeg",
+            Self::Webp => "image/webp",
+            Self::Pdf => "application/pdf",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Png => "png",
+            Self::Jpeg => "jpg",
+            Self::Webp => "webp",
+            Self::Pdf => "pdf",
+        }
+    }
+}
+
+/// Largest file accepted, and largest image.
+pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
+pub const MAX_SIDE: u32 = 10_000;
+/// Widths of the renditions made of every image (never wider than it).
+pub const RENDITION_WIDTHS: [u32; 2] = [480, 1080];
+
+/// Why an upload is refused; the API maps each to its status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not PNG, JPEG or PDF by its bytes (415).
+    UnsupportedType(String),
+    /// Too large in bytes or pixels (413).
+    TooLarge(String),
+    /// The right type, but unusable or unsafe (422).
+    Unprocessable(String),
+}
+
+/// PNG, JPEG or PDF, by the file's first bytes; its name and declared type
+/// are never consulted.
+pub fn sniff(bytes: &[u8]) -> Result<FileFormat, Refusal> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Ok(FileFormat::Png)
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Ok(FileFormat::Jpeg)
+    } else if bytes.starts_with(b"%PDF-") {
+        Ok(FileFormat::Pdf)
+    } else {
+        Err(Refusal::UnsupportedType(
+            "only PNG, JPEG and PDF files are accepted (decided by the file's content)".into(),
+        ))
+    }
+}
+
+/// One stored file made from an upload.
+#[derive(Debug, Clone)]
+pub struct Made {
+    /// The uploaded file's format (`png`, `jpeg`, `pdf`), or a rendition's
+    /// width (`w480`, `w1080`).
+    pub variant: String,
+    pub format: FileFormat,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub bytes: Vec<u8>,
+}
+
+/// What gets stored for an uploaded file: for an image, the image encoded
+/// anew plus its renditions; for a PDF, the PDF as uploaded once checked.
+pub fn prepare(bytes: &[u8]) -> Result<Vec<Made>, Refusal> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(Refusal::TooLarge(format!(
+            "a file may have at most {MAX_FILE_BYTES} bytes"
+        )));
+    }
+    match sniff(bytes)? {
+        FileFormat::Pdf => {
+            check_pdf(bytes)?;
+            Ok(vec![Made {
+                variant: FileFormat::Pdf.as_str().into(),
+                format: FileFormat::Pdf,
+                width: None,
+                height: None,
+                bytes: bytes.to_vec(),
+            }])
+        }
+        format => image_files(bytes, format),
+    }
+}
+
+fn image_files(bytes: &[u8], format: FileFormat) -> Result<Vec<Made>, Refusal> {
+    let image_format = match format {
+        FileFormat::Png => image::ImageFormat::Png,
+        _ => image::ImageFormat::Jpeg,
+    };
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), image_format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    // 10,000 × 10,000 RGBA, and the decoder's own buffers.
+    limits.max_alloc = Some(448 * 1024 * 1024);
+    reader.limits(limits);
+    let (width, height) = reader
+        .into_dimensions()
+        .map_err(|e| refusal_of(e, format))?;
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(too_many_pixels(width, height));
+    }
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), image_format);
+    reader.limits(limits_for_decode());
+    let image = reader.decode().map_err(|e| refusal_of(e, format))?;
+    let mut made = vec![Made {
+        variant: format.as_str().into(),
+        format,
+        width: Some(image.width()),
+        height: Some(image.height()),
+        bytes: encode(&image, format)?,
+    }];
+    for target in RENDITION_WIDTHS {
+        if target >= image.width() {
+            continue;
+        }
+        let scaled_height = ((u64::from(image.height()) * u64::from(target))
+            / u64::from(image.width()))
+        .max(1) as u32;
+        let small =
+            image.resize_exact(target, scaled_height, image::imageops::FilterType::Triangle);
+        made.push(Made {
+            variant: format!("w{target}"),
+            format: FileFormat::Jpeg,
+            width: Some(small.width()),
+            height: Some(small.height()),
+            bytes: encode(&small, FileFormat::Jpeg)?,
+        });
+    }
+    Ok(made)
+}
+
+fn limits_for_decode() -> image::Limits {
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(448 * 1024 * 1024);
+    limits
+}
+
+fn too_many_pixels(width: u32, height: u32) -> Refusal {
+    Refusal::TooLarge(format!(
+        "the image is {width} × {height} pixels; at most {MAX_SIDE} × {MAX_SIDE} are accepted"
+    ))
+}
+
+fn refusal_of(err: image::ImageError, format: FileFormat) -> Refusal {
+    match err {
+        image::ImageError::Limits(_) => Refusal::TooLarge(format!(
+            "the image exceeds {MAX_SIDE} × {MAX_SIDE} pixels or the memory allowed for decoding"
+        )),
+        other => Refusal::Unprocessable(format!(
+            "not a readable {} image: {other}",
+            format.as_str().to_uppercase()
+        )),
+    }
+}
+
+/// Encodes pixels only: no text chunks, no EXIF, nothing after the end.
+fn encode(image: &image::DynamicImage, format: FileFormat) -> Result<Vec<u8>, Refusal> {
+    let mut out = Cursor::new(Vec::new());
+    let result = match format {
+        FileFormat::Png => image.write_to(&mut out, image::ImageFormat::Png),
+        _ => {
+            let rgb = image.to_rgb8();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 88).encode_image(&rgb)
+        }
+    };
+    result.map_err(|e| Refusal::Unprocessable(format!("could not encode the image: {e}")))?;
+    Ok(out.into_inner())
+}
+
+/// PDF names that make a document act (scripts, launched programs) or carry
+/// other files.
+const FORBIDDEN_PDF_NAMES: [&str; 7] = [
+    "JavaScript",
+    "JS",
+    "EmbeddedFile",
+    "EmbeddedFiles",
+    "Launch",
+    "RichMedia",
+    "XFA",
+];
+
+/// Refuses a PDF that does not parse, or that holds JavaScript, embedded
+/// files or launch actions anywhere (objects in compressed object streams
+/// included: the document is parsed, and its raw names are scanned too,
+/// `#xx` escapes decoded).
+pub fn check_pdf(bytes: &[u8]) -> Result<(), Refusal> {
+    if let Some(name) = raw_forbidden_name(bytes) {
+        return Err(pdf_refusal(&name));
+    }
+    let document = lopdf::Document::load_mem(bytes)
+        .map_err(|e| Refusal::Unprocessable(format!("not a readable PDF: {e}")))?;
+    for object in document.objects.values() {
+        let dictionary = match object {
+            lopdf::Object::Dictionary(d) => Some(d),
+            lopdf::Object::Stream(s) => Some(&s.dict),
+            _ => None,
+        };
+        let Some(dictionary) = dictionary else {
+            continue;
+        };
+        for (key, value) in dictionary.iter() {
+            let key = String::from_utf8_lossy(key);
+            if FORBIDDEN_PDF_NAMES.contains(&key.as_ref()) {
+                return Err(pdf_refusal(&key));
+            }
+            if let Ok(name) = value.as_name() {
+                let name = String::from_utf8_lossy(name);
+                if FORBIDDEN_PDF_NAMES.contains(&name.as_ref()) {
+                    return Err(pdf_refusal(&name));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn pdf_refusal(name: &str) -> Refusal {
+    Refusal::Unprocessable(format!(
+        "PDFs with JavaScript, embedded files or launch actions are refused (found /{name})"
+    ))
+}
+
+/// The first forbidden `/Name` token in the raw bytes, escapes decoded.
+fn raw_forbidden_name(bytes: &[u8]) -> Option<String> {
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'/' {
+            i += 1;
+            continue;
+        }
+        let mut name = Vec::new();
+        i += 1;
+        while i < bytes.len() && !is_pdf_delimiter(bytes[i]) {
+            if bytes[i] == b'#' && i + 2 < bytes.len() {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                if let Some(byte) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    name.push(byte);
+                    i += 3;
+                    continue;
+                }
+            }
+            name.push(bytes[i]);
+            i += 1;
+        }
+        let name = String::from_utf8_lossy(&name);
+        if FORBIDDEN_PDF_NAMES.contains(&name.as_ref()) {
+            return Some(name.into_owned());
+        }
+    }
+    None
+}
+
+fn is_pdf_delimiter(byte: u8) -> bool {
+    byte.is_ascii_whitespace() || b"()<>[]{}/%".contains(&byte)
+}
+
+/// A poster's language: a BCP 47 tag such as `zh-CN` or `en`.
+pub fn language(raw: &str) -> Result<String, Invalid> {
+    let ok = (2..=35).contains(&raw.len())
+        && raw.split('-').all(|part| {
+            (1..=8).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_alphanumeric())
+        });
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(Invalid(format!(
+            "must be a language tag such as zh-CN or en, got {raw:?}"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bytes_decide_the_type() {
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\nrest"), Ok(FileFormat::Png));
+        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Ok(FileFormat::Jpeg));
+        assert_eq!(sniff(b"%PDF-1.7\n"), Ok(FileFormat::Pdf));
+        for other in [
+            &b"<svg xmlns=\"http://www.w3.org/2000/svg\">"[..],
+            b"<html>",
+            b"GIF89a",
+        ] {
+            assert!(matches!(sniff(other), Err(Refusal::UnsupportedType(_))));
+        }
+    }
+
+    #[test]
+    fn escaped_pdf_names_are_found() {
+        assert_eq!(
+            raw_forbidden_name(b"<< /S /J#61vaScript >>").as_deref(),
+            Some("JavaScript")
+        );
+        assert_eq!(raw_forbidden_name(b"<< /Type /Page >>"), None);
+    }
+}
