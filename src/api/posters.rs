@@ -295,12 +295,9 @@ fn refused(refusal: Refusal) -> ApiError {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Stored", body = Poster),
-        (status = 400, description = "Invalid meta: every refused field", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or unknown bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Outside the token's scope", body = Problem, content_type = "application/problem+json"),
+        super::write::Refusals,
         (status = 409, description = "The id is taken", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "A file over 20 MiB or 10,000 × 10,000 pixels, or over 5 parts", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not PNG, JPEG or PDF", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An unreadable image, or a PDF with JavaScript or embedded files", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -477,6 +474,30 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The answers of a file download.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum Download {
+    /// The file (`Content-Type` of its format, `ETag` = its SHA-256)
+    #[response(status = 200, content_type = "application/octet-stream")]
+    File(Vec<u8>),
+    /// The requested range
+    #[response(status = 206, content_type = "application/octet-stream")]
+    Range(Vec<u8>),
+    /// If-None-Match names the file
+    #[response(status = 304)]
+    NotModified,
+    /// Invalid parameter
+    #[response(status = 400, content_type = "application/problem+json")]
+    Invalid(Problem),
+    /// No such poster or file
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// The range lies outside the file
+    #[response(status = 416, content_type = "application/problem+json")]
+    Unsatisfiable(Problem),
+}
+
 /// Which file of a poster to download.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -496,14 +517,7 @@ pub struct FileQuery {
     tag = "posters",
     params(("id" = String, Path, description = "Poster id"), FileQuery,
         ("Range" = Option<String>, Header, description = "One byte range (`bytes=0-1023`); several ranges are answered with the whole file")),
-    responses(
-        (status = 200, description = "The file", content_type = "application/octet-stream"),
-        (status = 206, description = "The requested range"),
-        (status = 304, description = "If-None-Match names the file"),
-        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such poster or file", body = Problem, content_type = "application/problem+json"),
-        (status = 416, description = "The range lies outside the file", body = Problem, content_type = "application/problem+json"),
-    )
+    responses(Download)
 )]
 #[get("/posters/{id}/file")]
 pub async fn download_poster_file(
@@ -542,14 +556,7 @@ pub async fn download_poster_file(
     tag = "posters",
     params(("sha256" = String, Path, description = "Hex SHA-256 of the file"),
         ("Range" = Option<String>, Header, description = "One byte range")),
-    responses(
-        (status = 200, description = "The file; immutable", content_type = "application/octet-stream"),
-        (status = 206, description = "The requested range"),
-        (status = 304, description = "If-None-Match names the file"),
-        (status = 400, description = "Not a SHA-256", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such file", body = Problem, content_type = "application/problem+json"),
-        (status = 416, description = "The range lies outside the file", body = Problem, content_type = "application/problem+json"),
-    )
+    responses(Download)
 )]
 #[get("/files/{sha256}")]
 pub async fn download_file(
