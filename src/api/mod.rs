@@ -213,6 +213,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(posters::upload_poster)
                 .service(posters::get_poster)
                 .service(posters::download_poster_file)
-                .service(posters::download_file),
+                .service(posters::download_file)
+                .service(posters::localize_poster),
         );
 }

@@ -784,3 +784,154 @@ mod tests {
         assert!(value.contains("filename=\"poster.png\""));
     }
 }
+
+/// Which event a localized poster is for, and its format.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LocalizedQuery {
+    /// The event whose title, venue, date and link go on the poster.
+    #[param(value_type = String, required = true)]
+    event: Option<String>,
+    /// `png` (default) or `pdf`.
+    #[param(value_type = Option<String>, pattern = "^(png|pdf)$")]
+    format: Option<String>,
+}
+
+/// The campaign poster localized for one event.
+#[utoipa::path(
+    operation_id = "localize_poster",
+    tag = "posters",
+    summary = "The poster with an event's footer",
+    description = "The poster's image with a footer band carrying the event's title, venue and date and a QR code linking to the event, as PNG or a one-page PDF. Rendered once per poster file and event version, then served from memory.",
+    params(("id" = String, Path, description = "Poster id"), LocalizedQuery),
+    responses(
+        (status = 200, description = "The localized poster (`image/png` or `application/pdf`)", content_type = "image/png"),
+        (status = 304, description = "If-None-Match names it"),
+        (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such poster or event", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The poster has no image (only a PDF)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/posters/{id}/localized")]
+pub async fn localize_poster(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    Params(query): Params<LocalizedQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = super::path_id(&path)?.into_string();
+    let mut check = Checker::default();
+    let event_id = check.parse("event", query.event.as_deref(), |raw| {
+        raw.parse::<crate::domain::RecordId>()
+            .map(crate::domain::RecordId::into_string)
+    });
+    if query.event.is_none() {
+        check.refuse("event", "is required: the id of the event to localize for");
+    }
+    let format = check.parse("format", query.format.as_deref(), |raw| match raw {
+        "png" => Ok(FileFormat::Png),
+        "pdf" => Ok(FileFormat::Pdf),
+        _ => Err(crate::domain::Invalid::new(format!(
+            "must be png or pdf, got {raw:?}"
+        ))),
+    });
+    check.finish(())?;
+    let event_id = event_id.unwrap_or_default();
+    let format = format.unwrap_or(FileFormat::Png);
+    let (hit, event) = run(&state, move |conn| {
+        let poster = crate::db::posters::get(conn, &id)?;
+        let event = crate::db::events::get(conn, &event_id)?;
+        Ok((poster, super::events::Event::from(event)))
+    })
+    .await?;
+    // The uploaded image, or its 1080 rendition when it is wider.
+    let source = hit
+        .files
+        .iter()
+        .find(|f| f.variant == "w1080")
+        .or_else(|| {
+            hit.files
+                .iter()
+                .find(|f| f.variant == "png" || f.variant == "jpeg")
+        })
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "this poster has no image to localize",
+            )
+        })?;
+    let key = format!(
+        "localized|{}|{}|{}|{}",
+        format.as_str(),
+        source.sha256,
+        event.id,
+        event.updated_at.timestamp_micros()
+    );
+    let tag = format!("\"{}\"", &hex(&Sha256::digest(key.as_bytes()))[..32]);
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::ETAG, tag.clone()))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            disposition(
+                &format!("{}-{}", hit.row.title, event.title),
+                "localized",
+                format,
+            ),
+        ));
+    let if_none_match = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    if if_none_match.is_some_and(|c| {
+        c.split(',')
+            .any(|t| t.trim().trim_start_matches("W/") == tag)
+    }) {
+        return Ok(response.status(StatusCode::NOT_MODIFIED).finish());
+    }
+    let connection = req.connection_info().clone();
+    let footer = crate::domain::localize::Footer {
+        title: event.title.clone(),
+        // The venue as the notice gives it, else the region it names.
+        venue: Some([event.venue.name.clone(), event.venue.address.clone()])
+            .map(|parts| parts.into_iter().flatten().collect::<Vec<_>>().join(" · "))
+            .filter(|venue| !venue.is_empty())
+            .unwrap_or_else(|| event.region.name.clone()),
+        when: when(&event),
+        url: format!(
+            "{}://{}/api/v1/events/{}",
+            connection.scheme(),
+            connection.host(),
+            event.id
+        ),
+    };
+    let source_bytes = bytes_of(&state, &source.sha256).await?;
+    let rendered = state
+        .files
+        .get_or_insert_async(&key, async move {
+            web::block(move || {
+                crate::domain::localize::render(&source_bytes, &footer, format).map(Bytes::from)
+            })
+            .await
+            .map_err(ApiError::from)?
+            .map_err(|e| ApiError::Internal(format!("rendering a localized poster: {e}")))
+        })
+        .await?;
+    Ok(response.content_type(format.content_type()).body(rendered))
+}
+
+/// The event's dates as a visitor reads them (Asia/Shanghai).
+fn when(event: &super::events::Event) -> String {
+    let (start, end) = (event.starts_at, event.ends_at);
+    let day = |t: DateTime<FixedOffset>| t.format("%Y年%-m月%-d日").to_string();
+    let clock = |t: DateTime<FixedOffset>| t.format("%H:%M").to_string();
+    let last = end - chrono::Duration::seconds(1);
+    if start.date_naive() == last.date_naive() {
+        format!("{} {}–{}", day(start), clock(start), clock(end))
+    } else {
+        format!("{} 至 {}", day(start), day(last))
+    }
+}

@@ -54,6 +54,7 @@ mod campaign;
 mod event;
 mod geo;
 mod lab;
+pub mod localize;
 mod paging;
 pub mod poster;
 mod product;

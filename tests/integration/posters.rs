@@ -425,3 +425,82 @@ async fn hostile_uploads_are_refused_and_nothing_is_stored() {
         StatusCode::OK
     );
 }
+
+#[actix_web::test]
+async fn a_localized_poster_carries_the_event_and_a_qr_code_to_it() {
+    let (db, app) = crate::common::app().await;
+    let token = issue(&db, "national", Role::National, None);
+    let reply = upload(
+        &app,
+        Some(&token),
+        multipart(
+            &meta("organic-2024"),
+            &[("p.png", "image/png", &png(1200, 800))],
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let event = "jiangxi-2022-organic-expert-visit-pengze";
+    let uri = format!("/api/v1/posters/organic-2024/localized?event={event}");
+    let localized = get(&app, &uri).await;
+    assert_eq!(
+        localized.status,
+        StatusCode::OK,
+        "{:?}",
+        String::from_utf8_lossy(&localized.body)
+    );
+    assert_eq!(localized.header("content-type"), Some("image/png"));
+    let image = image::load_from_memory(&localized.body).unwrap().to_luma8();
+    // The 1080 px rendition with a band of 30 % of its width below it.
+    let band = ticweek::domain::localize::band_height(1080);
+    assert_eq!(image.dimensions(), (1080, 720 + band));
+    let footer = image::imageops::crop_imm(&image, 0, 720, 1080, band).to_image();
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
+        footer.width() as usize,
+        footer.height() as usize,
+        |x, y| footer.get_pixel(x as u32, y as u32).0[0],
+    );
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the footer");
+    let (_, url) = grids[0].decode().unwrap();
+    assert!(
+        url.starts_with("http") && url.ends_with(&format!("/api/v1/events/{event}")),
+        "{url}"
+    );
+    assert_eq!(
+        get(&app, &url[url.find("/api/").unwrap()..]).await.status,
+        StatusCode::OK
+    );
+    // Text was drawn: the band is not blank left of the code.
+    let inked = footer
+        .pixels()
+        .take((footer.width() * footer.height() / 2) as usize)
+        .filter(|p| p.0[0] < 128)
+        .count();
+    assert!(inked > 500, "{inked} dark pixels");
+
+    let again = get_with(
+        &app,
+        &uri,
+        &[("if-none-match", localized.header("etag").unwrap())],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    let pdf = get(&app, &format!("{uri}&format=pdf")).await;
+    assert_eq!(pdf.header("content-type"), Some("application/pdf"));
+    let document = lopdf::Document::load_mem(&pdf.body).unwrap();
+    assert_eq!(document.get_pages().len(), 1);
+
+    get(
+        &app,
+        "/api/v1/posters/organic-2024/localized?event=no-such-event",
+    )
+    .await
+    .assert_problem(404);
+    get(&app, "/api/v1/posters/organic-2024/localized")
+        .await
+        .assert_invalid("event");
+    get(&app, &format!("{uri}&format=gif"))
+        .await
+        .assert_invalid("format");
+}
