@@ -98,6 +98,21 @@ for _ in $(seq 1 300); do
 done
 
 scenarios=$(python3 benches/paths.py "$data" "$work/paths")
+
+# Posters: uploaded through the API with a token, as a bureau would.
+python3 benches/gen_posters.py "$work/posters"
+token=$("$bin" token create --role national --name "bench-$$" 2>/dev/null)
+upload_poster() { # id file → the poster's JSON
+    curl -sf -X POST -H "Authorization: Bearer $token" \
+        -F "meta={\"id\":\"$1\",\"title\":\"质量月海报 $1\",\"kind\":\"organic_week\",\"year\":2026,\"language\":\"zh-CN\",\"source\":\"benchmark\"};type=application/json" \
+        -F "file=@$2;type=image/png" "http://127.0.0.1:$port/api/v1/posters"
+}
+file_url() { python3 -c 'import json,sys; print(json.load(sys.stdin)["files"][0]["url"])'; }
+small_url=$(upload_poster bench-small "$work/posters/small.png" | file_url)
+small_tag=$(curl -sfI "http://127.0.0.1:$port$small_url" | awk 'tolower($1) == "etag:" {print $2}' | tr -d '\r')
+echo "$small_url" >"$work/paths/poster_download.txt"
+printf '%s\tIf-None-Match: %s\n' "$small_url" "$small_tag" >"$work/paths/poster_not_modified.txt"
+scenarios="$scenarios poster_download poster_not_modified"
 table="$work/table.md"
 ceiling=""
 skipped=()
@@ -105,7 +120,7 @@ for name in $scenarios; do
     for variant in "$name" "${name}_cached"; do
         file="$work/paths/$variant.txt"
         [ -f "$file" ] || continue
-        first=$(head -n 1 "$file")
+        first=$(head -n 1 "$file" | cut -f1)
         status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$first")
         if [ "$status" = 404 ] || [ "$status" = 405 ]; then
             [ "$variant" = "$name" ] && skipped+=("$name")
@@ -128,6 +143,22 @@ for name in $scenarios; do
     done
 done
 
+# 64 clients downloading one 20 MiB poster at once: every download is
+# served from one shared copy, so the server's memory barely moves.
+big_url=$(upload_poster bench-big "$work/posters/big.png" | file_url)
+big_bytes=$(curl -sf "http://127.0.0.1:$port$big_url" | wc -c)
+rss_mib() { awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$server_pid/status"; }
+rss_before=$(rss_mib)
+rss_peak=$rss_before
+taskset -c "$load_cpu" wrk -t1 -c64 -d"${duration}s" --timeout 60s "http://127.0.0.1:$port$big_url" >"$work/big.txt" 2>&1 &
+wrk_pid=$!
+while kill -0 "$wrk_pid" 2>/dev/null; do
+    now=$(rss_mib)
+    [ "$now" -gt "$rss_peak" ] && rss_peak=$now
+    sleep 0.2
+done
+big_rps=$(awk '/Requests\/sec/ {print $2}' "$work/big.txt")
+
 date_tag=$(date +%F)
 if [ -z "$out" ]; then
     if [ "$smoke" = 1 ]; then out="$work/results.md"; else out="$root/benches/results/$date_tag-$backend$([ "$cache_mb" = 0 ] && echo -uncached).md"; fi
@@ -145,6 +176,9 @@ mkdir -p "$(dirname "$out")"
     cat "$table"
     echo
     echo "Skipped (endpoint not built yet): ${skipped[*]:-none}."
+    echo
+    echo "64 concurrent downloads of a $((big_bytes / 1048576)) MiB poster for ${duration} s: ${big_rps} downloads/s;" \
+        "server RSS ${rss_before} MiB before, ${rss_peak} MiB at most during ($((rss_peak - rss_before)) MiB growth)."
 } >"$out"
 cat "$out"
 [ "$smoke" = 1 ] || echo "wrote $out" >&2

@@ -1,5 +1,6 @@
 -- wrk script: cycles through the request paths listed (one per line) in the
 -- file given after `--`, so a scenario measures queries, not one cached URL.
+-- A line may add one request header after a tab: `PATH<TAB>Name: value`.
 -- Prints one machine-readable RESULT line for benches/run.sh.
 local paths = {}
 local idx = 0
@@ -7,14 +8,24 @@ local idx = 0
 init = function(args)
   local f = assert(io.open(args[1], "r"))
   for line in f:lines() do
-    if #line > 0 then paths[#paths + 1] = line end
+    if #line > 0 then
+      local path, name, value = line:match("^([^\t]+)\t([^:]+):%s*(.*)$")
+      if path then
+        paths[#paths + 1] = { path, name, value }
+      else
+        paths[#paths + 1] = { line }
+      end
+    end
   end
   f:close()
 end
 
 request = function()
   idx = idx % #paths + 1
-  return wrk.format("GET", paths[idx], { ["Accept-Encoding"] = "gzip" })
+  local entry = paths[idx]
+  local headers = { ["Accept-Encoding"] = "gzip" }
+  if entry[2] then headers[entry[2]] = entry[3] end
+  return wrk.format("GET", entry[1], headers)
 end
 
 done = function(summary, latency, requests)

@@ -383,6 +383,11 @@ async fn hostile_uploads_are_refused_and_nothing_is_stored() {
         reply.assert_problem(status);
     }
     let ok = png(40, 30);
+    // Six parts: the meta and five files.
+    let five = [("a.png", "image/png", &ok[..]); 5];
+    upload(&app, Some(&token), multipart(&meta("refused"), &five))
+        .await
+        .assert_problem(413);
     let reply = upload(
         &app,
         None,
