@@ -313,6 +313,13 @@ pub async fn upload_poster(
     for part in parts {
         match part.name.as_str() {
             "meta" => {
+                // JSON carries NUL only escaped; PostgreSQL text cannot hold it.
+                if part.bytes.windows(6).any(|w| w == b"\\u0000") {
+                    return Err(ApiError::invalid(
+                        "meta",
+                        "text may not contain NUL characters",
+                    ));
+                }
                 let parsed: PosterMeta = serde_json::from_slice(&part.bytes)
                     .map_err(|e| ApiError::invalid("meta", e.to_string()))?;
                 meta = Some(parsed);
@@ -373,6 +380,7 @@ pub async fn upload_poster(
     let id = row.id.clone();
     let body = run_write(&state, move |conn| {
         check_scope(conn, &actor, row.region.as_deref())?;
+        check_references(conn, &row)?;
         crate::db::exclusive_transaction(conn, |conn| {
             crate::db::posters::insert(conn, &row, &stored)?;
             let after =
@@ -467,6 +475,35 @@ fn check_scope(
         Ok(())
     } else {
         Err(DbError::Forbidden("poster".into()))
+    }
+}
+
+/// The region and campaign a poster names must exist: 400, not a foreign
+/// key failing in the database.
+fn check_references(conn: &mut crate::db::DbConn, row: &PosterRow) -> crate::db::DbResult<()> {
+    let mut errors = Vec::new();
+    if let Some(region) = &row.region {
+        if access::region_places(conn, std::slice::from_ref(region))?.is_empty() {
+            errors.push((
+                "region".to_owned(),
+                format!("no region with adcode {region}"),
+            ));
+        }
+    }
+    if let Some(campaign) = &row.campaign_id {
+        match crate::db::campaigns::get(conn, campaign) {
+            Ok(_) => {}
+            Err(DbError::NotFound(_)) => errors.push((
+                "campaign_id".to_owned(),
+                format!("no campaign with id {campaign:?}"),
+            )),
+            Err(err) => return Err(err),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(DbError::Invalid(errors))
     }
 }
 
@@ -902,8 +939,11 @@ pub async fn localize_poster(
                 "this poster has no image to localize",
             )
         })?;
+    // The link in the QR code comes from the checked Host header only (never
+    // X-Forwarded-*), and is part of what the rendering is cached under.
+    let base = super::events::feeds::base_url(&req);
     let key = format!(
-        "localized|{}|{}|{}|{}",
+        "localized|{}|{}|{}|{}|{base}",
         format.as_str(),
         source.sha256,
         event.id,
@@ -933,7 +973,6 @@ pub async fn localize_poster(
     }) {
         return Ok(response.status(StatusCode::NOT_MODIFIED).finish());
     }
-    let connection = req.connection_info().clone();
     let footer = crate::domain::localize::Footer {
         title: event.title.clone(),
         // The venue as the notice gives it, else the region it names.
@@ -942,18 +981,15 @@ pub async fn localize_poster(
             .filter(|venue| !venue.is_empty())
             .unwrap_or_else(|| event.region.name.clone()),
         when: when(&event),
-        url: format!(
-            "{}://{}/api/v1/events/{}",
-            connection.scheme(),
-            connection.host(),
-            event.id
-        ),
+        url: format!("{base}/api/v1/events/{}", event.id),
     };
     let source_bytes = bytes_of(&state, &source.sha256).await?;
     let rendered = state
         .files
         .get_or_insert_async(&key, async move {
             web::block(move || {
+                // One decode or render at a time: each holds the whole image.
+                let _one_at_a_time = DECODING.lock().unwrap_or_else(|e| e.into_inner());
                 crate::domain::localize::render(&source_bytes, &footer, format).map(Bytes::from)
             })
             .await

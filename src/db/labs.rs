@@ -603,6 +603,13 @@ pub fn upsert(conn: &mut DbConn, lab: &LabRow, sessions: &[OpenDayRow]) -> DbRes
             .execute(conn)?;
     }
     let keep: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
+    // Sessions taken over from another lab change that lab too.
+    let moved_from: Vec<String> = open_days::table
+        .filter(open_days::id.eq_any(&keep))
+        .filter(open_days::lab_id.ne(&lab.id))
+        .select(open_days::lab_id)
+        .distinct()
+        .load(conn)?;
     diesel::delete(
         open_days::table
             .filter(open_days::lab_id.eq(&lab.id))
@@ -621,6 +628,12 @@ pub fn upsert(conn: &mut DbConn, lab: &LabRow, sessions: &[OpenDayRow]) -> DbRes
     }
     let body = row.address.clone().unwrap_or_default();
     LABS.put(conn, existing, search_key, &row.name, &body)?;
+    for other in moved_from {
+        diesel::update(labs::table.find(&other))
+            .set(labs::updated_at.eq(row.updated_at))
+            .execute(conn)?;
+        super::changes::record(conn, "lab", &other, false, row.updated_at)?;
+    }
     super::changes::record(conn, "lab", &row.id, false, row.updated_at)
 }
 

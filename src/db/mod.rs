@@ -229,14 +229,33 @@ pub fn exclusive_transaction<T>(
     conn: &mut DbConn,
     work: impl FnOnce(&mut DbConn) -> DbResult<T>,
 ) -> DbResult<T> {
+    // SQLite: the write comes first. A transaction that reads before it
+    // writes cannot wait for another writer (it fails "database is locked"
+    // at once, busy timeout or not); one that starts with a write waits for
+    // the lock like any other. (Not before the migrations made the table.)
+    let write_first = match conn {
+        DbConn::Sqlite(sqlite) => diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'data_version')",
+        ))
+        .get_result::<bool>(sqlite)?,
+        DbConn::Pg(_) => false,
+    };
+    let bump = |conn: &mut DbConn| {
+        diesel::update(schema::data_version::table)
+            .set(schema::data_version::version.eq(schema::data_version::version + 1))
+            .execute(conn)
+    };
     let result = conn.transaction::<_, DbError, _>(|conn| {
         if let DbConn::Pg(pg) = conn {
             pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({SETUP_LOCK})"))?;
         }
+        if write_first {
+            bump(conn)?;
+        }
         let result = work(conn)?;
-        diesel::update(schema::data_version::table)
-            .set(schema::data_version::version.eq(schema::data_version::version + 1))
-            .execute(conn)?;
+        if !write_first {
+            bump(conn)?;
+        }
         Ok(result)
     })?;
     LOCAL_WRITES.fetch_add(1, Ordering::Release);

@@ -22,6 +22,8 @@ pub struct Footer {
 
 /// Widest localized poster: wider posters are scaled down to this first.
 pub const MAX_WIDTH: u32 = 1080;
+/// Narrowest canvas: room for three lines of text beside the QR code.
+pub const MIN_WIDTH: u32 = 480;
 
 const INK: Rgb<u8> = Rgb([24, 24, 24]);
 const PAPER: Rgb<u8> = Rgb([255, 255, 255]);
@@ -59,10 +61,17 @@ fn compose(poster: &[u8], footer: &Footer) -> Result<RgbImage, String> {
         );
     }
     let picture = picture.to_rgb8();
-    let (width, height) = picture.dimensions();
+    let height = picture.height();
+    // A narrow poster is centred on a canvas wide enough for the footer.
+    let width = picture.width().max(MIN_WIDTH);
     let band = band_height(width);
     let mut canvas = RgbImage::from_pixel(width, height + band, PAPER);
-    image::imageops::replace(&mut canvas, &picture, 0, 0);
+    image::imageops::replace(
+        &mut canvas,
+        &picture,
+        i64::from((width - picture.width()) / 2),
+        0,
+    );
 
     let margin = band / 10;
     let qr_side = band - 2 * margin;

@@ -193,51 +193,70 @@ fn encode(image: &image::DynamicImage, format: FileFormat) -> Result<Vec<u8>, Re
     Ok(out.into_inner())
 }
 
-/// PDF names that make a document act (scripts, launched programs) or carry
-/// other files.
-const FORBIDDEN_PDF_NAMES: [&str; 7] = [
+/// PDF names that make a document act (scripts, actions, launched
+/// programs, form submission) or carry other files.
+const FORBIDDEN_PDF_NAMES: [&str; 12] = [
     "JavaScript",
     "JS",
+    "AA",
     "EmbeddedFile",
     "EmbeddedFiles",
     "Launch",
     "RichMedia",
     "XFA",
+    "SubmitForm",
+    "ImportData",
+    "GoToR",
+    "GoToE",
 ];
 
-/// Refuses a PDF that does not parse, or that holds JavaScript, embedded
-/// files or launch actions anywhere (objects in compressed object streams
-/// included: the document is parsed, and its raw names are scanned too,
-/// `#xx` escapes decoded).
+/// Refuses a PDF that does not parse, is encrypted, or holds any of the
+/// forbidden names anywhere: the raw bytes are scanned (`#xx` escapes
+/// decoded), then every object the parser recovers, compressed object
+/// streams included, is walked through all its dictionaries and arrays.
 pub fn check_pdf(bytes: &[u8]) -> Result<(), Refusal> {
     if let Some(name) = raw_forbidden_name(bytes) {
         return Err(pdf_refusal(&name));
     }
     let document = lopdf::Document::load_mem(bytes)
         .map_err(|e| Refusal::Unprocessable(format!("not a readable PDF: {e}")))?;
+    if document.trailer.get(b"Encrypt").is_ok() {
+        return Err(Refusal::Unprocessable(
+            "encrypted PDFs are refused: their content cannot be checked".into(),
+        ));
+    }
     for object in document.objects.values() {
-        let dictionary = match object {
-            lopdf::Object::Dictionary(d) => Some(d),
-            lopdf::Object::Stream(s) => Some(&s.dict),
-            _ => None,
-        };
-        let Some(dictionary) = dictionary else {
-            continue;
-        };
-        for (key, value) in dictionary.iter() {
-            let key = String::from_utf8_lossy(key);
-            if FORBIDDEN_PDF_NAMES.contains(&key.as_ref()) {
-                return Err(pdf_refusal(&key));
-            }
-            if let Ok(name) = value.as_name() {
-                let name = String::from_utf8_lossy(name);
-                if FORBIDDEN_PDF_NAMES.contains(&name.as_ref()) {
-                    return Err(pdf_refusal(&name));
-                }
-            }
+        if let Some(name) = forbidden_in(object, 0) {
+            return Err(pdf_refusal(&name));
         }
     }
     Ok(())
+}
+
+/// The first forbidden name in `object` or anything nested in it.
+fn forbidden_in(object: &lopdf::Object, depth: usize) -> Option<String> {
+    const MAX_DEPTH: usize = 64;
+    if depth > MAX_DEPTH {
+        return Some("(nesting deeper than 64)".into());
+    }
+    let named = |name: &[u8]| {
+        let name = String::from_utf8_lossy(name);
+        FORBIDDEN_PDF_NAMES
+            .contains(&name.as_ref())
+            .then(|| name.into_owned())
+    };
+    match object {
+        lopdf::Object::Name(name) => named(name),
+        lopdf::Object::Array(items) => items.iter().find_map(|i| forbidden_in(i, depth + 1)),
+        lopdf::Object::Dictionary(dictionary) => dictionary
+            .iter()
+            .find_map(|(key, value)| named(key).or_else(|| forbidden_in(value, depth + 1))),
+        lopdf::Object::Stream(stream) => stream
+            .dict
+            .iter()
+            .find_map(|(key, value)| named(key).or_else(|| forbidden_in(value, depth + 1))),
+        _ => None,
+    }
 }
 
 fn pdf_refusal(name: &str) -> Refusal {
@@ -311,6 +330,19 @@ mod tests {
         ] {
             assert!(matches!(sniff(other), Err(Refusal::UnsupportedType(_))));
         }
+    }
+
+    #[test]
+    fn forbidden_names_are_found_however_deep() {
+        use lopdf::{dictionary, Object};
+        let action = dictionary! { "S" => "JavaScript", "JS" => Object::string_literal("x") };
+        let catalog = Object::Dictionary(dictionary! {
+            "Type" => "Catalog",
+            "Names" => vec![Object::Dictionary(dictionary! { "OpenAction" => action })],
+        });
+        assert_eq!(forbidden_in(&catalog, 0).as_deref(), Some("JavaScript"));
+        let plain = Object::Dictionary(dictionary! { "Type" => "Page" });
+        assert_eq!(forbidden_in(&plain, 0), None);
     }
 
     #[test]

@@ -642,6 +642,11 @@ fn check_scope(
                 .scope
                 .covers(&place(old_region.as_ref(), row.lab.as_ref()));
         }
+        if let Scope::Lab(_) = actor.scope {
+            // A lab token changes its lab where its region registered it:
+            // it neither creates the lab nor moves it.
+            allowed &= before.is_some_and(|old| old.as_ref() == row.region.as_ref());
+        }
         if !allowed {
             v.forbid("region", &outside);
         }
@@ -732,6 +737,11 @@ impl Validator {
     }
 
     fn item<T: serde::de::DeserializeOwned>(&mut self, raw: &RawValue) -> Option<T> {
+        // JSON carries NUL only escaped; PostgreSQL text cannot hold it.
+        if raw.get().contains("\\u0000") {
+            self.refuse("(item)", "text may not contain NUL characters (\\u0000)");
+            return None;
+        }
         serde_json::from_str(raw.get())
             .map_err(|e| self.refuse("(item)", e.to_string()))
             .ok()

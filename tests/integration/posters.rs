@@ -402,15 +402,16 @@ async fn hostile_uploads_are_refused_and_nothing_is_stored() {
     )
     .await;
     reply.assert_problem(403);
-    let mut unknown = meta("refused");
-    unknown["uploaded_by"] = json!("me");
-    upload(
-        &app,
-        Some(&token),
-        multipart(&unknown, &[("a.png", "image/png", &ok)]),
-    )
-    .await
-    .assert_invalid("meta");
+    // Bad meta: a campaign that does not exist, a field that does not.
+    for (field, key, value) in [
+        ("campaign_id", "campaign_id", "no-such-campaign"),
+        ("meta", "uploaded_by", "me"),
+    ] {
+        let mut bad = meta("refused");
+        bad[key] = json!(value);
+        let body = multipart(&bad, &[("a.png", "image/png", &ok)]);
+        upload(&app, Some(&token), body).await.assert_invalid(field);
+    }
     let listed = get(&app, "/api/v1/posters").await.json();
     assert_eq!(listed["items"], json!([]));
 
@@ -429,6 +430,22 @@ async fn hostile_uploads_are_refused_and_nothing_is_stored() {
         get(&app, "/api/v1/posters/named/file").await.status,
         StatusCode::OK
     );
+}
+
+/// The text of the QR code in the footer of a localized PNG whose poster
+/// part is `top` pixels high.
+fn qr_of(png: &[u8], top: u32) -> Vec<u8> {
+    let image = image::load_from_memory(png).unwrap().to_luma8();
+    let footer =
+        image::imageops::crop_imm(&image, 0, top, image.width(), image.height() - top).to_image();
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
+        footer.width() as usize,
+        footer.height() as usize,
+        |x, y| footer.get_pixel(x as u32, y as u32).0[0],
+    );
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the footer");
+    grids[0].decode().unwrap().1.into_bytes()
 }
 
 #[actix_web::test]
@@ -460,14 +477,7 @@ async fn a_localized_poster_carries_the_event_and_a_qr_code_to_it() {
     let band = ticweek::domain::localize::band_height(1080);
     assert_eq!(image.dimensions(), (1080, 720 + band));
     let footer = image::imageops::crop_imm(&image, 0, 720, 1080, band).to_image();
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
-        footer.width() as usize,
-        footer.height() as usize,
-        |x, y| footer.get_pixel(x as u32, y as u32).0[0],
-    );
-    let grids = prepared.detect_grids();
-    assert_eq!(grids.len(), 1, "one QR code in the footer");
-    let (_, url) = grids[0].decode().unwrap();
+    let url = String::from_utf8(qr_of(&localized.body, 720)).unwrap();
     assert!(
         url.starts_with("http") && url.ends_with(&format!("/api/v1/events/{event}")),
         "{url}"
@@ -496,6 +506,33 @@ async fn a_localized_poster_carries_the_event_and_a_qr_code_to_it() {
     let document = lopdf::Document::load_mem(&pdf.body).unwrap();
     assert_eq!(document.get_pages().len(), 1);
 
+    // The link comes from Host, never from X-Forwarded-* a client sends.
+    let forged = get_with(
+        &app,
+        &uri,
+        &[
+            ("x-forwarded-host", "evil.example"),
+            ("x-forwarded-proto", "https"),
+        ],
+    )
+    .await;
+    assert!(!String::from_utf8_lossy(&qr_of(&forged.body, 720)).contains("evil"));
+    // A narrow poster gets a canvas wide enough for its footer.
+    let reply = upload(
+        &app,
+        Some(&token),
+        multipart(&meta("narrow"), &[("n.png", "image/png", &png(100, 80))]),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let narrow = get(
+        &app,
+        &format!("/api/v1/posters/narrow/localized?event={event}"),
+    )
+    .await;
+    let decoded = image::load_from_memory(&narrow.body).unwrap();
+    assert_eq!(decoded.width(), 480);
+    assert!(String::from_utf8_lossy(&qr_of(&narrow.body, 80)).ends_with(event));
     get(
         &app,
         "/api/v1/posters/organic-2024/localized?event=no-such-event",

@@ -303,6 +303,46 @@ async fn region_scope_follows_the_region_table_not_adcode_prefixes() {
 }
 
 #[actix_web::test]
+async fn a_lab_token_neither_moves_nor_recreates_its_lab_and_nul_is_refused() {
+    let (db, app) = crate::common::app_with_import(&fixture()).await;
+    let a = actors(&db);
+    let mut moved = fixture()["labs"][0].clone();
+    moved["region"] = json!("110000");
+    send_json(&app, "PUT", "/api/v1/labs/lab-l1", &a.lab1, &moved)
+        .await
+        .assert_problem(403);
+    let deleted = call(
+        &app,
+        "DELETE",
+        "/api/v1/labs/lab-l1",
+        Some(&a.national),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    send_json(
+        &app,
+        "PUT",
+        "/api/v1/labs/lab-l1",
+        &a.lab1,
+        &fixture()["labs"][0],
+    )
+    .await
+    .assert_problem(403);
+    // NUL fits no backend's text: refused before it reaches one.
+    send_json(
+        &app,
+        "PATCH",
+        "/api/v1/events/e-nanchang",
+        &a.national,
+        &json!({"title": "a\u{0}b"}),
+    )
+    .await
+    .assert_invalid("body");
+}
+
+#[actix_web::test]
 async fn server_set_fields_ids_and_unknown_fields_are_refused_and_change_nothing() {
     let (db, app) = crate::common::app_with_import(&fixture()).await;
     let a = actors(&db);
@@ -694,6 +734,14 @@ async fn a_bulk_import_with_one_bad_row_writes_nothing_and_names_it() {
 
     let too_many = products(5_001, usize::MAX, |_| {});
     import(&too_many, false).await.assert_problem(413);
+    // Counted as it will be read, whatever the Content-Type says.
+    let disguised = test::TestRequest::post()
+        .uri("/api/v1/import")
+        .insert_header(("authorization", format!("Bearer {}", a.province)))
+        .insert_header(("content-type", "text/csv"))
+        .set_payload(too_many.to_string())
+        .to_request();
+    send(&app, disguised).await.assert_problem(413);
 
     // Products as CSV, in the columns of the export: a page of it loads back.
     let csv = get(&app, "/api/v1/products.csv?region=360100&limit=50").await;

@@ -285,7 +285,7 @@ fn link_next(
 
 /// `scheme://host` of the request, so links in feeds are absolute URIs as
 /// iCalendar and JSON-LD consumers expect.
-fn base_url(req: &HttpRequest) -> String {
+pub(crate) fn base_url(req: &HttpRequest) -> String {
     // The Host header only: X-Forwarded-* from an arbitrary client must not
     // end up in publicly cached responses.
     let host = req
@@ -293,8 +293,9 @@ fn base_url(req: &HttpRequest) -> String {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .filter(|h| {
-            h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+            h.len() <= 255
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
         })
         .unwrap_or("localhost");
     let scheme = if req.app_config().secure() {
