@@ -20,7 +20,7 @@ use crate::api::labs::Lab;
 use crate::api::notices::{Contact, Deadline, Notice};
 use crate::db::campaigns::CampaignRow;
 use crate::db::events::{EventRow, RegionFacts};
-use crate::db::import::Observer;
+use crate::db::import::{Observer, Target};
 use crate::db::labs::{LabRow, OpenDayRow};
 use crate::db::notices::NoticeChanges;
 use crate::db::products::ProductWrite;
@@ -494,6 +494,7 @@ fn import(
         }
     }
     let product_writes = products::validate(conn, &mut v, document.products, today, now)?;
+    let mut scoped: Option<(&Actor, Vec<ScopedRow>)> = None;
     if let Some(actor) = actor.filter(|a| a.scope != Scope::National) {
         let mut rows: Vec<ScopedRow> = Vec::new();
         rows.extend(
@@ -519,7 +520,8 @@ fn import(
         rows.extend(product_writes.iter().map(|(i, w)| {
             ScopedRow::new("products", *i, &w.row.certificate_no, Some(&w.row.region))
         }));
-        check_scope(conn, &mut v, actor, rows)?;
+        check_scope(conn, &mut v, actor, &rows)?;
+        scoped = Some((actor, rows));
     }
     let notices: Vec<NoticeChanges> = notices.into_iter().map(|(_, n)| n).collect();
     let campaigns: Vec<CampaignRow> = campaigns.into_iter().map(|(_, c)| c).collect();
@@ -553,11 +555,49 @@ fn import(
             },
             today,
             now,
-            observer,
+            &mut Rechecked {
+                inner: observer,
+                scoped: scoped
+                    .as_ref()
+                    .map(|(actor, rows)| (*actor, rows.as_slice())),
+            },
             &mut |done| progress(done, total),
         )?;
     }
     Ok(report)
+}
+
+/// Checks the rows' scope once more inside the write transaction, after
+/// its lock is held: a record moved out of the writer's scope between the
+/// first check (which names the rows) and the write refuses the whole import.
+struct Rechecked<'a> {
+    inner: &'a mut dyn Observer,
+    scoped: Option<(&'a Actor, &'a [ScopedRow])>,
+}
+
+impl Observer for Rechecked<'_> {
+    fn before(&mut self, conn: &mut DbConn, targets: &[Target]) -> DbResult<()> {
+        if let Some((actor, rows)) = self.scoped {
+            let mut v = Validator {
+                errors: Vec::new(),
+                forbidden: Vec::new(),
+                regions: HashSet::new(),
+                section: "notices",
+                index: 0,
+            };
+            check_scope(conn, &mut v, actor, rows)?;
+            if !v.forbidden.is_empty() {
+                return Err(DbError::Forbidden(
+                    "a record moved out of the token's scope meanwhile".into(),
+                ));
+            }
+        }
+        self.inner.before(conn, targets)
+    }
+
+    fn after(&mut self, conn: &mut DbConn, targets: &[Target]) -> DbResult<()> {
+        self.inner.after(conn, targets)
+    }
 }
 
 /// A row of a scoped import: where it goes, and what it may move.
@@ -592,7 +632,7 @@ fn check_scope(
     conn: &mut DbConn,
     v: &mut Validator,
     actor: &Actor,
-    rows: Vec<ScopedRow>,
+    rows: &[ScopedRow],
 ) -> DbResult<()> {
     use crate::db::access;
     let mut stored: HashMap<&'static str, HashMap<String, Option<String>>> = HashMap::new();
@@ -631,7 +671,7 @@ fn check_scope(
         lab: lab.cloned(),
     };
     let outside = format!("outside the scope of token {:?}", actor.name);
-    for row in &rows {
+    for row in rows {
         v.at(row.section, row.index);
         let before = stored.get(row.section).and_then(|m| m.get(&row.id));
         let mut allowed = actor
