@@ -218,6 +218,13 @@ pub fn check_pdf(bytes: &[u8]) -> Result<(), Refusal> {
     if let Some(name) = raw_forbidden_name(bytes) {
         return Err(pdf_refusal(&name));
     }
+    // Before the parser inflates object streams: no stream may be a bomb.
+    if let Some(ratio) = inflation_bomb(bytes) {
+        return Err(Refusal::Unprocessable(format!(
+            "a stream of this PDF inflates {ratio}-fold past {} MiB; refused",
+            BOMB_FLOOR >> 20
+        )));
+    }
     let document = lopdf::Document::load_mem(bytes)
         .map_err(|e| Refusal::Unprocessable(format!("not a readable PDF: {e}")))?;
     if document.trailer.get(b"Encrypt").is_ok() {
@@ -231,6 +238,49 @@ pub fn check_pdf(bytes: &[u8]) -> Result<(), Refusal> {
         }
     }
     Ok(())
+}
+
+/// Output a stream may inflate to whatever its ratio.
+const BOMB_FLOOR: u64 = 64 << 20;
+/// Past the floor, the largest output per input byte (images compress well
+/// under this; a deflate bomb reaches about 1,000).
+const BOMB_RATIO: u64 = 100;
+
+/// The ratio of the first deflate stream that inflates past `BOMB_FLOOR`
+/// at more than `BOMB_RATIO` times its input. Every `stream` keyword is
+/// tried as deflate data; the output is counted and discarded, so this
+/// holds no more than one small buffer whatever the stream says.
+fn inflation_bomb(bytes: &[u8]) -> Option<u64> {
+    use std::io::Read;
+    let mut from = 0;
+    let mut scratch = vec![0u8; 64 * 1024];
+    while let Some(at) = find(&bytes[from..], b"stream") {
+        let mut start = from + at + b"stream".len();
+        from = start;
+        if bytes.get(start) == Some(&b'\r') {
+            start += 1;
+        }
+        if bytes.get(start) != Some(&b'\n') {
+            continue;
+        }
+        let mut decoder = flate2::read::ZlibDecoder::new(&bytes[start + 1..]);
+        let mut out: u64 = 0;
+        while let Ok(n) = decoder.read(&mut scratch) {
+            if n == 0 {
+                break;
+            }
+            out += n as u64;
+            let ratio = out / decoder.total_in().max(1);
+            if out > BOMB_FLOOR && ratio > BOMB_RATIO {
+                return Some(ratio);
+            }
+        }
+    }
+    None
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The first forbidden name in `object` or anything nested in it.
@@ -343,6 +393,24 @@ mod tests {
         assert_eq!(forbidden_in(&catalog, 0).as_deref(), Some("JavaScript"));
         let plain = Object::Dictionary(dictionary! { "Type" => "Page" });
         assert_eq!(forbidden_in(&plain, 0), None);
+    }
+
+    #[test]
+    fn a_deflate_bomb_is_refused_before_parsing() {
+        use std::io::Write;
+        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..70 {
+            encoder.write_all(&zeros).unwrap();
+        }
+        let mut pdf =
+            b"%PDF-1.5\n1 0 obj << /Type /ObjStm /Filter /FlateDecode >>\nstream\n".to_vec();
+        pdf.extend(encoder.finish().unwrap());
+        pdf.extend_from_slice(b"\nendstream\nendobj\n%%EOF\n");
+        assert!(
+            matches!(check_pdf(&pdf), Err(Refusal::Unprocessable(m)) if m.contains("inflates"))
+        );
+        assert_eq!(inflation_bomb(b"stream\nnot deflate at all"), None);
     }
 
     #[test]
