@@ -23,7 +23,14 @@ Errors are RFC 9457 problem details; lists are cursor-paginated; every GET has a
         (name = "sync", description = "Change feed for mirrors and bulk import"),
         (name = "service", description = "Health and readiness probes"),
     ),
-    components(schemas(crate::error::FieldError)),
+    // Enums that appear only as query parameter types: listed so that every
+    // `$ref` resolves (client generators refuse a dangling one).
+    components(schemas(
+        crate::error::FieldError,
+        crate::domain::CoordSys,
+        crate::domain::EventSort,
+        crate::api::labs::OpenDaySort,
+    )),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;

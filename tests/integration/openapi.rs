@@ -62,3 +62,22 @@ async fn docs_ui_is_served_without_any_cdn() {
     let script = get(&app, "/docs/swagger-ui-bundle.js").await;
     assert_eq!(script.status, actix_web::http::StatusCode::OK);
 }
+
+/// Client generators refuse a document with a dangling `$ref` (openapi-
+/// typescript did, for three enums used only as query parameter types).
+#[test]
+fn every_schema_reference_resolves() {
+    let doc: serde_json::Value = serde_json::from_str(&ticweek::openapi::document_json()).unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let text = doc.to_string();
+    let prefix = "\"#/components/schemas/";
+    let missing: Vec<&str> = text
+        .match_indices(prefix)
+        .map(|(at, _)| {
+            let rest = &text[at + prefix.len()..];
+            &rest[..rest.find('"').unwrap()]
+        })
+        .filter(|name| !schemas.contains_key(*name))
+        .collect();
+    assert!(missing.is_empty(), "unresolved: {missing:?}");
+}
