@@ -185,6 +185,22 @@ pub async fn get_poster(
     Ok(HttpResponse::Ok().json(Poster::from(hit)))
 }
 
+/// File content, as sent.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct FileBytes(#[allow(dead_code)] Vec<u8>);
+
+/// The parts of a poster upload.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PosterUpload {
+    /// The poster's description, as JSON.
+    meta: PosterMeta,
+    /// A PNG, JPEG or PDF file; send one `file` part per format.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
 /// The `meta` part of an upload.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -291,7 +307,7 @@ fn refused(refusal: Refusal) -> ApiError {
     tag = "posters",
     summary = "Upload a poster",
     description = "PNG, JPEG or PDF, decided by the file's bytes; images are decoded and encoded anew (nothing survives in metadata or after the image's end) and get 480 and 1080 px wide JPEG renditions; PDFs with JavaScript or embedded files are refused. At most 20 MiB per file and 5 parts.",
-    request_body(content_type = "multipart/form-data", description = "`meta`: JSON (see PosterMeta); `file`: one per format."),
+    request_body(content = PosterUpload, content_type = "multipart/form-data", description = "`meta`: JSON (PosterMeta); `file`: one part per format."),
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Stored", body = Poster),
@@ -517,10 +533,10 @@ fn hex(bytes: &[u8]) -> String {
 enum Download {
     /// The file (`Content-Type` of its format, `ETag` = its SHA-256)
     #[response(status = 200, content_type = "application/octet-stream")]
-    File(Vec<u8>),
+    File(FileBytes),
     /// The requested range
     #[response(status = 206, content_type = "application/octet-stream")]
-    Range(Vec<u8>),
+    Range(FileBytes),
     /// If-None-Match names the file
     #[response(status = 304)]
     NotModified,
@@ -883,7 +899,10 @@ pub struct LocalizedQuery {
     description = "The poster's image with a footer band carrying the event's title, venue and date and a QR code linking to the event, as PNG or a one-page PDF. Rendered once per poster file and event version, then served from memory.",
     params(("id" = String, Path, description = "Poster id"), LocalizedQuery),
     responses(
-        (status = 200, description = "The localized poster (`image/png` or `application/pdf`)", content_type = "image/png"),
+        (status = 200, description = "The localized poster", content(
+            (FileBytes = "image/png"),
+            (FileBytes = "application/pdf"),
+        )),
         (status = 304, description = "If-None-Match names it"),
         (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such poster or event", body = Problem, content_type = "application/problem+json"),
