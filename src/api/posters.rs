@@ -355,6 +355,13 @@ pub async fn upload_poster(
     }
     let now = Utc::now().naive_utc().trunc_subsecs(6);
     let row = poster_row(meta, now)?;
+    // Scope and references first: decoding is the expensive part.
+    let (checked_row, checked_actor) = (row.clone(), actor.clone());
+    run(&state, move |conn| {
+        check_scope(conn, &checked_actor, checked_row.region.as_deref())?;
+        check_references(conn, &checked_row)
+    })
+    .await?;
     let made = web::block(move || {
         let _one_at_a_time = DECODING.lock().unwrap_or_else(|e| e.into_inner());
         let mut made = Vec::new();
@@ -395,8 +402,6 @@ pub async fn upload_poster(
     }
     let id = row.id.clone();
     let body = run_write(&state, move |conn| {
-        check_scope(conn, &actor, row.region.as_deref())?;
-        check_references(conn, &row)?;
         crate::db::exclusive_transaction(conn, |conn| {
             crate::db::posters::insert(conn, &row, &stored)?;
             let after =

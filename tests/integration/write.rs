@@ -734,6 +734,13 @@ async fn a_bulk_import_with_one_bad_row_writes_nothing_and_names_it() {
 
     let too_many = products(5_001, usize::MAX, |_| {});
     import(&too_many, false).await.assert_problem(413);
+    // A lab's sessions are rows too: 26 labs of 200 sessions are over the limit.
+    let session = json!({"id": "x", "starts_at": "2030-09-10T09:00:00+08:00", "ends_at": "2030-09-10T17:00:00+08:00"});
+    let lab = json!({"id": "x", "name": "x", "region": "360100", "precision": "region", "source": "t",
+        "open_days": vec![session; 200]});
+    import(&json!({ "labs": vec![lab; 26] }), true)
+        .await
+        .assert_problem(413);
     // Counted as it will be read, whatever the Content-Type says.
     let disguised = test::TestRequest::post()
         .uri("/api/v1/import")

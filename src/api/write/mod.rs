@@ -1135,13 +1135,36 @@ async fn read_limited(
     Ok(body)
 }
 
-/// Items in a JSON import document (0 when it does not parse: the import
-/// says why).
+/// Rows in a JSON import document, a lab's sessions included (0 when it
+/// does not parse: the import says why).
 fn json_rows(text: &str) -> usize {
-    // Owned keys: an escaped key (`"product\\u0073"`) must count too.
-    let sections: Result<std::collections::HashMap<String, Vec<&serde_json::value::RawValue>>, _> =
+    use serde_json::value::RawValue;
+    /// A lab's sessions, whatever else the item holds.
+    #[derive(serde::Deserialize)]
+    struct Sessions<'a> {
+        #[serde(default, borrow)]
+        open_days: Vec<&'a RawValue>,
+    }
+    // Owned keys: an escaped key (`"product\u0073"`) must count too.
+    let sections: Result<std::collections::HashMap<String, Vec<&RawValue>>, _> =
         serde_json::from_str(text);
-    sections.map_or(0, |s| s.values().map(Vec::len).sum())
+    sections.map_or(0, |sections| {
+        sections
+            .iter()
+            .map(|(section, items)| {
+                let sessions: usize = if section == "labs" {
+                    items
+                        .iter()
+                        .filter_map(|item| serde_json::from_str::<Sessions>(item.get()).ok())
+                        .map(|lab| lab.open_days.len())
+                        .sum()
+                } else {
+                    0
+                };
+                items.len() + sessions
+            })
+            .sum()
+    })
 }
 
 /// Records in a CSV body, header excluded.
