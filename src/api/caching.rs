@@ -309,7 +309,8 @@ pub async fn head_as_get(
     next.call(req).await
 }
 
-fn matches(if_none_match: &str, tag: &str) -> bool {
+/// `If-None-Match` (weak comparison, lists, `*`) against a representation's tag.
+pub fn matches(if_none_match: &str, tag: &str) -> bool {
     if_none_match
         .split(',')
         .map(str::trim)
@@ -318,7 +319,7 @@ fn matches(if_none_match: &str, tag: &str) -> bool {
 
 /// The strong tag of bytes as sent.
 pub fn tag_of(bytes: &[u8]) -> String {
-    format!("\"{}\"", hex(&Sha256::digest(bytes)[..16]))
+    format!("\"{}\"", crate::domain::hex(&Sha256::digest(bytes)[..16]))
 }
 
 /// The tags a JSON body of a GET is served under: identity, and gzip when
@@ -339,10 +340,6 @@ pub fn if_match(header: &str, current: Option<&[String]>) -> bool {
         .split(',')
         .map(str::trim)
         .any(|candidate| candidate == "*" || tags.iter().any(|t| t == candidate))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

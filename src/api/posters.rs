@@ -20,7 +20,7 @@ use crate::db::access::{self, AuditEntry};
 use crate::db::posters::{FileRow, PosterFilter, PosterHit, PosterRow};
 use crate::db::DbError;
 use crate::domain::poster::{self, FileFormat, Refusal, MAX_FILE_BYTES};
-use crate::domain::{to_shanghai, Actor, CampaignKind, Place, Scope};
+use crate::domain::{hex, to_shanghai, Actor, CampaignKind};
 use crate::error::{ApiError, Problem};
 
 /// A stored file of a poster.
@@ -264,18 +264,12 @@ async fn read_parts(mut multipart: actix_multipart::Multipart) -> Result<Vec<Par
         } else {
             MAX_FILE_BYTES
         };
-        let mut bytes = Vec::new();
-        while let Some(chunk) =
-            std::future::poll_fn(|cx| std::pin::Pin::new(&mut field).poll_next(cx)).await
-        {
-            let chunk = chunk.map_err(|e| ApiError::invalid("body", e.to_string()))?;
-            if bytes.len() + chunk.len() > limit {
-                return Err(too_large(format!(
-                    "part {name:?} is larger than the {limit} bytes accepted"
-                )));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = super::write::collect_capped(&mut field, 0, limit, || {
+            too_large(format!(
+                "part {name:?} is larger than the {limit} bytes accepted"
+            ))
+        })
+        .await?;
         parts.push(Part {
             name,
             file_name,
@@ -482,17 +476,8 @@ fn check_scope(
     actor: &Actor,
     region: Option<&str>,
 ) -> crate::db::DbResult<()> {
-    let allowed = match (&actor.scope, region) {
-        (Scope::National, _) => true,
-        (Scope::Region(_), Some(code)) => {
-            let regions = access::region_places(conn, &[code.to_owned()])?
-                .remove(code)
-                .unwrap_or_default();
-            actor.scope.covers(&Place { regions, lab: None })
-        }
-        _ => false,
-    };
-    if allowed {
+    // A national poster (no region) is national tokens' only.
+    if actor.scope.covers(&access::place_of(conn, region, None)?) {
         Ok(())
     } else {
         Err(DbError::Forbidden("poster".into()))
@@ -526,10 +511,6 @@ fn check_references(conn: &mut crate::db::DbConn, row: &PosterRow) -> crate::db:
     } else {
         Err(DbError::Invalid(errors))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The answers of a file download.
@@ -684,11 +665,9 @@ async fn serve(
             disposition(title, &file.variant, format),
         ));
     let header_text = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-    if header_text(header::IF_NONE_MATCH).is_some_and(|candidates| {
-        candidates
-            .split(',')
-            .any(|c| c.trim().trim_start_matches("W/") == tag || c.trim() == "*")
-    }) {
+    if header_text(header::IF_NONE_MATCH)
+        .is_some_and(|candidates| super::caching::matches(candidates, &tag))
+    {
         return Ok(response.status(StatusCode::NOT_MODIFIED).finish());
     }
     let bytes = bytes_of(state, &file.sha256).await?;
@@ -991,10 +970,7 @@ pub async fn localize_poster(
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok());
-    if if_none_match.is_some_and(|c| {
-        c.split(',')
-            .any(|t| t.trim().trim_start_matches("W/") == tag)
-    }) {
+    if if_none_match.is_some_and(|candidates| super::caching::matches(candidates, &tag)) {
         return Ok(response.status(StatusCode::NOT_MODIFIED).finish());
     }
     let footer = crate::domain::localize::Footer {

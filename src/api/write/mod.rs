@@ -24,7 +24,7 @@ use super::{run_write, AppState};
 use crate::db::access::{self, AuditEntry, IdempotentReply};
 use crate::db::import::{Observer, Target};
 use crate::db::{DbConn, DbError, DbResult};
-use crate::domain::{looks_like_token, token_hash, Actor, CoordSys, Place, Scope};
+use crate::domain::{hex, looks_like_token, token_hash, Actor, CoordSys, Scope};
 use crate::error::{ApiError, FieldError};
 use crate::import::{Report, RowError};
 
@@ -194,7 +194,11 @@ fn guard(conn: &mut DbConn, actor: &Actor, kind: Kind, id: &str, op: Op) -> DbRe
         Scope::Region(_) => {
             match access::stored_regions(conn, kind.section(), &[id.to_owned()])?.remove(id) {
                 None => true,
-                Some(region) => actor.scope.covers(&place_of(conn, region.as_deref())?),
+                Some(region) => {
+                    actor
+                        .scope
+                        .covers(&access::place_of(conn, region.as_deref(), None)?)
+                }
             }
         }
     };
@@ -203,16 +207,6 @@ fn guard(conn: &mut DbConn, actor: &Actor, kind: Kind, id: &str, op: Op) -> DbRe
     } else {
         Err(DbError::Forbidden(format!("{} {id}", kind.noun())))
     }
-}
-
-fn place_of(conn: &mut DbConn, region: Option<&str>) -> DbResult<Place> {
-    let regions = match region {
-        Some(code) => access::region_places(conn, &[code.to_owned()])?
-            .remove(code)
-            .unwrap_or_else(|| vec![code.to_owned()]),
-        None => Vec::new(),
-    };
-    Ok(Place { regions, lab: None })
 }
 
 /// What a single-record write expects of the stored record.
@@ -557,7 +551,7 @@ pub async fn create_record(
         hasher.update(req.path().as_bytes());
         hasher.update([0]);
         hasher.update(&body);
-        format!("{:x}", hasher.finalize())
+        hex(&hasher.finalize())
     };
     let id = match item.remove(kind.key()) {
         Some(Value::String(id)) => path_key(kind, &id).map_err(|e| match e {
@@ -629,8 +623,7 @@ pub async fn create_record(
 pub(crate) fn new_record_id(prefix: &str) -> Result<String, ApiError> {
     let mut bytes = [0u8; 10];
     getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(format!("random: {e}")))?;
-    let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("{prefix}-{suffix}"))
+    Ok(format!("{prefix}-{}", hex(&bytes)))
 }
 
 /// `PUT /{collection}/{id}`: replaces the record, or creates it.
@@ -1107,7 +1100,6 @@ async fn read_limited(
     mut payload: web::Payload,
     limit: usize,
 ) -> Result<Vec<u8>, ApiError> {
-    use futures_core::Stream;
     let too_large = || {
         ApiError::status(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -1122,9 +1114,24 @@ async fn read_limited(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let mut body = Vec::with_capacity(declared.unwrap_or(0));
+    collect_capped(&mut payload, declared.unwrap_or(0), limit, too_large).await
+}
+
+/// The chunks of a body (or of one multipart part) in one buffer, refused
+/// with `too_large()` as soon as they pass `limit` bytes.
+pub(crate) async fn collect_capped<S, E>(
+    stream: &mut S,
+    capacity: usize,
+    limit: usize,
+    too_large: impl Fn() -> ApiError,
+) -> Result<Vec<u8>, ApiError>
+where
+    S: futures_core::Stream<Item = Result<actix_web::web::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut body = Vec::with_capacity(capacity.min(limit));
     while let Some(chunk) =
-        std::future::poll_fn(|cx| std::pin::Pin::new(&mut payload).poll_next(cx)).await
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await
     {
         let chunk = chunk.map_err(|e| ApiError::invalid("body", e.to_string()))?;
         if body.len() + chunk.len() > limit {
