@@ -2,7 +2,7 @@
 """Writes two synthetic PNG posters for the load run (stdlib only, seeded):
 small.png (1200 x 800, a gradient) for the download and 304 scenarios, and
 big.png (random pixels, just under the 20 MiB upload limit) for the
-concurrent-download memory check. Usage: gen_posters.py OUT_DIR"""
+concurrent-download memory check. Usage: gen_posters.py OUT_DIR [--small-only]"""
 import pathlib
 import random
 import struct
@@ -27,6 +27,8 @@ gradient = [b"".join(bytes([x * 255 // w, y * 255 // h, 150]) for x in range(w))
 (out / "small.png").write_bytes(png(w, h, gradient))
 rng = random.Random(7)
 side = 2580
+if "--small-only" in sys.argv:
+    sys.exit(0)
 noise = [rng.randbytes(side * 3) for _ in range(side)]
 big = png(side, side, noise)
 assert len(big) < 20 * 1024 * 1024, len(big)

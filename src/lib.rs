@@ -36,7 +36,7 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let (app, doc) = App::new()
+    let (app, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(openapi::ApiDoc::openapi())
         .map(|app| {
@@ -48,6 +48,7 @@ pub fn app(
         })
         .configure(api::routes)
         .split_for_parts();
+    openapi::finish(&mut doc);
     let known = std::rc::Rc::new(api::fallback::KnownPaths::from_openapi(&doc));
     app.service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))

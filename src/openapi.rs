@@ -61,12 +61,86 @@ impl utoipa::Modify for BearerScheme {
 
 /// The document the running server serves at `/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, doc) = actix_web::App::new()
+    let (_, mut doc) = actix_web::App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(crate::api::routes)
         .split_for_parts();
+    finish(&mut doc);
     doc
+}
+
+/// What the route annotations cannot say one by one, said once for every
+/// operation (found by generating clients from the document):
+///
+/// - every GET answers with an `ETag` and, to `If-None-Match`, `304`;
+/// - every `201` names the new record in `Location`;
+/// - a PATCH body is its collection's input with every field optional
+///   (`EventPatch` …), not a bare `object` (which a typed client reads as
+///   "no fields at all").
+pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{Header, Object, Ref, RefOr, Response, Schema, Type};
+
+    let text = || Schema::Object(Object::with_type(Type::String));
+    let header = |description: &str| {
+        let mut header = Header::new(text());
+        header.description = Some(description.to_owned());
+        header
+    };
+    let schemas = &mut doc.components.get_or_insert_with(Default::default).schemas;
+    for item in doc.paths.paths.values_mut() {
+        if let Some(get) = item.get.as_mut() {
+            let responses = &mut get.responses.responses;
+            for (status, response) in responses.iter_mut() {
+                if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+                    response.headers.entry("ETag".into()).or_insert_with(|| {
+                        header("Strong validator of this representation: send it as `If-None-Match` (304) or `If-Match` (writes).")
+                    });
+                }
+            }
+            responses.entry("304".into()).or_insert_with(|| {
+                RefOr::T(Response::new("Not modified: the `If-None-Match` tag is current"))
+            });
+        }
+        for op in [item.post.as_mut(), item.put.as_mut()].into_iter().flatten() {
+            if let Some(RefOr::T(created)) = op.responses.responses.get_mut("201") {
+                created
+                    .headers
+                    .entry("Location".into())
+                    .or_insert_with(|| header("URL of the created record"));
+            }
+        }
+        // The PATCH body: the PUT body's schema, nothing required.
+        let input = item.put.as_ref().and_then(|put| {
+            let body = put.request_body.as_ref()?;
+            match body.content.get("application/json")?.schema.as_ref()? {
+                RefOr::Ref(reference) => reference
+                    .ref_location
+                    .strip_prefix("#/components/schemas/")
+                    .map(str::to_owned),
+                RefOr::T(_) => None,
+            }
+        });
+        let (Some(patch), Some(input)) = (item.patch.as_mut(), input) else {
+            continue;
+        };
+        let Some(RefOr::T(Schema::Object(object))) = schemas.get(&input) else {
+            continue;
+        };
+        let name = format!("{}Patch", input.trim_end_matches("Input"));
+        let mut partial = object.clone();
+        partial.required.clear();
+        partial.description = Some(format!(
+            "A JSON merge patch (RFC 7396) of a record: any fields of `{input}`, each \
+             replacing the stored value; `null` removes an optional field."
+        ));
+        schemas.insert(name.clone(), RefOr::T(Schema::Object(partial)));
+        if let Some(body) = patch.request_body.as_mut() {
+            for content in body.content.values_mut() {
+                content.schema = Some(RefOr::Ref(Ref::from_schema_name(&name)));
+            }
+        }
+    }
 }
 
 /// The document as committed in `openapi/openapi.json`.

@@ -15,14 +15,41 @@ use crate::error::{ApiError, Problem};
 /// One change.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Change {
-    /// `notice`, `campaign` or `event`.
+    /// The kind of record: fetch it at `/{resource}s/{id}`.
+    #[schema(value_type = ChangeResource)]
     pub resource: String,
     /// Id of the record.
     pub id: String,
     /// `upserted` (created or updated: fetch it) or `deleted` (remove your copy).
+    #[schema(value_type = ChangeAction)]
     pub action: String,
     /// When, Asia/Shanghai.
     pub changed_at: DateTime<FixedOffset>,
+}
+
+/// The kinds of record the change log names (the `resource` strings that
+/// `db::changes::record` is called with). Open-day sessions change as their lab.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ChangeResource {
+    Notice,
+    Campaign,
+    Event,
+    Lab,
+    Product,
+    Poster,
+}
+
+/// What happened to the record.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ChangeAction {
+    /// Created or updated: fetch it.
+    Upserted,
+    /// Deleted: remove your copy.
+    Deleted,
 }
 
 /// A page of changes, oldest first.

@@ -206,11 +206,31 @@ impl Lab {
     }
 }
 
+/// The GeoJSON type members as the constants they are, so that a typed
+/// client sees `"Point"`, not any string (a map library checks them).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub enum GeoJsonPoint {
+    Point,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub enum GeoJsonFeature {
+    Feature,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub enum GeoJsonFeatureCollection {
+    FeatureCollection,
+}
+
 /// A GeoJSON `Point` (RFC 7946 §3.1.2): `[lon, lat]`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Point {
     #[serde(rename = "type")]
-    #[schema(example = "Point")]
+    #[schema(value_type = GeoJsonPoint)]
     pub kind: &'static str,
     /// `[longitude, latitude]`.
     pub coordinates: [f64; 2],
@@ -220,7 +240,7 @@ pub struct Point {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Feature<T> {
     #[serde(rename = "type")]
-    #[schema(example = "Feature")]
+    #[schema(value_type = GeoJsonFeature)]
     pub kind: &'static str,
     pub id: String,
     pub geometry: Point,
@@ -231,7 +251,7 @@ pub struct Feature<T> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FeatureCollection<T> {
     #[serde(rename = "type")]
-    #[schema(example = "FeatureCollection")]
+    #[schema(value_type = GeoJsonFeatureCollection)]
     pub kind: &'static str,
     pub features: Vec<Feature<T>>,
     /// Pass as `cursor` for the next page; `null` on the last page (a foreign member, RFC 7946 §6.1).

@@ -23,10 +23,23 @@ use crate::domain::poster::{self, FileFormat, Refusal, MAX_FILE_BYTES};
 use crate::domain::{hex, to_shanghai, Actor, CampaignKind};
 use crate::error::{ApiError, Problem};
 
+/// Which file of a poster: as uploaded, or a JPEG rendition by width.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum FileVariant {
+    Png,
+    Jpeg,
+    Pdf,
+    W480,
+    W1080,
+}
+
 /// A stored file of a poster.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PosterFile {
     /// `png`, `jpeg` or `pdf` for an uploaded file; `w480`, `w1080` for a rendition.
+    #[schema(value_type = FileVariant)]
     pub variant: String,
     pub format: FileFormat,
     pub width: Option<i32>,
@@ -208,6 +221,7 @@ pub struct PosterMeta {
     /// Generated when absent.
     id: Option<String>,
     title: String,
+    #[schema(value_type = CampaignKind)]
     kind: String,
     year: i32,
     campaign_id: Option<String>,

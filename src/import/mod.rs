@@ -108,6 +108,25 @@ struct Document<'a> {
     products: Vec<&'a RawValue>,
 }
 
+/// An import document: every section optional, each a list of records in
+/// their input shape (what `ticweek export` writes imports as it is).
+// The schema only: parsing goes through `Document`, item by item.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ImportDocument {
+    #[schema(required = false)]
+    notices: Vec<NoticeInput>,
+    #[schema(required = false)]
+    campaigns: Vec<CampaignInput>,
+    #[schema(required = false)]
+    events: Vec<EventInput>,
+    /// Labs with their open-day sessions (at most 200 each).
+    #[schema(required = false)]
+    labs: Vec<LabInput>,
+    #[schema(required = false)]
+    products: Vec<ProductInput>,
+}
+
 /// A region given either as a bare adcode or in the read shape `{adcode, name}`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
@@ -137,6 +156,7 @@ pub struct NoticeInput {
     issuer: String,
     region: Option<RegionInput>,
     year: Option<i32>,
+    #[schema(value_type = Option<String>, format = Date)]
     issued_on: Option<String>,
     #[serde(default)]
     body: String,
@@ -160,12 +180,15 @@ pub struct NoticeInput {
 #[serde(deny_unknown_fields)]
 pub struct CampaignInput {
     id: String,
+    #[schema(value_type = crate::domain::CampaignKind)]
     kind: String,
     year: i32,
     title: String,
     theme: Option<String>,
     region: Option<RegionInput>,
+    #[schema(value_type = Option<String>, format = Date)]
     starts_on: Option<String>,
+    #[schema(value_type = Option<String>, format = Date)]
     ends_on: Option<String>,
     period_text: Option<String>,
     notice_id: String,
@@ -182,6 +205,7 @@ pub struct VenueInput {
     address: Option<String>,
     lat: Option<f64>,
     lon: Option<f64>,
+    #[schema(value_type = crate::domain::Precision)]
     precision: String,
 }
 
@@ -194,15 +218,20 @@ pub struct EventInput {
     #[serde(default)]
     description: String,
     #[serde(default)]
+    #[schema(value_type = Vec<crate::domain::Activity>)]
     activities: Vec<String>,
+    #[schema(value_type = String, format = DateTime)]
     starts_at: String,
+    #[schema(value_type = String, format = DateTime)]
     ends_at: String,
     period_text: Option<String>,
     venue: VenueInput,
     region: RegionInput,
     organizer: Option<String>,
     online_url: Option<String>,
+    #[schema(value_type = Option<crate::domain::Attendance>)]
     attendance: Option<String>,
+    #[schema(value_type = Option<crate::domain::EventStatus>)]
     status: Option<String>,
     source: String,
     /// Derived from the campaign; accepted (so an export imports) and ignored.
@@ -227,16 +256,20 @@ pub struct BookingInput {
 pub struct OpenDayInput {
     id: String,
     event_id: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
     starts_at: String,
+    #[schema(value_type = String, format = DateTime)]
     ends_at: String,
     period_text: Option<String>,
     description: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Vec<crate::domain::Activity>)]
     activities: Vec<String>,
     audience: Option<String>,
     capacity: Option<i64>,
     booking: Option<BookingInput>,
     online_url: Option<String>,
+    #[schema(value_type = Option<crate::domain::EventStatus>)]
     status: Option<String>,
     /// Derived; accepted (so an export imports) and ignored.
     #[serde(default, rename = "bookable")]
@@ -255,11 +288,13 @@ pub struct LabInput {
     cma_no: Option<String>,
     cnas_no: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Vec<crate::domain::LabField>)]
     fields: Vec<String>,
     address: Option<String>,
     region: RegionInput,
     lat: Option<f64>,
     lon: Option<f64>,
+    #[schema(value_type = crate::domain::Precision)]
     precision: String,
     phone: Option<String>,
     website: Option<String>,

@@ -20,7 +20,9 @@ use crate::domain::{
 #[serde(deny_unknown_fields)]
 pub struct ProductInput {
     certificate_no: String,
+    #[schema(value_type = crate::domain::Scheme)]
     scheme: String,
+    #[schema(value_type = crate::domain::CertificationType)]
     certification_type: String,
     green_attribute: Option<String>,
     holder: Holder,
@@ -29,14 +31,19 @@ pub struct ProductInput {
     region: RegionInput,
     certifier: Certifier,
     standard: String,
+    #[schema(value_type = String, format = Date)]
     issued_on: String,
+    #[schema(value_type = String, format = Date)]
     expires_on: String,
     /// Today's status (an export carries it); imported only when
     /// `registry_status` is absent.
+    #[schema(value_type = Option<crate::domain::ProductStatus>)]
     status: Option<String>,
     /// The status as the registry records it (never `expired`).
+    #[schema(value_type = Option<crate::domain::ProductStatus>)]
     registry_status: Option<String>,
     /// When the current status took effect, if the source says.
+    #[schema(value_type = Option<String>, format = Date)]
     status_since: Option<String>,
     /// Why, if the source says (suspensions and revocations).
     status_reason: Option<String>,
@@ -56,6 +63,7 @@ pub struct ProductInput {
 #[serde(deny_unknown_fields)]
 pub struct ProductItemInput {
     name: String,
+    #[schema(value_type = crate::domain::ProductCategory)]
     category: String,
 }
 

@@ -1003,7 +1003,7 @@ pub struct ImportSummary {
     params(ImportQuery),
     request_body(content = String, description = "A JSON import document (`application/json`) or product certificates as CSV (`text/csv`); at most 10 MiB and 5,000 rows.",
         content(
-            (Object = "application/json"),
+            (crate::import::ImportDocument = "application/json"),
             (String = "text/csv"),
         )),
     security(("bearer" = [])),
