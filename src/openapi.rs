@@ -21,6 +21,7 @@ Errors are RFC 9457 problem details; lists are cursor-paginated; every GET has a
         (name = "products", description = "Certified organic and green products: certificate look-up, status history, change feed, organic-code (有机码) check"),
         (name = "posters", description = "Campaign posters: files by content hash, renditions, Range downloads"),
         (name = "sync", description = "Change feed for mirrors and bulk import"),
+        (name = "embed", description = "A widget for government portals: one `<script>` tag lists upcoming events and open days"),
         (name = "service", description = "Health and readiness probes"),
     ),
     // Enums that appear only as query parameter types: listed so that every
@@ -99,10 +100,15 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
                 }
             }
             responses.entry("304".into()).or_insert_with(|| {
-                RefOr::T(Response::new("Not modified: the `If-None-Match` tag is current"))
+                RefOr::T(Response::new(
+                    "Not modified: the `If-None-Match` tag is current",
+                ))
             });
         }
-        for op in [item.post.as_mut(), item.put.as_mut()].into_iter().flatten() {
+        for op in [item.post.as_mut(), item.put.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             if let Some(RefOr::T(created)) = op.responses.responses.get_mut("201") {
                 created
                     .headers

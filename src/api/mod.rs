@@ -4,6 +4,7 @@
 pub mod caching;
 pub mod campaigns;
 pub mod changes;
+pub mod embed;
 pub mod events;
 pub mod fallback;
 pub mod labs;
@@ -157,6 +158,7 @@ pub fn path_id(raw: &str) -> Result<crate::domain::RecordId, ApiError> {
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(service::healthz)
         .service(service::readyz)
+        .service(embed::events_widget)
         .service(
             scope::scope("/api/v1")
                 .service(regions::list_regions)

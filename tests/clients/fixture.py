@@ -65,7 +65,8 @@ doc = {
         event(1, "lab_open_day", "360100", 3, "南昌检验检测机构开放日", (28.6829, 115.8582)),
         event(2, "organic_week", "360700", 5, "赣州有机产品进社区"),
         event(3, "lab_open_day", "360100", 12, "南昌食品实验室开放日", (28.6612, 115.8005)),
-        event(4, "organic_week", "360100", 20, "有机产品认证知识讲座"),
+        # Markup in a title is text: the widget must show it, not parse it.
+        event(4, "organic_week", "360100", 20, "有机产品认证知识讲座 <b>答疑</b>"),
         event(5, "lab_open_day", "360100", -30, "已结束的开放日"),
     ],
     "labs": [{

@@ -59,10 +59,11 @@ if [ ! -x "$out/venv/bin/python" ]; then
     python3 -m venv "$out/venv"
 fi
 "$out/venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
-if [ ! -x /usr/bin/chromium ]; then
+# A CJK font, so that the screenshots show the Chinese a reader sees.
+if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=zh | grep -q .; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq chromium >/dev/null 2>&1 \
-        || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+    apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null 2>&1 \
+        || { apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 fi
 
 step "server on 127.0.0.1:$port ($([ -n "$pg_url" ] && echo PostgreSQL || echo SQLite)) with the bundled data"
@@ -102,7 +103,8 @@ curl -sf -X POST -H "Authorization: Bearer $TICWEEK_TOKEN" \
 sleep 0.5
 if [ "$serve" = 1 ]; then
     printf 'export TICWEEK=%s TICWEEK_TOKEN=%s\n' "$TICWEEK" "$TICWEEK_TOKEN"
-    wait "$server_pid"
+    wait "$server_pid" || true
+    exit 0
 fi
 
 step "TypeScript: openapi-typescript → tsc → portal journey"

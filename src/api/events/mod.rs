@@ -133,15 +133,17 @@ impl Event {
     }
 }
 
-/// One value of a facet and how many events of the filtered set have it.
+/// One value of a facet and how many records (events, certificates) of the
+/// filtered set have it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FacetValue {
-    /// The value (a kind, adcode, status or year).
+    /// The value: a kind, adcode, status, year, scheme, category or
+    /// certification body's approval number.
     pub value: String,
     /// For the region facet: the division's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Events of the whole filtered set with this value.
+    /// Records of the whole filtered set with this value.
     pub count: i64,
 }
 
@@ -158,14 +160,16 @@ pub struct EventPage {
 }
 
 /// Filters of `GET /events` and of its feeds.
+// The `example`s are what the docs' "Try it out" fills in, all at once: they
+// must find events together (Jiangxi, September 2022, 有机), so filters that
+// would narrow that to nothing give theirs in the description instead.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Only events of campaigns of this kind.
     #[param(value_type = Option<CampaignKind>)]
     kind: Option<String>,
-    /// Only events of this campaign.
-    #[param(example = "jiangxi-2022-organic-week")]
+    /// Only events of this campaign (e.g. `jiangxi-2022-organic-week`).
     campaign: Option<String>,
     /// Only events in this division or any division below it.
     #[param(value_type = Option<String>, pattern = "^[1-9][0-9]{5}$", example = "360000")]
@@ -184,11 +188,10 @@ pub struct EventsQuery {
     q: Option<String>,
     /// Only events changed at or after this instant (RFC 3339) or date, for sync.
     updated_since: Option<String>,
-    /// `lat,lon` in `coord_sys`: only events within `radius_km`, each with `distance_km`; sorted by distance unless `sort` says otherwise.
-    #[param(example = "28.68,115.86")]
+    /// `lat,lon` in `coord_sys`: only events within `radius_km`, each with `distance_km`; sorted by distance unless `sort` says otherwise (e.g. `28.68,115.86`).
     near: Option<String>,
     /// Radius around `near` in km, > 0 and ≤ 500; default 50.
-    #[param(value_type = Option<f64>, example = 30)]
+    #[param(value_type = Option<f64>)]
     radius_km: Option<String>,
     /// Coordinate system of `near` and of the venues returned: `wgs84` (default), `gcj02` (AMap, Tencent), `bd09` (Baidu).
     #[param(value_type = Option<CoordSys>)]
