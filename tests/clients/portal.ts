@@ -111,9 +111,38 @@ async function badInput(): Promise<void> {
   console.log(`bad input: 400 ${problem?.title}: ${problem?.errors?.[0]?.message}`);
 }
 
+// 6. A bureau's correction with its token: a merge patch typed by the
+//    generated `EventPatch` (a bare `object` in the spec typed as "no fields"),
+//    guarded by the ETag just read.
+async function correct(): Promise<void> {
+  const token = process.env.TICWEEK_TOKEN;
+  assert.ok(token, "TICWEEK_TOKEN is set");
+  const id = "clients-event-2";
+  const read = await api.GET("/api/v1/events/{id}", { params: { path: { id } } });
+  const before = ok("event", read);
+  const etag = read.response.headers.get("etag") ?? undefined;
+  const title = `${before.title}（更正）`;
+  const after = ok("patch", await api.PATCH("/api/v1/events/{id}", {
+    params: { path: { id }, header: { "If-Match": etag } },
+    body: { title, organizer: null },
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/merge-patch+json" },
+  }));
+  assert.equal(after.title, title);
+  assert.equal(after.organizer, null, "null removes an optional field");
+  assert.equal(after.starts_at, before.starts_at, "the rest is unchanged");
+  const stale = await api.PATCH("/api/v1/events/{id}", {
+    params: { path: { id }, header: { "If-Match": etag } },
+    body: { title: before.title },
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/merge-patch+json" },
+  });
+  assert.equal(stale.response.status, 412, "the old ETag no longer matches");
+  console.log(`correction: ${id} retitled through PATCH; a second PATCH with the old ETag → 412`);
+}
+
 await provinceYear("360000", 2022);
 await nearby();
 await certificate();
 await poster();
 await badInput();
+await correct();
 console.log("portal journey (TypeScript): ok");
