@@ -14,6 +14,7 @@ pub mod posters;
 pub mod products;
 pub mod query;
 pub mod regions;
+pub mod security;
 pub mod service;
 pub mod write;
 

@@ -249,3 +249,37 @@ async fn problem_bodies_hold_for_framework_errors() {
         );
     }
 }
+
+/// Every response, whatever produced it, says "do not sniff" and names no
+/// server software; API answers may not be framed or run anything, while
+/// the docs UI may be framed but loads only what this server serves.
+#[actix_web::test]
+async fn every_response_carries_the_security_headers() {
+    let (_db, app) = app().await;
+    for uri in [
+        "/api/v1/regions?limit=1",
+        "/api/v1/regions/999999",
+        "/api/v1/nowhere",
+        "/api/v1/events?limit=0",
+        "/healthz",
+        "/openapi.json",
+        "/embed/events.js",
+    ] {
+        let reply = get(&app, uri).await;
+        assert_eq!(
+            reply.header("x-content-type-options"),
+            Some("nosniff"),
+            "{uri}"
+        );
+        assert_eq!(
+            reply.header("content-security-policy"),
+            Some("default-src 'none'; frame-ancestors 'none'"),
+            "{uri}"
+        );
+        assert!(reply.header("server").is_none(), "{uri} names its server");
+    }
+    let docs = get(&app, "/docs/").await;
+    assert_eq!(docs.header("x-content-type-options"), Some("nosniff"));
+    let policy = docs.header("content-security-policy").unwrap();
+    assert!(policy.starts_with("default-src 'self'") && !policy.contains("frame-ancestors"));
+}
