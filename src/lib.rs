@@ -63,6 +63,7 @@ pub fn app(
         // Outside CORS, so its refusals (a preflight for a method we do not
         // allow) become problem bodies too.
         .wrap(error::framework_errors())
+        .wrap(from_fn(api::security::deadline))
         .wrap(from_fn(api::security::headers))
         .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
 }

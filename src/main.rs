@@ -193,6 +193,13 @@ fn read_input(file: &str) -> Result<String, String> {
     std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))
 }
 
+/// Time to receive a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// An idle keep-alive connection is closed after this.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// On SIGTERM, requests in flight get this long to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// Serves at once; the database is migrated and loaded in the background,
 /// retried while it is unreachable, and `/readyz` answers 503 until then.
 fn serve(url: &DatabaseUrl, cli: &Cli) -> Result<(), String> {
@@ -233,6 +240,14 @@ fn serve(url: &DatabaseUrl, cli: &Cli) -> Result<(), String> {
         .block_on(async move {
             actix_web::HttpServer::new(move || ticweek::app(state.clone()))
                 .workers(workers)
+                // A client has this long to send its request line and headers
+                // (then 408), and an idle keep-alive connection is closed
+                // after KEEP_ALIVE; bodies are bounded by the request deadline.
+                .client_request_timeout(HEADER_TIMEOUT)
+                .client_disconnect_timeout(Duration::from_secs(2))
+                .keep_alive(KEEP_ALIVE)
+                // SIGTERM/SIGINT: stop accepting, let requests in flight finish.
+                .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
                 .bind(&cli.bind)?
                 .run()
                 .await

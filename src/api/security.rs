@@ -1,8 +1,18 @@
-//! Headers every response carries, whatever produced it (a handler, the
-//! cache, a framework error, the docs UI).
+//! What protects the server from its clients: headers every response
+//! carries, whatever produced it (a handler, the cache, a framework error,
+//! the docs UI), and a deadline on every request body.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
+use actix_web::web::Bytes;
+
+type BoxedPayloadStream = Pin<Box<dyn futures_core::Stream<Item = Result<Bytes, PayloadError>>>>;
 use actix_web::http::header::{
     HeaderValue, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
 };
@@ -30,4 +40,56 @@ pub async fn headers(
     let policy = if docs { DOCS_POLICY } else { API_POLICY };
     headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     Ok(res)
+}
+
+/// Longest a request body may take to arrive (a 20 MiB upload at 1 MiB/s
+/// fits). A client that trickles its body gets a 400 naming `body` when the
+/// time is up, so it holds no worker, buffer or pool connection past this.
+/// (Headers have their own, shorter limit in the server settings.)
+pub const BODY_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Puts the body deadline on the request's payload. (The payload, not the
+/// handler: answering for a timed-out handler would need a clone of the
+/// request, which the router refuses.)
+pub async fn deadline(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let (request, payload) = req.into_parts();
+    let payload: BoxedPayloadStream = Box::pin(Deadline {
+        payload,
+        expiry: Box::pin(actix_web::rt::time::sleep(BODY_DEADLINE)),
+        expired: false,
+    });
+    next.call(ServiceRequest::from_parts(request, Payload::from(payload)))
+        .await
+}
+
+/// A payload that fails once its deadline passes.
+struct Deadline {
+    payload: Payload,
+    expiry: Pin<Box<actix_web::rt::time::Sleep>>,
+    expired: bool,
+}
+
+impl futures_core::Stream for Deadline {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.expired {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(item) = Pin::new(&mut self.payload).poll_next(cx) {
+            return Poll::Ready(item);
+        }
+        if self.expiry.as_mut().poll(cx).is_ready() {
+            self.expired = true;
+            let late = format!("did not arrive within {} s", BODY_DEADLINE.as_secs());
+            return Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                late,
+            )))));
+        }
+        Poll::Pending
+    }
 }

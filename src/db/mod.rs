@@ -28,6 +28,12 @@ pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migration
 
 /// How long a request waits for a pooled connection before answering 503.
 const POOL_TIMEOUT: Duration = Duration::from_secs(2);
+/// PostgreSQL limits of pooled connections (milliseconds): a statement (an
+/// API import of 5,000 rows takes well under a second), a wait for a row
+/// lock, and a transaction left idle by a crashed client.
+const PG_STATEMENT_TIMEOUT_MS: u32 = 10_000;
+const PG_LOCK_TIMEOUT_MS: u32 = 5_000;
+const PG_IDLE_IN_TRANSACTION_MS: u32 = 30_000;
 /// How long SQLite waits on a lock held by another connection (WAL writers).
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 /// Reads map the file instead of copying pages through `read(2)`; the mapping
@@ -118,6 +124,17 @@ pub enum DbError {
     Query(String),
 }
 
+/// Messages of database errors that say "not now" rather than "never".
+const TRANSIENT: &[&str] = &[
+    "canceling statement due to statement timeout", // PostgreSQL 57014
+    "canceling statement due to lock timeout",      // PostgreSQL 55P03
+    "database is locked",                           // SQLite BUSY past busy_timeout
+    "database or disk is full",                     // SQLite FULL
+    "could not extend file",                        // PostgreSQL 53100 disk full
+    "attempt to write a readonly database",         // SQLite READONLY
+    "in a read-only transaction",                   // PostgreSQL 25006: a standby, a failover
+];
+
 impl From<diesel::result::Error> for DbError {
     fn from(err: diesel::result::Error) -> Self {
         match err {
@@ -127,6 +144,14 @@ impl From<diesel::result::Error> for DbError {
                 | diesel::result::DatabaseErrorKind::UnableToSendCommand,
                 info,
             ) => Self::Unavailable(info.message().to_owned()),
+            // Conditions that pass (a lock released, a timeout, space freed,
+            // the file made writable again): 503 with Retry-After, not a
+            // 500. Diesel exposes no SQLSTATE for them, only the message.
+            diesel::result::Error::DatabaseError(_, info)
+                if TRANSIENT.iter().any(|m| info.message().contains(m)) =>
+            {
+                Self::Unavailable(info.message().to_owned())
+            }
             other => Self::Query(other.to_string()),
         }
     }
@@ -154,6 +179,18 @@ impl diesel::r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> DbResult<DbConn> {
         let mut conn = connect(&self.url)?;
+        if let DbConn::Pg(pg) = &mut conn {
+            // Every API query is bounded by an index and a LIMIT and takes
+            // milliseconds; one that runs for seconds is a fault, cancelled
+            // and answered 503 instead of holding a pool connection. Set-up
+            // and CLI imports use their own connection, without these.
+            pg.batch_execute(&format!(
+                "SET statement_timeout = {PG_STATEMENT_TIMEOUT_MS};
+                 SET lock_timeout = {PG_LOCK_TIMEOUT_MS};
+                 SET idle_in_transaction_session_timeout = {PG_IDLE_IN_TRANSACTION_MS};"
+            ))
+            .map_err(DbError::from)?;
+        }
         if let DbConn::Sqlite(sqlite) = &mut conn {
             // Per-connection settings: SQLite keeps these per connection, not per file.
             sqlite
@@ -456,4 +493,38 @@ pub(crate) fn contains_pattern(needle: &str) -> String {
 pub struct YearIdKey {
     pub year: i32,
     pub id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DbError;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    fn database_error(message: &str) -> DbError {
+        DbError::from(Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(message.to_owned()),
+        ))
+    }
+
+    /// Errors that pass become 503 (with Retry-After), not 500.
+    #[test]
+    fn transient_database_errors_are_unavailable_not_failures() {
+        for message in [
+            "canceling statement due to statement timeout",
+            "database is locked",
+            "database or disk is full",
+            "attempt to write a readonly database",
+            "cannot execute INSERT in a read-only transaction",
+        ] {
+            assert!(
+                matches!(database_error(message), DbError::Unavailable(_)),
+                "{message}"
+            );
+        }
+        assert!(matches!(
+            database_error("syntax error at or near \"x\""),
+            DbError::Query(_)
+        ));
+    }
 }

@@ -60,3 +60,32 @@ async fn a_server_still_preparing_its_database_answers_503() {
     assert_eq!(get(&app, "/readyz").await.status, StatusCode::OK);
     assert_eq!(get(&app, "/api/v1/campaigns").await.status, StatusCode::OK);
 }
+
+/// On PostgreSQL every pooled connection bounds a statement, a lock wait and
+/// an abandoned transaction, so one runaway query cannot hold the pool.
+#[test]
+fn postgres_pool_connections_carry_their_timeouts() {
+    use diesel::prelude::*;
+    if postgres_url().is_none() {
+        return;
+    }
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let (_db, pool) = crate::common::TestDb::bundled();
+    let mut conn = pool.get().expect("a pooled connection");
+    let ticweek::db::DbConn::Pg(pg) = &mut *conn else {
+        unreachable!("TEST_DATABASE_URL is PostgreSQL")
+    };
+    let show = |pg: &mut diesel::PgConnection, name: &str| {
+        diesel::sql_query(format!("SELECT current_setting('{name}') AS value"))
+            .get_result::<Setting>(pg)
+            .unwrap()
+            .value
+    };
+    assert_eq!(show(pg, "statement_timeout"), "10s");
+    assert_eq!(show(pg, "lock_timeout"), "5s");
+    assert_eq!(show(pg, "idle_in_transaction_session_timeout"), "30s");
+}
