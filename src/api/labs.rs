@@ -208,20 +208,17 @@ impl Lab {
 
 /// The GeoJSON type members as the constants they are, so that a typed
 /// client sees `"Point"`, not any string (a map library checks them).
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Serialize, ToSchema)]
 pub enum GeoJsonPoint {
     Point,
 }
 
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Serialize, ToSchema)]
 pub enum GeoJsonFeature {
     Feature,
 }
 
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Serialize, ToSchema)]
 pub enum GeoJsonFeatureCollection {
     FeatureCollection,
 }
@@ -230,8 +227,7 @@ pub enum GeoJsonFeatureCollection {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Point {
     #[serde(rename = "type")]
-    #[schema(value_type = GeoJsonPoint)]
-    pub kind: &'static str,
+    pub kind: GeoJsonPoint,
     /// `[longitude, latitude]`.
     pub coordinates: [f64; 2],
 }
@@ -240,8 +236,7 @@ pub struct Point {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Feature<T> {
     #[serde(rename = "type")]
-    #[schema(value_type = GeoJsonFeature)]
-    pub kind: &'static str,
+    pub kind: GeoJsonFeature,
     pub id: String,
     pub geometry: Point,
     pub properties: T,
@@ -251,8 +246,7 @@ pub struct Feature<T> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FeatureCollection<T> {
     #[serde(rename = "type")]
-    #[schema(value_type = GeoJsonFeatureCollection)]
-    pub kind: &'static str,
+    pub kind: GeoJsonFeatureCollection,
     pub features: Vec<Feature<T>>,
     /// Pass as `cursor` for the next page; `null` on the last page (a foreign member, RFC 7946 §6.1).
     pub next_cursor: Option<String>,
@@ -260,10 +254,10 @@ pub struct FeatureCollection<T> {
 
 fn feature<T>(id: String, lat: f64, lon: f64, properties: T) -> Feature<T> {
     Feature {
-        kind: "Feature",
+        kind: GeoJsonFeature::Feature,
         id,
         geometry: Point {
-            kind: "Point",
+            kind: GeoJsonPoint::Point,
             coordinates: [lon, lat],
         },
         properties,
@@ -286,7 +280,7 @@ fn respond_geojson<T: Serialize>(
     response
         .content_type("application/geo+json")
         .json(FeatureCollection {
-            kind: "FeatureCollection",
+            kind: GeoJsonFeatureCollection::FeatureCollection,
             features,
             next_cursor,
         })

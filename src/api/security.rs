@@ -10,6 +10,7 @@ use std::time::Duration;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
+use actix_web::http::Method;
 use actix_web::web::Bytes;
 
 type BoxedPayloadStream = Pin<Box<dyn futures_core::Stream<Item = Result<Bytes, PayloadError>>>>;
@@ -55,6 +56,10 @@ pub async fn deadline(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    // Reads carry no body: no timer and no boxed stream on the hot path.
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        return next.call(req).await;
+    }
     let (request, payload) = req.into_parts();
     let payload: BoxedPayloadStream = Box::pin(Deadline {
         payload,

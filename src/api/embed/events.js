@@ -55,9 +55,11 @@
     return node;
   }
 
+  var today = isoDay.format(new Date());
+
   // The year is said only when it is not this one.
   function date(d) {
-    return (isoDay.format(d).slice(0, 4) === isoDay.format(new Date()).slice(0, 4) ? day : dayOfYear).format(d);
+    return (isoDay.format(d).slice(0, 4) === today.slice(0, 4) ? day : dayOfYear).format(d);
   }
 
   function when(startsAt, endsAt) {
@@ -158,7 +160,6 @@
   if (target) target.appendChild(section);
   else script.parentNode.insertBefore(section, script.nextSibling);
 
-  var today = isoDay.format(new Date());
   var common = { limit: String(limit) };
   if (data.region) common.region = data.region;
   var events = Object.assign({ from: today }, common);
