@@ -46,6 +46,10 @@ pub struct Problem {
 pub enum ApiError {
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
+    /// Input the document allows that names nothing stored: 422, so that a
+    /// client tells "my request is malformed" (400) from "that is not here".
+    #[error("unknown reference")]
+    Unknown(FieldError),
     #[error("not found: {0}")]
     NotFound(String),
     /// A write outside the token's scope; for a bulk import, the rows.
@@ -83,6 +87,11 @@ impl ApiError {
                 "urn:ticweek:problem:invalid-input",
                 summary(errors),
                 errors.clone(),
+            ),
+            Self::Unknown(error) => (
+                "urn:ticweek:problem:unknown-reference",
+                summary(std::slice::from_ref(error)),
+                vec![error.clone()],
             ),
             Self::NotFound(what) => ("about:blank", what.clone(), Vec::new()),
             Self::Forbidden(errors) => (
@@ -136,6 +145,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Invalid(_) => StatusCode::BAD_REQUEST,
+            Self::Unknown(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -186,6 +196,7 @@ impl From<crate::db::DbError> for ApiError {
                     .map(|(field, message)| FieldError::new(field, message))
                     .collect(),
             ),
+            DbError::Unknown(field, message) => Self::Unknown(FieldError::new(field, message)),
             DbError::Forbidden(_) => Self::Forbidden(Vec::new()),
             DbError::Conflict(detail) => Self::status(StatusCode::CONFLICT, detail),
             DbError::PreconditionFailed(detail) => {

@@ -31,6 +31,11 @@ Errors are RFC 9457 problem details; lists are cursor-paginated; every GET has a
         crate::domain::CoordSys,
         crate::domain::EventSort,
         crate::api::labs::OpenDaySort,
+        crate::api::posters::RenditionWidth,
+        crate::domain::LatLon,
+        crate::domain::OrganicCode,
+        crate::domain::SearchQuery,
+        crate::domain::TimeBound,
     )),
     modifiers(&BearerScheme)
 )]
@@ -76,9 +81,11 @@ pub fn document() -> utoipa::openapi::OpenApi {
 ///
 /// - every GET answers with an `ETag` and, to `If-None-Match`, `304`;
 /// - every `201` names the new record in `Location`;
-/// - a PATCH body is its collection's input with every field optional
-///   (`EventPatch` …), not a bare `object` (which a typed client reads as
-///   "no fields at all").
+/// - a list filtered by a stored thing (`region`, `lab` …) may answer 422;
+/// - a parameter is listed only on the representations that take it
+///   (`NOT_TAKEN`, `JSON_LISTS`);
+/// - each write body has its own schema (`EventCreate`, `EventReplace`,
+///   `EventPatch` …: see `write_bodies`).
 pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{Header, Object, Ref, RefOr, Response, Schema, Type};
 
@@ -89,8 +96,29 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
         header
     };
     let schemas = &mut doc.components.get_or_insert_with(Default::default).schemas;
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in doc.paths.paths.iter_mut() {
         if let Some(get) = item.get.as_mut() {
+            narrow_shared_params(get);
+            let names_stored = get
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| matches!(p.name.as_str(), "region" | "parent" | "lab" | "campaign"));
+            if names_stored {
+                get.responses
+                    .responses
+                    .entry("422".into())
+                    .or_insert_with(|| {
+                        let mut response = Response::new(
+                            "A filter names nothing stored (an unknown region, lab or campaign)",
+                        );
+                        response.content.insert(
+                            "application/problem+json".into(),
+                            utoipa::openapi::Content::new(Some(Ref::from_schema_name("Problem"))),
+                        );
+                        RefOr::T(response)
+                    });
+            }
             let responses = &mut get.responses.responses;
             for (status, response) in responses.iter_mut() {
                 if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
@@ -116,35 +144,125 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
                     .or_insert_with(|| header("URL of the created record"));
             }
         }
-        // The PATCH body: the PUT body's schema, nothing required.
-        let input = item.put.as_ref().and_then(|put| {
-            let body = put.request_body.as_ref()?;
-            match body.content.get("application/json")?.schema.as_ref()? {
-                RefOr::Ref(reference) => reference
-                    .ref_location
-                    .strip_prefix("#/components/schemas/")
-                    .map(str::to_owned),
-                RefOr::T(_) => None,
-            }
+        write_bodies(schemas, path, item);
+    }
+}
+
+/// The name of the schema a body `$ref`s, if it is a `$ref`.
+fn body_schema(op: Option<&utoipa::openapi::path::Operation>) -> Option<String> {
+    use utoipa::openapi::RefOr;
+    let body = op?.request_body.as_ref()?;
+    match body.content.values().next()?.schema.as_ref()? {
+        RefOr::Ref(reference) => reference
+            .ref_location
+            .strip_prefix("#/components/schemas/")
+            .map(str::to_owned),
+        RefOr::T(_) => None,
+    }
+}
+
+/// Each write's body schema, derived from the collection's input (which the
+/// import document lists as it is):
+///
+/// - `<X>Create` (POST to a collection): `id` may be left out (generated);
+/// - `<X>Replace` (PUT): without the record's key, which is the path's (a
+///   key in the body must equal it, so the document does not offer one);
+/// - `<X>Patch` (PATCH): the `Replace` fields, none required, as a typed
+///   merge patch instead of a bare `object`.
+fn write_bodies(
+    schemas: &mut std::collections::BTreeMap<
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::Schema>,
+    >,
+    path: &str,
+    item: &mut utoipa::openapi::path::PathItem,
+) {
+    use utoipa::openapi::{Ref, RefOr, Schema};
+    let derive = |schemas: &mut std::collections::BTreeMap<_, _>,
+                  input: &str,
+                  suffix: &str,
+                  change: &dyn Fn(&mut utoipa::openapi::Object)| {
+        let Some(RefOr::T(Schema::Object(object))) = schemas.get(input) else {
+            return None;
+        };
+        let mut derived = object.clone();
+        change(&mut derived);
+        let name = format!("{}{suffix}", input.trim_end_matches("Input"));
+        schemas.insert(name.clone(), RefOr::T(Schema::Object(derived)));
+        Some(name)
+    };
+    let point_at = |op: Option<&mut utoipa::openapi::path::Operation>, name: Option<String>| {
+        let (Some(op), Some(name)) = (op, name) else {
+            return;
+        };
+        for content in op
+            .request_body
+            .iter_mut()
+            .flat_map(|b| b.content.values_mut())
+        {
+            content.schema = Some(RefOr::Ref(Ref::from_schema_name(&name)));
+        }
+    };
+    if let Some(input) = body_schema(item.post.as_ref()).filter(|s| s.ends_with("Input")) {
+        let name = derive(schemas, &input, "Create", &|object| {
+            object.required.retain(|field| field != "id");
         });
-        let (Some(patch), Some(input)) = (item.patch.as_mut(), input) else {
-            continue;
-        };
-        let Some(RefOr::T(Schema::Object(object))) = schemas.get(&input) else {
-            continue;
-        };
-        let name = format!("{}Patch", input.trim_end_matches("Input"));
-        let mut partial = object.clone();
-        partial.required.clear();
-        partial.description = Some(format!(
-            "A JSON merge patch (RFC 7396) of a record: any fields of `{input}`, each \
-             replacing the stored value; `null` removes an optional field."
+        point_at(item.post.as_mut(), name);
+    }
+    // The key is the path's last `{parameter}`.
+    let key = path
+        .rsplit_once('{')
+        .map(|(_, rest)| rest.trim_end_matches('}').to_owned());
+    let (Some(input), Some(key)) = (body_schema(item.put.as_ref()), key) else {
+        return;
+    };
+    let without_key = |object: &mut utoipa::openapi::Object| {
+        object.properties.shift_remove(&key);
+        object.required.retain(|field| *field != key);
+    };
+    let replace = derive(schemas, &input, "Replace", &without_key);
+    point_at(item.put.as_mut(), replace);
+    let patch = derive(schemas, &input, "Patch", &|object| {
+        without_key(object);
+        object.required.clear();
+        object.description = Some(format!(
+            "A JSON merge patch (RFC 7396) of a record: any fields of `{input}` but its \
+             key, each replacing the stored value; `null` removes an optional field."
         ));
-        schemas.insert(name.clone(), RefOr::T(Schema::Object(partial)));
-        if let Some(body) = patch.request_body.as_mut() {
-            for content in body.content.values_mut() {
-                content.schema = Some(RefOr::Ref(Ref::from_schema_name(&name)));
-            }
+    });
+    point_at(item.patch.as_mut(), patch);
+}
+
+/// Parameters that a query struct shared by several representations
+/// declares and some of them refuse (with a 400 naming it): taken out of
+/// those operations, so that each says what it takes.
+const NOT_TAKEN: &[(&str, &[&str])] = &[
+    ("list_events", &["include"]),
+    ("list_events_csv", &["facets", "include"]),
+    ("list_events_ics", &["facets"]),
+    ("list_products_csv", &["facets"]),
+];
+
+/// JSON lists whose shared query struct gives the feeds' page-size ceiling
+/// (1000): theirs is 100.
+const JSON_LISTS: &[&str] = &["list_events", "list_products"];
+
+/// Applies `NOT_TAKEN` and `JSON_LISTS` to `op`.
+fn narrow_shared_params(op: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::{RefOr, Schema};
+    let id = op.operation_id.as_deref().unwrap_or_default();
+    let refused = NOT_TAKEN
+        .iter()
+        .find(|(op_id, _)| *op_id == id)
+        .map_or(&[][..], |(_, names)| *names);
+    let json_list = JSON_LISTS.contains(&id);
+    let Some(params) = op.parameters.as_mut() else {
+        return;
+    };
+    params.retain(|p| !refused.contains(&p.name.as_str()));
+    for param in params.iter_mut().filter(|p| json_list && p.name == "limit") {
+        if let Some(RefOr::T(Schema::Object(limit))) = param.schema.as_mut() {
+            limit.maximum = Some(100.into());
         }
     }
 }

@@ -76,7 +76,7 @@ pub struct CampaignsQuery {
     #[param(value_type = Option<CampaignKind>)]
     kind: Option<String>,
     /// Only campaigns of this region or any region below it.
-    #[param(value_type = Option<String>, pattern = "^[1-9][0-9]{5}$", example = "360000")]
+    #[param(value_type = Option<crate::domain::Adcode>, example = "360000")]
     region: Option<String>,
     /// Page size, 1 to 100.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
@@ -145,7 +145,7 @@ pub async fn list_campaigns(
 #[utoipa::path(
     operation_id = "get_campaign",
     tag = "campaigns",
-    params(("id" = String, Path, description = "Campaign id", example = "jiangxi-2022-organic-week")),
+    params(("id" = crate::domain::RecordId, Path, description = "Campaign id", example = "jiangxi-2022-organic-week")),
     responses(
         (status = 200, description = "The campaign", body = Campaign),
         (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),

@@ -291,19 +291,19 @@ fn respond_geojson<T: Serialize>(
 #[into_params(parameter_in = Query)]
 pub struct LabsQuery {
     /// Only labs in this division or any division below it.
-    #[param(value_type = Option<String>, pattern = "^[1-9][0-9]{5}$", example = "360000")]
+    #[param(value_type = Option<crate::domain::Adcode>, example = "360000")]
     region: Option<String>,
     /// Only labs that test in this field.
     #[param(value_type = Option<LabField>)]
     field: Option<String>,
     /// Chinese or Latin text in the name or address (1 to 100 characters).
-    #[param(max_length = 100, example = "食品")]
+    #[param(value_type = Option<crate::domain::SearchQuery>, example = "食品")]
     q: Option<String>,
     /// `lat,lon` in `coord_sys`: only labs within `radius_km`, closest first, each with `distance_km`.
-    #[param(example = "28.68,115.86")]
+    #[param(value_type = Option<crate::domain::LatLon>, example = "28.68,115.86")]
     near: Option<String>,
     /// Radius around `near` in km, > 0 and ≤ 500; default 50.
-    #[param(value_type = Option<f64>, example = 30)]
+    #[param(value_type = Option<f64>, exclusive_minimum = 0, maximum = 500, example = 30)]
     radius_km: Option<String>,
     /// Coordinate system of `near` and of the points returned: `wgs84` (default), `gcj02` (AMap, Tencent), `bd09` (Baidu).
     #[param(value_type = Option<CoordSys>)]
@@ -320,24 +320,25 @@ pub struct LabsQuery {
 #[into_params(parameter_in = Query)]
 pub struct OpenDaysQuery {
     /// `lat,lon` in `coord_sys`: only sessions of labs within `radius_km`, each with `distance_km`; ordered by distance, then start time.
-    #[param(example = "28.68,115.86")]
+    #[param(value_type = Option<crate::domain::LatLon>, example = "28.68,115.86")]
     near: Option<String>,
     /// Radius around `near` in km, > 0 and ≤ 500; default 50.
-    #[param(value_type = Option<f64>, example = 30)]
+    #[param(value_type = Option<f64>, exclusive_minimum = 0, maximum = 500, example = 30)]
     radius_km: Option<String>,
     /// Coordinate system of `near` and of the points returned: `wgs84` (default), `gcj02` (AMap, Tencent), `bd09` (Baidu).
     #[param(value_type = Option<CoordSys>)]
     coord_sys: Option<String>,
     /// Only sessions that overlap the window from this date (Asia/Shanghai) or RFC 3339 instant. Default: today in Asia/Shanghai, so past sessions are left out.
-    #[param(example = "2026-09-01")]
+    #[param(value_type = Option<crate::domain::TimeBound>, example = "2026-09-01")]
     from: Option<String>,
     /// Only sessions that overlap the window up to this date (inclusive) or RFC 3339 instant.
-    #[param(example = "2026-09-30")]
+    #[param(value_type = Option<crate::domain::TimeBound>, example = "2026-09-30")]
     to: Option<String>,
     /// Only sessions of labs in this division or any division below it.
-    #[param(value_type = Option<String>, pattern = "^[1-9][0-9]{5}$", example = "360100")]
+    #[param(value_type = Option<crate::domain::Adcode>, example = "360100")]
     region: Option<String>,
     /// Only sessions of this lab.
+    #[param(value_type = Option<crate::domain::RecordId>)]
     lab: Option<String>,
     /// Only sessions offering this activity.
     #[param(value_type = Option<Activity>)]
@@ -645,7 +646,7 @@ pub async fn list_labs_geojson(
 #[utoipa::path(
     operation_id = "get_lab",
     tag = "labs",
-    params(("id" = String, Path, description = "Lab id"), query::CoordQuery),
+    params(("id" = crate::domain::RecordId, Path, description = "Lab id"), query::CoordQuery),
     responses(
         (status = 200, description = "The lab", body = Lab),
         (status = 400, description = "Malformed id or parameter", body = Problem, content_type = "application/problem+json"),
@@ -675,7 +676,7 @@ pub async fn get_lab(
 #[utoipa::path(
     operation_id = "get_open_day",
     tag = "labs",
-    params(("id" = String, Path, description = "Session id"), query::CoordQuery),
+    params(("id" = crate::domain::RecordId, Path, description = "Session id"), query::CoordQuery),
     responses(
         (status = 200, description = "The session", body = OpenDay),
         (status = 400, description = "Malformed id or parameter", body = Problem, content_type = "application/problem+json"),

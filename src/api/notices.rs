@@ -103,10 +103,10 @@ pub struct NoticesQuery {
     #[param(value_type = Option<i32>, minimum = 2000, maximum = 2100, example = 2024)]
     year: Option<String>,
     /// Only notices of this region or any region below it.
-    #[param(value_type = Option<String>, pattern = "^[1-9][0-9]{5}$", example = "360000")]
+    #[param(value_type = Option<crate::domain::Adcode>, example = "360000")]
     region: Option<String>,
     /// Chinese or Latin text in the title, document number or body (all words must occur).
-    #[param(max_length = 100, example = "有机")]
+    #[param(value_type = Option<crate::domain::SearchQuery>, example = "有机")]
     q: Option<String>,
     /// Page size, 1 to 100.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
@@ -172,7 +172,7 @@ pub async fn list_notices(
 #[utoipa::path(
     operation_id = "get_notice",
     tag = "notices",
-    params(("id" = String, Path, description = "Notice id", example = "shanxi-2024-209")),
+    params(("id" = crate::domain::RecordId, Path, description = "Notice id", example = "shanxi-2024-209")),
     responses(
         (status = 200, description = "The notice", body = Notice),
         (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),

@@ -113,6 +113,7 @@ fn file_url(sha256: &str) -> String {
 #[into_params(parameter_in = Query)]
 pub struct PostersQuery {
     /// Only posters of this campaign.
+    #[param(value_type = Option<crate::domain::RecordId>)]
     campaign: Option<String>,
     /// Only posters of this campaign kind.
     #[param(value_type = Option<CampaignKind>)]
@@ -180,7 +181,7 @@ pub async fn list_posters(
 #[utoipa::path(
     operation_id = "get_poster",
     tag = "posters",
-    params(("id" = String, Path, description = "Poster id")),
+    params(("id" = crate::domain::RecordId, Path, description = "Poster id")),
     responses(
         (status = 200, description = "The poster", body = Poster),
         (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
@@ -219,11 +220,14 @@ pub struct PosterUpload {
 #[serde(deny_unknown_fields)]
 pub struct PosterMeta {
     /// Generated when absent.
+    #[schema(value_type = Option<crate::domain::RecordId>)]
     id: Option<String>,
     title: String,
     #[schema(value_type = CampaignKind)]
     kind: String,
+    #[schema(minimum = 2000, maximum = 2100)]
     year: i32,
+    #[schema(value_type = Option<crate::domain::RecordId>)]
     campaign_id: Option<String>,
     /// BCP 47 tag, e.g. `zh-CN`.
     language: String,
@@ -527,29 +531,64 @@ fn check_references(conn: &mut crate::db::DbConn, row: &PosterRow) -> crate::db:
     }
 }
 
-/// The answers of a file download.
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code)]
-enum Download {
-    /// The file (`Content-Type` of its format, `ETag` = its SHA-256)
-    #[response(status = 200, content_type = "application/octet-stream")]
-    File(FileBytes),
-    /// The requested range
-    #[response(status = 206, content_type = "application/octet-stream")]
-    Range(FileBytes),
-    /// If-None-Match names the file
-    #[response(status = 304)]
-    NotModified,
-    /// Invalid parameter
-    #[response(status = 400, content_type = "application/problem+json")]
-    Invalid(Problem),
-    /// No such poster or file
-    #[response(status = 404, content_type = "application/problem+json")]
-    NotFound(Problem),
-    /// The range lies outside the file
-    #[response(status = 416, content_type = "application/problem+json")]
-    Unsatisfiable(Problem),
+/// The answers of a file download. Written out because the derive gives a
+/// response one media type, and a file is served as what it is.
+struct Download;
+
+impl utoipa::IntoResponses for Download {
+    fn responses(
+    ) -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        use utoipa::openapi::{Content, Ref, ResponseBuilder, ResponsesBuilder};
+        let file = |description: &str| {
+            ["image/png", "image/jpeg", "application/pdf"]
+                .into_iter()
+                .fold(
+                    ResponseBuilder::new().description(description),
+                    |response, media| {
+                        response.content(
+                            media,
+                            Content::new(Some(Ref::from_schema_name("FileBytes"))),
+                        )
+                    },
+                )
+        };
+        let problem = |description: &str| {
+            ResponseBuilder::new().description(description).content(
+                "application/problem+json",
+                Content::new(Some(Ref::from_schema_name("Problem"))),
+            )
+        };
+        ResponsesBuilder::new()
+            .response(
+                "200",
+                file("The file (`Content-Type` of its format, `ETag` = its SHA-256)"),
+            )
+            .response("206", file("The requested range"))
+            .response(
+                "304",
+                ResponseBuilder::new().description("If-None-Match names the file"),
+            )
+            .response("400", problem("Invalid parameter"))
+            .response("404", problem("No such poster or file"))
+            .response("416", problem("The range lies outside the file"))
+            .build()
+            .into()
+    }
 }
+
+/// The widths a poster's JPEG renditions come in (schema only).
+pub struct RenditionWidth;
+
+impl utoipa::PartialSchema for RenditionWidth {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::Integer)
+            .enum_values(Some(crate::domain::poster::RENDITION_WIDTHS))
+            .into()
+    }
+}
+
+impl ToSchema for RenditionWidth {}
 
 /// Which file of a poster to download.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -560,7 +599,7 @@ pub struct FileQuery {
     #[param(value_type = Option<FileFormat>)]
     format: Option<String>,
     /// `480` or `1080`: the JPEG rendition of that width.
-    #[param(value_type = Option<u32>)]
+    #[param(value_type = Option<RenditionWidth>)]
     width: Option<String>,
 }
 
@@ -568,7 +607,7 @@ pub struct FileQuery {
 #[utoipa::path(
     operation_id = "download_poster_file",
     tag = "posters",
-    params(("id" = String, Path, description = "Poster id"), FileQuery,
+    params(("id" = crate::domain::RecordId, Path, description = "Poster id"), FileQuery,
         ("Range" = Option<String>, Header, description = "One byte range (`bytes=0-1023`); several ranges are answered with the whole file")),
     responses(Download)
 )]
@@ -607,7 +646,7 @@ pub async fn download_poster_file(
 #[utoipa::path(
     operation_id = "download_file",
     tag = "posters",
-    params(("sha256" = String, Path, description = "Hex SHA-256 of the file"),
+    params(("sha256" = String, Path, pattern = "^[0-9a-f]{64}$", description = "Hex SHA-256 of the file"),
         ("Range" = Option<String>, Header, description = "One byte range")),
     responses(Download)
 )]
@@ -882,7 +921,7 @@ mod tests {
 #[into_params(parameter_in = Query)]
 pub struct LocalizedQuery {
     /// The event whose title, venue, date and link go on the poster.
-    #[param(value_type = String, required = true)]
+    #[param(value_type = crate::domain::RecordId, required = true)]
     event: Option<String>,
     /// `png` (default) or `pdf`.
     #[param(value_type = Option<String>, pattern = "^(png|pdf)$")]
@@ -895,7 +934,7 @@ pub struct LocalizedQuery {
     tag = "posters",
     summary = "The poster with an event's footer",
     description = "The poster's image with a footer band carrying the event's title, venue and date and a QR code linking to the event, as PNG or a one-page PDF. Rendered once per poster file and event version, then served from memory.",
-    params(("id" = String, Path, description = "Poster id"), LocalizedQuery),
+    params(("id" = crate::domain::RecordId, Path, description = "Poster id"), LocalizedQuery),
     responses(
         (status = 200, description = "The localized poster", content(
             (FileBytes = "image/png"),

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -172,13 +172,16 @@ pub struct ProductsQuery {
     #[param(value_type = Option<Scheme>)]
     scheme: Option<String>,
     /// Chinese or Latin text in the holder's or the products' names (1 to 100 characters).
-    #[param(max_length = 100, example = "大米")]
+    #[param(value_type = Option<crate::domain::SearchQuery>, example = "大米")]
     q: Option<String>,
     /// Only certificates whose production base is in this division or below it.
-    #[param(value_type = Option<String>, pattern = "^[1-9][0-9]{5}$", example = "360000")]
+    #[param(value_type = Option<crate::domain::Adcode>, example = "360000")]
     region: Option<String>,
     /// Only certificates of this certification body (CNCA approval number).
-    #[param(example = "CNCA-R-2002-001")]
+    #[param(
+        pattern = "^CNCA-RF?-[0-9]{4}-[0-9]{2,3}$",
+        example = "CNCA-R-2002-001"
+    )]
     certifier: Option<String>,
     /// Only certificates with this status today (`expired`: past `expires_on`).
     #[param(value_type = Option<ProductStatus>)]
@@ -190,7 +193,10 @@ pub struct ProductsQuery {
     #[param(value_type = Option<String>, format = Date, example = "2024-09-01")]
     valid_on: Option<String>,
     /// Comma-separated facets to count over the filtered set: `scheme`, `status`, `category`, `region`, `certifier` (JSON list only).
-    #[param(example = "status,region")]
+    #[param(
+        pattern = "^(scheme|status|category|region|certifier)(,(scheme|status|category|region|certifier))*$",
+        example = "status,region"
+    )]
     facets: Option<String>,
     /// Page size: 1 to 100 for the JSON list (default 20), 1 to 1000 for CSV (default 1000).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
@@ -448,7 +454,7 @@ fn certificate_no(raw: &str) -> Result<String, ApiError> {
 #[utoipa::path(
     operation_id = "get_product",
     tag = "products",
-    params(("certificate_no" = String, Path, description = "Certificate number")),
+    params(("certificate_no" = crate::domain::CertificateNo, Path, description = "Certificate number")),
     responses(
         (status = 200, description = "The certificate with its current status", body = Product),
         (status = 400, description = "Not a certificate number", body = Problem, content_type = "application/problem+json"),
@@ -503,7 +509,7 @@ pub struct HistoryQuery {
 #[utoipa::path(
     operation_id = "get_product_history",
     tag = "products",
-    params(("certificate_no" = String, Path, description = "Certificate number"), HistoryQuery),
+    params(("certificate_no" = crate::domain::CertificateNo, Path, description = "Certificate number"), HistoryQuery),
     responses(
         (status = 200, description = "Status changes, oldest first", body = Page<StatusChange>),
         (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
@@ -582,7 +588,10 @@ pub struct ChangesQuery {
     #[param(value_type = String, format = Date, example = "2026-11-01")]
     since: Option<String>,
     /// Comma-separated statuses the certificates changed to, e.g. `suspended,revoked`.
-    #[param(example = "suspended,revoked")]
+    #[param(
+        pattern = "^(valid|suspended|revoked|withdrawn)(,(valid|suspended|revoked|withdrawn))*$",
+        example = "suspended,revoked"
+    )]
     to: Option<String>,
     /// Page size, 1 to 100 (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
@@ -701,7 +710,7 @@ pub struct OrganicCodeCheck {
 #[utoipa::path(
     operation_id = "check_organic_code",
     tag = "products",
-    params(("code" = String, Path, description = "The 17-digit organic code; spaces, hyphens and full-width digits are tolerated")),
+    params(("code" = crate::domain::OrganicCode, Path, description = "The 17-digit organic code; spaces, hyphens and full-width digits are tolerated")),
     responses(
         (status = 200, description = "The code is on record", body = OrganicCodeCheck),
         (status = 400, description = "Malformed code", body = Problem, content_type = "application/problem+json"),
@@ -714,7 +723,7 @@ pub async fn check_organic_code(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let today = today_in_shanghai();
-    let code = OrganicCode::parse(&path, today.year())
+    let code = OrganicCode::decode(&path)
         .map_err(|Invalid(message)| ApiError::invalid("code", message))?;
     let value = code.value();
     let body_code = code.body_code.clone();

@@ -83,13 +83,13 @@ impl RegionRef {
 #[into_params(parameter_in = Query)]
 pub struct RegionsQuery {
     /// Only the direct children of this division.
-    #[param(value_type = Option<String>, pattern = "^[1-9][0-9]{5}$", example = "360000")]
+    #[param(value_type = Option<crate::domain::Adcode>, example = "360000")]
     parent: Option<String>,
     /// Only divisions of this level.
     #[param(value_type = Option<RegionLevel>)]
     level: Option<String>,
     /// Part of the name (substring match).
-    #[param(max_length = 100, example = "赣州")]
+    #[param(value_type = Option<crate::domain::SearchQuery>, example = "赣州")]
     q: Option<String>,
     /// Coordinate system of the centroids returned: `wgs84` (default), `gcj02` (AMap, Tencent), `bd09` (Baidu).
     #[param(value_type = Option<CoordSys>)]
@@ -156,7 +156,7 @@ pub async fn list_regions(
 #[utoipa::path(
     operation_id = "get_region",
     tag = "regions",
-    params(("adcode" = String, Path, description = "Six-digit division code", example = "360700"), CoordQuery),
+    params(("adcode" = crate::domain::Adcode, Path, description = "Six-digit division code", example = "360700"), CoordQuery),
     responses(
         (status = 200, description = "The region", body = Region),
         (status = 400, description = "Malformed adcode", body = Problem, content_type = "application/problem+json"),

@@ -125,10 +125,9 @@ pub fn delete(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> DbResult<()> {
             .count()
             .get_result(conn)?;
         if users > 0 {
-            return Err(DbError::Invalid(vec![(
-                "id".into(),
-                format!("campaign {id:?} still has {users} event(s); delete them first"),
-            )]));
+            return Err(DbError::Conflict(format!(
+                "campaign {id:?} still has {users} event(s); delete them first"
+            )));
         }
         if diesel::delete(campaigns::table.find(id)).execute(conn)? == 0 {
             return Err(DbError::NotFound(format!("no campaign with id {id:?}")));

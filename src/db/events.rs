@@ -375,10 +375,10 @@ fn require_campaign(conn: &mut DbConn, filter: &EventFilter) -> DbResult<()> {
             .count()
             .get_result(conn)?;
         if found == 0 {
-            return Err(DbError::Invalid(vec![(
+            return Err(DbError::Unknown(
                 "campaign".into(),
                 format!("no campaign with id {campaign:?}; see /api/v1/campaigns"),
-            )]));
+            ));
         }
     }
     Ok(())

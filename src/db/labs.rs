@@ -557,17 +557,17 @@ pub fn get_open_day(conn: &mut DbConn, id: &str) -> DbResult<OpenDayHit> {
     })
 }
 
-/// A `lab` filter must name a lab: an unknown one is a 400, not an empty list.
+/// A `lab` filter must name a lab: an unknown one is a 422, not an empty list.
 fn require_lab(conn: &mut DbConn, id: &str) -> DbResult<()> {
     let found: i64 = labs::table
         .filter(labs::id.eq(id))
         .count()
         .get_result(conn)?;
     if found == 0 {
-        return Err(DbError::Invalid(vec![(
+        return Err(DbError::Unknown(
             "lab".into(),
             format!("no lab with id {id}; see /api/v1/labs"),
-        )]));
+        ));
     }
     Ok(())
 }

@@ -106,10 +106,13 @@ pub enum DbError {
     Unavailable(String),
     #[error("not found: {0}")]
     NotFound(String),
-    /// Input that is well-formed but refers to something that does not exist
-    /// (an unknown region in a filter): (field, message).
+    /// Input refused: (field, message) for each reason.
     #[error("{}", .0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<(String, String)>),
+    /// A well-formed value that names nothing stored (a filter's unknown
+    /// region, lab or campaign): (field, message).
+    #[error("{0}: {1}")]
+    Unknown(String, String),
     /// A write outside the writer's scope.
     #[error("forbidden: {0}")]
     Forbidden(String),

@@ -164,10 +164,9 @@ pub fn delete(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> DbResult<()> {
             .count()
             .get_result(conn)?;
         if users > 0 {
-            return Err(DbError::Invalid(vec![(
-                "id".into(),
-                format!("{users} campaign(s) are announced by notice {id:?}; delete them first"),
-            )]));
+            return Err(DbError::Conflict(format!(
+                "{users} campaign(s) are announced by notice {id:?}; delete them first"
+            )));
         }
         let key: i64 = notices::table
             .find(id)

@@ -112,10 +112,10 @@ pub fn facet_bucket(
 }
 
 fn unknown(field: &str, adcode: &Adcode) -> DbError {
-    DbError::Invalid(vec![(
+    DbError::Unknown(
         field.to_owned(),
         format!("no region with adcode {adcode}; see /api/v1/regions"),
-    )])
+    )
 }
 
 pub fn count(conn: &mut DbConn) -> DbResult<i64> {

@@ -12,6 +12,13 @@ use super::Invalid;
 #[serde(try_from = "String", into = "String")]
 pub struct Adcode(String);
 
+super::string_schema!(
+    Adcode,
+    pattern = "^[1-9][0-9]{5}$",
+    example = "360700",
+    "A GB/T 2260 division code: six ASCII digits, the first not 0."
+);
+
 impl Adcode {
     pub fn as_str(&self) -> &str {
         &self.0

@@ -43,9 +43,33 @@ pub enum TimeBound {
     Instant(DateTime<FixedOffset>),
 }
 
+impl utoipa::PartialSchema for TimeBound {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::AnyOfBuilder;
+        use utoipa::openapi::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        let text = |format| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(format)))
+        };
+        AnyOfBuilder::new()
+            .item(text(KnownFormat::Date))
+            .item(text(KnownFormat::DateTime))
+            .description(Some(
+                "A date (YYYY-MM-DD, Asia/Shanghai) or an RFC 3339 instant with its offset.",
+            ))
+            .examples([serde_json::json!("2022-09-01")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TimeBound {}
+
 impl TimeBound {
-    /// Years outside 1900..=2200 are refused: nothing here happens then, and
-    /// instants near year 9999 would overflow once converted to UTC.
+    /// Years outside 1900..=2200 are read as the nearest end of that span:
+    /// nothing here happens outside it, so a window reaching further selects
+    /// the same records, and instants near year 9999 stay clear of the
+    /// limits of the stores' timestamp types.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let bound = if raw.len() == 10 {
             parse_date(raw).map(Self::Date)?
@@ -62,12 +86,14 @@ impl TimeBound {
             Self::Date(d) => d.year(),
             Self::Instant(t) => t.naive_utc().year(),
         };
-        if !(1900..=2200).contains(&year) {
-            return Err(Invalid(format!(
-                "must be within the years 1900 to 2200, got {raw:?}"
-            )));
-        }
-        Ok(bound)
+        let clamp = |month, day| {
+            chrono::NaiveDate::from_ymd_opt(year.clamp(1900, 2200), month, day).map(Self::Date)
+        };
+        Ok(match year {
+            ..1900 => clamp(1, 1).unwrap_or(bound),
+            2201.. => clamp(12, 31).unwrap_or(bound),
+            _ => bound,
+        })
     }
 
     /// The first instant the bound covers, as naive UTC.
@@ -132,8 +158,14 @@ mod tests {
         assert_eq!(w.start.unwrap().to_string(), "2022-09-18 16:00:00");
         assert_eq!(w.end.unwrap().to_string(), "2022-09-19 16:00:00");
         assert!(TimeBound::parse("2024-02-30").is_err());
-        assert!(TimeBound::parse("9999-12-31T23:59:59-00:01").is_err());
-        assert!(TimeBound::parse("0001-01-01").is_err());
+        assert_eq!(
+            TimeBound::parse("9999-12-31T23:59:59-00:01"),
+            TimeBound::parse("2200-12-31")
+        );
+        assert_eq!(
+            TimeBound::parse("0001-01-01"),
+            TimeBound::parse("1900-01-01")
+        );
         assert!(
             TimeBound::parse("2024-02-29T10:00:00").is_err(),
             "offset required"

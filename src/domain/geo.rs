@@ -58,6 +58,15 @@ impl LatLon {
     }
 }
 
+// The documented text form; the parser also tolerates what `f64` reads
+// (`1e1`, a leading `+`), which the pattern does not promise.
+super::string_schema!(
+    LatLon,
+    pattern = r"^ *-?(90(\.0+)?|[1-8]?[0-9](\.[0-9]+)?) *, *-?(180(\.0+)?|(1[0-7][0-9]|[1-9]?[0-9])(\.[0-9]+)?) *$",
+    example = "28.68,115.86",
+    "A point as `lat,lon` in decimal degrees, latitude -90..90, longitude -180..180."
+);
+
 impl FromStr for LatLon {
     type Err = Invalid;
     fn from_str(raw: &str) -> Result<Self, Invalid> {

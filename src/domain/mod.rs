@@ -4,11 +4,25 @@
 /// A closed set of wire values: an enum with its text, parsing that lists
 /// what is allowed, and a bit per value for sets stored as integers.
 macro_rules! vocabulary {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
+    ($(#[doc = $doc:literal])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum $name { $(#[serde(rename = $text)] $variant),+ }
+
+        // Written out: the derive does not see a `rename` passed through a
+        // macro, and the wire texts (`-starts_at`) are the values.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let doc: Vec<&str> = [$($doc),*].iter().map(|line| line.trim()).collect();
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .description(Some(doc.join("\n")))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -47,6 +61,30 @@ macro_rules! vocabulary {
 }
 
 pub(crate) use vocabulary;
+
+/// The OpenAPI schema of a newtype that travels as a string: a named
+/// component whose `pattern` says what the type's parser accepts, so that
+/// clients (and the contract fuzzer) can tell a valid value from the document.
+/// Patterns use `[0-9]` and a literal space, not `\d` and `\s`, which
+/// match more in some regex dialects than the parser does.
+macro_rules! string_schema {
+    ($name:ident, pattern = $pattern:literal, example = $example:literal, $description:literal) => {
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::Type::String)
+                    .pattern(Some($pattern))
+                    .description(Some($description))
+                    .examples([serde_json::json!($example)])
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+pub(crate) use string_schema;
 
 mod access;
 mod adcode;

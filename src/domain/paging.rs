@@ -37,6 +37,13 @@ impl FromStr for Limit {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RecordId(String);
 
+super::string_schema!(
+    RecordId,
+    pattern = "^[a-z0-9-]{1,64}$",
+    example = "jiangxi-2022-organic-week",
+    "A record id: 1 to 64 of a-z, 0-9 and '-', chosen by the publisher and never reused."
+);
+
 impl RecordId {
     pub fn as_str(&self) -> &str {
         &self.0

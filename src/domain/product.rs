@@ -91,6 +91,15 @@ pub fn normalize_number(raw: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CertificateNo(String);
 
+// Full-width forms and lower case are read as their ASCII upper case, and
+// surrounding spaces are trimmed (`normalize_number`).
+super::string_schema!(
+    CertificateNo,
+    pattern = r"^[ \u3000]*[-/0-9A-Za-z\uFF0D\uFF0F\uFF10-\uFF19\uFF21-\uFF3A\uFF41-\uFF5A]{4,40}[ \u3000]*$",
+    example = "001OP2100123",
+    "A certificate number: 4 to 40 letters, digits, '-' or '/' (case, full-width forms and surrounding spaces are tolerated)."
+);
+
 impl CertificateNo {
     pub fn as_str(&self) -> &str {
         &self.0
@@ -263,6 +272,21 @@ impl OrganicCode {
     /// Parses and decodes `raw` (spaces, hyphens, full-width digits and a
     /// leading 有机码 label are tolerated). `this_year` bounds the year field.
     pub fn parse(raw: &str, this_year: i32) -> Result<Self, Invalid> {
+        let code = Self::decode(raw)?;
+        if !plausible_year(code.year, this_year) {
+            return Err(Invalid(format!(
+                "digits 4–5 of an organic code are the year the mark was issued; \
+                 {} is not a year a mark can have been issued",
+                code.year
+            )));
+        }
+        Ok(code)
+    }
+
+    /// The layout alone: 17 digits, whatever year they name. A look-up takes
+    /// this (a code of an impossible year is simply on no certificate); an
+    /// import, which creates ranges, takes `parse`.
+    pub fn decode(raw: &str) -> Result<Self, Invalid> {
         let text = normalize_number(raw);
         let text = text.strip_prefix("有机码").unwrap_or(&text);
         let digits: String = text
@@ -281,23 +305,24 @@ impl OrganicCode {
                 digits.len()
             )));
         }
-        let year = 2000 + digits[3..5].parse::<i32>().unwrap_or_default();
-        if !plausible_year(year, this_year) {
-            return Err(Invalid(format!(
-                "digits 4–5 of an organic code are the year the mark was issued; \
-                 {} is not a year a mark can have been issued",
-                year
-            )));
-        }
         Ok(Self {
             layout: OrganicCodeLayout::Cnca2012,
             body_code: digits[..3].to_owned(),
-            year,
+            year: 2000 + digits[3..5].parse::<i32>().unwrap_or_default(),
             serial: digits[5..].to_owned(),
             digits,
         })
     }
 }
+
+// The wire form `decode` accepts (`normalize_number` maps the full-width
+// forms and U+3000 to ASCII first).
+super::string_schema!(
+    OrganicCode,
+    pattern = r"^[ \u3000]*(有机码)?[ \u3000:\uFF1A\uFF0D-]*([0-9\uFF10-\uFF19][ \u3000:\uFF1A\uFF0D-]*){17}$",
+    example = "001-21-000000123456",
+    "An organic code (有机码): 17 digits (certification body 3, year 2, serial 12); spaces, hyphens, colons, full-width digits and a leading 有机码 label are tolerated."
+);
 
 #[cfg(test)]
 mod tests {

@@ -39,6 +39,24 @@ pub struct SearchQuery {
     tokens: Vec<String>,
 }
 
+impl utoipa::PartialSchema for SearchQuery {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .min_length(Some(1))
+            .max_length(Some(100))
+            // Not blank, and no NUL.
+            .pattern(Some(r"^[^\u0000]*[^\s\u0000][^\u0000]*$"))
+            .description(Some(
+                "Search text: 1 to 100 characters, not blank; matched as words, never as syntax.",
+            ))
+            .examples([serde_json::json!("有机")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SearchQuery {}
+
 impl SearchQuery {
     /// Refuses blank input, NUL and over-long input. Input with no letters,
     /// digits or CJK characters (`*`, `"`) is a valid query that matches

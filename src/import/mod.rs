@@ -128,7 +128,7 @@ pub struct ImportDocument {
 }
 
 /// A region given either as a bare adcode or in the read shape `{adcode, name}`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum RegionInput {
     Code(String),
@@ -137,6 +137,47 @@ pub enum RegionInput {
         #[allow(dead_code)]
         name: Option<String>,
     },
+}
+
+// Written out because the derive cannot give a tuple variant's field a type.
+impl utoipa::PartialSchema for RegionInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{ObjectBuilder, OneOfBuilder, Ref, Type};
+        let adcode = || Ref::from_schema_name("Adcode");
+        let object = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("adcode", adcode())
+            .required("adcode")
+            .property(
+                "name",
+                ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                    Type::String,
+                    Type::Null,
+                ])),
+            );
+        OneOfBuilder::new()
+            .item(adcode())
+            .item(object)
+            .description(Some(
+                "A region given either as a bare adcode or in the read shape `{adcode, name}`.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RegionInput {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push((
+            crate::domain::Adcode::name().into(),
+            crate::domain::Adcode::schema(),
+        ));
+    }
 }
 
 impl RegionInput {
@@ -150,6 +191,7 @@ impl RegionInput {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoticeInput {
+    #[schema(value_type = crate::domain::RecordId)]
     id: String,
     doc_number: String,
     title: String,
@@ -179,6 +221,7 @@ pub struct NoticeInput {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignInput {
+    #[schema(value_type = crate::domain::RecordId)]
     id: String,
     #[schema(value_type = crate::domain::CampaignKind)]
     kind: String,
@@ -191,6 +234,7 @@ pub struct CampaignInput {
     #[schema(value_type = Option<String>, format = Date)]
     ends_on: Option<String>,
     period_text: Option<String>,
+    #[schema(value_type = crate::domain::RecordId)]
     notice_id: String,
     source: String,
     #[serde(default, rename = "updated_at")]
@@ -212,7 +256,9 @@ pub struct VenueInput {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
+    #[schema(value_type = crate::domain::RecordId)]
     id: String,
+    #[schema(value_type = crate::domain::RecordId)]
     campaign_id: String,
     title: String,
     #[serde(default)]
@@ -254,7 +300,9 @@ pub struct BookingInput {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpenDayInput {
+    #[schema(value_type = crate::domain::RecordId)]
     id: String,
+    #[schema(value_type = Option<crate::domain::RecordId>)]
     event_id: Option<String>,
     #[schema(value_type = String, format = DateTime)]
     starts_at: String,
@@ -283,6 +331,7 @@ pub struct OpenDayInput {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LabInput {
+    #[schema(value_type = crate::domain::RecordId)]
     id: String,
     name: String,
     cma_no: Option<String>,

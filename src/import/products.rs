@@ -19,6 +19,7 @@ use crate::domain::{
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductInput {
+    #[schema(value_type = crate::domain::CertificateNo)]
     certificate_no: String,
     #[schema(value_type = crate::domain::Scheme)]
     scheme: String,

@@ -102,14 +102,14 @@ async fn deleting_a_campaign_needs_its_events_gone_and_reaches_the_change_feed()
     let now = chrono::Utc::now().naive_utc();
     use ticweek::db::{campaigns, events, notices, DbError};
 
-    // Still referenced: refused, and nothing changes.
+    // Still referenced: refused (409 over HTTP), and nothing changes.
     assert!(matches!(
         campaigns::delete(&mut conn, "shanxi-2024-green-week", now),
-        Err(DbError::Invalid(_))
+        Err(DbError::Conflict(_))
     ));
     assert!(matches!(
         notices::delete(&mut conn, "shanxi-2024-209", now),
-        Err(DbError::Invalid(_))
+        Err(DbError::Conflict(_))
     ));
     assert!(matches!(
         campaigns::delete(&mut conn, "no-such", now),

@@ -157,6 +157,14 @@ impl Reply {
             .is_some_and(|m| !m.is_empty()));
     }
 
+    /// 422: the value keeps to the document but names nothing stored.
+    pub fn assert_unknown(&self, field: &str) {
+        self.assert_problem(422);
+        let body = self.json();
+        assert_eq!(body["type"], "urn:ticweek:problem:unknown-reference");
+        assert_eq!(body["errors"][0]["field"], field, "{body}");
+    }
+
     pub fn assert_problem(&self, status: u16) {
         assert_eq!(self.status.as_u16(), status);
         assert_eq!(

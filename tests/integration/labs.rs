@@ -286,7 +286,7 @@ async fn open_day_filters_combine() {
     assert!(soon.iter().all(|id| id.ends_with("-soon")), "{soon:?}");
     get(&app, "/api/v1/open-days?lab=no-such-lab")
         .await
-        .assert_invalid("lab");
+        .assert_unknown("lab");
 }
 
 #[actix_web::test]

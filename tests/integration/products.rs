@@ -422,11 +422,15 @@ async fn organic_codes_decode_or_say_which_rule_they_break() {
         .as_str()
         .unwrap()
         .contains("well-formed"));
+    // A year no mark can carry (2099) is a code on no certificate, and the
+    // answer says which year the digits name.
+    let future = get(&app, "/api/v1/organic-codes/00199000000000001").await;
+    future.assert_problem(404);
+    assert!(future.json()["detail"].as_str().unwrap().contains("2099"));
     for (bad, rule) in [
         ("123", "17 digits"),
         ("001250000000000001", "17 digits"),
         ("0012500000000000A", "digits only"),
-        ("00199000000000001", "year"),
     ] {
         let reply = get(&app, &format!("/api/v1/organic-codes/{bad}")).await;
         reply.assert_invalid("code");

@@ -71,7 +71,7 @@ async fn cursor_walk_has_no_duplicate_and_no_gap() {
 }
 
 #[actix_web::test]
-async fn malformed_adcodes_are_400_and_unknown_ones_404() {
+async fn malformed_adcodes_are_400_an_unknown_region_404_and_an_unknown_filter_422() {
     let (_db, app) = app().await;
     for bad in [
         "44010",
@@ -94,10 +94,10 @@ async fn malformed_adcodes_are_400_and_unknown_ones_404() {
     assert!(reply.json()["detail"].as_str().unwrap().contains("990000"));
     get(&app, "/api/v1/regions?parent=990000")
         .await
-        .assert_invalid("parent");
+        .assert_unknown("parent");
     get(&app, "/api/v1/notices?region=990000")
         .await
-        .assert_invalid("region");
+        .assert_unknown("region");
     get(&app, "/api/v1/regions?level=town")
         .await
         .assert_invalid("level");

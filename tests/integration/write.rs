@@ -741,14 +741,15 @@ async fn a_bulk_import_with_one_bad_row_writes_nothing_and_names_it() {
     import(&json!({ "labs": vec![lab; 26] }), true)
         .await
         .assert_problem(413);
-    // Counted as it will be read, whatever the Content-Type says.
+    // A JSON document sent as CSV is refused for what it is, not read as
+    // something else (or as zero rows).
     let disguised = test::TestRequest::post()
         .uri("/api/v1/import")
         .insert_header(("authorization", format!("Bearer {}", a.province)))
         .insert_header(("content-type", "text/csv"))
         .set_payload(too_many.to_string())
         .to_request();
-    send(&app, disguised).await.assert_problem(413);
+    send(&app, disguised).await.assert_invalid("body");
 
     // Products as CSV, in the columns of the export: a page of it loads back.
     let csv = get(&app, "/api/v1/products.csv?region=360100&limit=50").await;

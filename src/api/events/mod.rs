@@ -170,28 +170,31 @@ pub struct EventsQuery {
     #[param(value_type = Option<CampaignKind>)]
     kind: Option<String>,
     /// Only events of this campaign (e.g. `jiangxi-2022-organic-week`).
+    #[param(value_type = Option<crate::domain::RecordId>)]
     campaign: Option<String>,
     /// Only events in this division or any division below it.
-    #[param(value_type = Option<String>, pattern = "^[1-9][0-9]{5}$", example = "360000")]
+    #[param(value_type = Option<crate::domain::Adcode>, example = "360000")]
     region: Option<String>,
     /// Only events that overlap the window from this date (Asia/Shanghai) or RFC 3339 instant.
-    #[param(example = "2022-09-01")]
+    #[param(value_type = Option<crate::domain::TimeBound>, example = "2022-09-01")]
     from: Option<String>,
     /// Only events that overlap the window up to this date (inclusive) or RFC 3339 instant.
-    #[param(example = "2022-09-30")]
+    #[param(value_type = Option<crate::domain::TimeBound>, example = "2022-09-30")]
     to: Option<String>,
     /// Only events with this status.
     #[param(value_type = Option<EventStatus>)]
     status: Option<String>,
     /// Chinese or Latin text in the title or description (1 to 100 characters).
-    #[param(max_length = 100, example = "有机")]
+    #[param(value_type = Option<crate::domain::SearchQuery>, example = "有机")]
     q: Option<String>,
     /// Only events changed at or after this instant (RFC 3339) or date, for sync.
+    #[param(value_type = Option<crate::domain::TimeBound>)]
     updated_since: Option<String>,
     /// `lat,lon` in `coord_sys`: only events within `radius_km`, each with `distance_km`; sorted by distance unless `sort` says otherwise (e.g. `28.68,115.86`).
+    #[param(value_type = Option<crate::domain::LatLon>)]
     near: Option<String>,
     /// Radius around `near` in km, > 0 and ≤ 500; default 50.
-    #[param(value_type = Option<f64>)]
+    #[param(value_type = Option<f64>, exclusive_minimum = 0, maximum = 500)]
     radius_km: Option<String>,
     /// Coordinate system of `near` and of the venues returned: `wgs84` (default), `gcj02` (AMap, Tencent), `bd09` (Baidu).
     #[param(value_type = Option<CoordSys>)]
@@ -200,9 +203,13 @@ pub struct EventsQuery {
     #[param(value_type = Option<EventSort>)]
     sort: Option<String>,
     /// Comma-separated facets to count over the filtered set: `kind`, `region`, `status`, `year` (JSON list only).
-    #[param(example = "kind,region")]
+    #[param(
+        pattern = "^(kind|region|status|year)(,(kind|region|status|year))*$",
+        example = "kind,region"
+    )]
     facets: Option<String>,
     /// Only on `/events.ics`: `deadlines` adds the deadlines of the events' campaign notices.
+    #[param(pattern = "^deadlines$")]
     include: Option<String>,
     /// Page size: 1 to 100 for the JSON list (default 20), 1 to 1000 for the feeds (default 1000).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
@@ -522,7 +529,7 @@ pub async fn list_events(
 #[utoipa::path(
     operation_id = "get_event",
     tag = "events",
-    params(("id" = String, Path, description = "Event id"), super::query::CoordQuery),
+    params(("id" = crate::domain::RecordId, Path, description = "Event id"), super::query::CoordQuery),
     responses(
         (status = 200, description = "The event", body = Event),
         (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),

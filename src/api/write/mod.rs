@@ -773,7 +773,7 @@ pub async fn delete_record(
 macro_rules! write_routes {
     (
         kind: $kind:expr, tag: $tag:tt, noun: $noun:tt,
-        collection: $collection:tt, item: $item:tt, id: $id:tt,
+        collection: $collection:tt, item: $item:tt, id: $id:tt = $key:ty,
         input: $input:ty, output: $output:ty,
         create: $create:ident $create_op:tt,
         replace: $replace:ident $replace_op:tt,
@@ -787,7 +787,7 @@ macro_rules! write_routes {
             tag = $tag,
             request_body(content = $input, content_type = "application/json",
                 description = "The record in its read shape without server-set fields; `region` may be a bare adcode; a missing id is generated."),
-            params(("Idempotency-Key" = Option<String>, Header,
+            params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255,
                 description = "A retried create with the same key answers as the first did and creates one record.")),
             security(("bearer" = [])),
             responses(
@@ -814,8 +814,8 @@ macro_rules! write_routes {
             description = "Moving a record (another region) needs scope over where it is and where it goes.",
             tag = $tag,
             request_body(content = $input, content_type = "application/json",
-                description = "The whole record; an id in the body must be the one in the path."),
-            params(($id = String, Path, description = "The record's id"),
+                description = "The whole record. Its key is the path's: a key in the body, if any, must equal it."),
+            params(($id = $key, Path, description = "The record's id"),
                 ("If-Match" = Option<String>, Header, description = "The ETag last read: the write fails with 412 if the record changed since.")),
             security(("bearer" = [])),
             responses(
@@ -843,7 +843,7 @@ macro_rules! write_routes {
             tag = $tag,
             request_body(content = Object, content_type = "application/merge-patch+json",
                 description = "Fields to change, in the read shape; `null` removes an optional field."),
-            params(($id = String, Path, description = "The record's id"),
+            params(($id = $key, Path, description = "The record's id"),
                 ("If-Match" = Option<String>, Header, description = "The ETag last read: the write fails with 412 if the record changed since.")),
             security(("bearer" = [])),
             responses(
@@ -869,11 +869,14 @@ macro_rules! write_routes {
             summary = concat!("Delete ", $noun),
             description = "Mirrors learn of it from the change feed.",
             tag = $tag,
-            params(($id = String, Path, description = "The record's id"),
+            params(($id = $key, Path, description = "The record's id"),
                 ("If-Match" = Option<String>, Header, description = "The ETag last read: the delete fails with 412 if the record changed since.")),
             security(("bearer" = [])),
             responses(
                 (status = 204, description = "Deleted"),
+                (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+                (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "Other records still refer to it (a campaign's events, a notice's campaigns): delete those first", body = Problem, content_type = "application/problem+json"),
                 (status = 401, description = "No or unknown bearer token", body = Problem, content_type = "application/problem+json"),
                 (status = 403, description = "Outside the token's scope", body = Problem, content_type = "application/problem+json"),
                 Stale,
@@ -925,7 +928,7 @@ pub(crate) enum Stale {
 
 write_routes! {
     kind: Kind::Notice, tag: "notices", noun: "a notice",
-    collection: "/notices", item: "/notices/{id}", id: "id",
+    collection: "/notices", item: "/notices/{id}", id: "id" = crate::domain::RecordId,
     input: crate::import::NoticeInput, output: Notice,
     create: create_notice "create_notice",
     replace: replace_notice "replace_notice",
@@ -935,7 +938,7 @@ write_routes! {
 
 write_routes! {
     kind: Kind::Campaign, tag: "campaigns", noun: "a campaign",
-    collection: "/campaigns", item: "/campaigns/{id}", id: "id",
+    collection: "/campaigns", item: "/campaigns/{id}", id: "id" = crate::domain::RecordId,
     input: crate::import::CampaignInput, output: Campaign,
     create: create_campaign "create_campaign",
     replace: replace_campaign "replace_campaign",
@@ -945,7 +948,7 @@ write_routes! {
 
 write_routes! {
     kind: Kind::Event, tag: "events", noun: "an event",
-    collection: "/events", item: "/events/{id}", id: "id",
+    collection: "/events", item: "/events/{id}", id: "id" = crate::domain::RecordId,
     input: crate::import::EventInput, output: Event,
     create: create_event "create_event",
     replace: replace_event "replace_event",
@@ -955,7 +958,7 @@ write_routes! {
 
 write_routes! {
     kind: Kind::Lab, tag: "labs", noun: "a lab",
-    collection: "/labs", item: "/labs/{id}", id: "id",
+    collection: "/labs", item: "/labs/{id}", id: "id" = crate::domain::RecordId,
     input: crate::import::LabInput, output: Lab,
     create: create_lab "create_lab",
     replace: replace_lab "replace_lab",
@@ -965,7 +968,7 @@ write_routes! {
 
 write_routes! {
     kind: Kind::Product, tag: "products", noun: "a product certificate",
-    collection: "/products", item: "/products/{certificate_no}", id: "certificate_no",
+    collection: "/products", item: "/products/{certificate_no}", id: "certificate_no" = crate::domain::CertificateNo,
     input: crate::import::ProductInput, output: Product,
     create: create_product "create_product",
     replace: replace_product "replace_product",
@@ -1050,11 +1053,24 @@ pub async fn import_records(
     let body = read_limited(&req, payload, IMPORT_MAX_BYTES).await?;
     let text =
         String::from_utf8(body).map_err(|_| ApiError::invalid("body", "must be UTF-8 text"))?;
-    // Counted as the import will read it (JSON when it starts with `{`),
-    // whatever the Content-Type said.
+    // The import reads JSON when the text starts with `{`, CSV otherwise:
+    // the body must be what its Content-Type says.
     let json = text
         .trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n'])
         .starts_with('{');
+    if json != (content_type == "application/json") {
+        return Err(ApiError::invalid(
+            "body",
+            format!(
+                "is {}, but Content-Type says {content_type}",
+                if json {
+                    "a JSON document"
+                } else {
+                    "not a JSON object"
+                }
+            ),
+        ));
+    }
     let rows = if json {
         json_rows(&text)
     } else {
