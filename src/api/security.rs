@@ -7,7 +7,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::ResponseError;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::Method;
@@ -41,6 +42,49 @@ pub async fn headers(
     let policy = if docs { DOCS_POLICY } else { API_POLICY };
     headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     Ok(res)
+}
+
+/// Longest URL (path and query) taken: every query this API answers fits
+/// in a few hundred bytes. (URLs past 64 KiB never get here: the HTTP
+/// parser refuses them with a bare 400.)
+pub const MAX_URL: usize = 8 * 1024;
+/// Most header bytes (names and values) taken; the HTTP layer's own limit
+/// is 128 KiB per request head.
+pub const MAX_HEADERS: usize = 16 * 1024;
+
+/// Refuses requests whose URL (414) or headers (431) are larger than any
+/// client of this API sends, before any handler reads them.
+pub async fn bounds(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    use actix_web::http::StatusCode;
+    let url = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    let refusal = if url > MAX_URL {
+        Some((
+            StatusCode::URI_TOO_LONG,
+            format!("the URL has {url} bytes; at most {MAX_URL} are accepted"),
+        ))
+    } else if headers > MAX_HEADERS {
+        Some((
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("the headers have {headers} bytes; at most {MAX_HEADERS} are accepted"),
+        ))
+    } else {
+        None
+    };
+    match refusal {
+        Some((status, detail)) => {
+            let response = crate::error::ApiError::status(status, detail).error_response();
+            Ok(req.into_response(response).map_into_right_body())
+        }
+        None => next.call(req).await.map(ServiceResponse::map_into_left_body),
+    }
 }
 
 /// Longest a request body may take to arrive (a 20 MiB upload at 1 MiB/s

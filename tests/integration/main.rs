@@ -6,6 +6,7 @@ mod common;
 mod campaigns;
 mod contract;
 mod events;
+mod hostile;
 mod labs;
 mod migrations;
 mod notices;
