@@ -34,7 +34,7 @@ PROGRESS = re.compile(rb"(\d+)/(\d+)")
 class Import:
     """`ticweek import FILE` on a pty; `rows` is the last progress drawn."""
 
-    def __init__(self, db_url: str, path: str):
+    def __init__(self, db_url: str, path: str, near_end: int):
         master, slave = pty.openpty()
         self.started = time.monotonic()
         self.proc = fl.spawn([fl.BIN, "--database-url", db_url, "import", path],
@@ -45,6 +45,8 @@ class Import:
         self.rows = 0
         self.first_progress = None   # seconds after start when writing began
         self.last_progress = None
+        self.near_end_rows = near_end  # when the bar first shows this many rows: `near_end`
+        self.near_end = None
         self.output = b""
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -65,6 +67,8 @@ class Import:
                     self.first_progress = now
                 self.last_progress = now
                 self.rows = int(found[-1][0])
+                if self.near_end is None and self.rows >= self.near_end_rows:
+                    self.near_end = now
         os.close(self.master)
 
     def wait(self, timeout: float) -> int:
@@ -167,7 +171,8 @@ def main():
     dbs = [ref]
     try:
         before = ref.counts()
-        imp = Import(ref.url, data)
+        near_end = int(a.rows * 0.98)
+        imp = Import(ref.url, data, near_end)
         rc = imp.wait(timeout=600)
         took = time.monotonic() - imp.started
         if rc != 0:
@@ -185,16 +190,19 @@ def main():
 
         # Kill times spread over the whole import (stratified, so that every
         # part of it gets a kill), in random order, and one kill aimed at the
-        # commit: after the last certificate is written, before the exit.
-        commit_window = max(0.05, took - writing[1])
+        # end: the last rows, the commit and the checkpoint on close. The bar
+        # is redrawn only every so often, so the end is found from the
+        # reference run: how long it went on after the bar first showed 98%
+        # of the rows.
+        tail = took - (imp.near_end or writing[1])
         strata = max(1, a.trials - 1)
         lo, hi = 0.2, took * 0.97
         kills = [lo + (i + rng.random()) * (hi - lo) / strata for i in range(strata)]
         if a.trials > 1:
             kills.append(None)
         rng.shuffle(kills)
-        log(f"seed {seed}; kill times: " + ", ".join("commit" if k is None else f"{k:.1f}" for k in kills)
-            + f"; commit window after the last certificate: {commit_window:.2f} s")
+        log(f"seed {seed}; kill times: " + ", ".join("end" if k is None else f"{k:.1f}" for k in kills)
+            + f"; the reference import ran {tail:.2f} s after 98% of the rows were drawn")
 
         outcomes = {"nothing": 0, "all": 0}
         partial = in_commit = 0
@@ -202,13 +210,15 @@ def main():
         for n, at in enumerate(kills, start=1):
             db = Database(n, base)
             dbs.append(db)
-            imp = Import(db.url, data)
-            if at is None:
-                # Wait for the last certificate, then kill within the commit.
+            imp = Import(db.url, data, near_end)
+            aimed = at is None
+            if aimed:
+                # Wait for 98% of the rows, then kill within what remained of
+                # the reference run after that point.
                 deadline = time.monotonic() + took * 3
-                while imp.rows < a.rows and imp.proc.poll() is None and time.monotonic() < deadline:
+                while imp.near_end is None and imp.proc.poll() is None and time.monotonic() < deadline:
                     time.sleep(0.002)
-                at = time.monotonic() - imp.started + rng.uniform(0, commit_window * 0.9)
+                at = (imp.near_end or 0) + tail * rng.uniform(0.2, 0.95)
                 in_commit += 1
             try:
                 imp.wait(timeout=max(0.0, at - (time.monotonic() - imp.started)))
@@ -221,7 +231,8 @@ def main():
             counts = db.counts()
             outcome = "nothing" if counts == before else "all" if counts == after else "PARTIAL"
             log(f"trial {n}: kill -9 at {when:.2f} s ({rows}/{a.rows} certificates written"
-                f"{', import had already finished' if completed else ''}) -> {outcome}; "
+                f"{', import had already finished' if completed else ''}{', aimed at the end' if aimed else ''})"
+                f" -> {outcome}; "
                 f"{fl.counts_text(counts)}; integrity {integrity}")
             if outcome == "PARTIAL":
                 partial += 1
@@ -257,7 +268,7 @@ def main():
         f"kill -9 import: {ok}/{a.trials} all-or-nothing ({outcomes['nothing']} nothing, {outcomes['all']} all), "
         f"{integ}, /readyz 200 after {a.trials - len(not_serving)}/{a.trials}; import of {a.rows} rows took "
         f"{took:.1f} s (writing {writing[0]:.1f}-{writing[1]:.1f} s), kills at {min(killed_at):.1f}-"
-        f"{max(killed_at):.1f} s with {min(rows_at)}-{max(rows_at)} rows written, {in_commit} in the commit "
+        f"{max(killed_at):.1f} s with {min(rows_at)}-{max(rows_at)} rows written, {in_commit} aimed at the end (last rows, commit, close) "
         f"(seed {seed})")
     return 1 if verdict.failures else 0
 
