@@ -8,11 +8,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::ResponseError;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::Method;
 use actix_web::web::Bytes;
+use actix_web::ResponseError;
 
 type BoxedPayloadStream = Pin<Box<dyn futures_core::Stream<Item = Result<Bytes, PayloadError>>>>;
 use actix_web::http::header::{
@@ -83,7 +83,10 @@ pub async fn bounds(
             let response = crate::error::ApiError::status(status, detail).error_response();
             Ok(req.into_response(response).map_into_right_body())
         }
-        None => next.call(req).await.map(ServiceResponse::map_into_left_body),
+        None => next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body),
     }
 }
 

@@ -135,8 +135,17 @@ const TRANSIENT: &[&str] = &[
     "database or disk is full",                     // SQLite FULL
     "could not extend file",                        // PostgreSQL 53100 disk full
     "attempt to write a readonly database",         // SQLite READONLY
-    "in a read-only transaction",                   // PostgreSQL 25006: a standby, a failover
+    "disk I/O error", // SQLite IOERR: a file made read-only under an open connection
+    "in a read-only transaction", // PostgreSQL 25006: a standby, a failover
 ];
+
+/// Set when SQLite refused a write because its file went read-only. A
+/// connection opened while the file is read-only stays read-only after the
+/// file is writable again, so until a new connection has been opened every
+/// SQLite connection coming back to the pool is replaced: writes recover
+/// without a restart.
+static SQLITE_WRITE_REFUSED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 impl From<diesel::result::Error> for DbError {
     fn from(err: diesel::result::Error) -> Self {
@@ -153,8 +162,23 @@ impl From<diesel::result::Error> for DbError {
             diesel::result::Error::DatabaseError(_, info)
                 if TRANSIENT.iter().any(|m| info.message().contains(m)) =>
             {
+                if ["readonly database", "disk I/O error"]
+                    .iter()
+                    .any(|m| info.message().contains(m))
+                {
+                    SQLITE_WRITE_REFUSED.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 Self::Unavailable(info.message().to_owned())
             }
+            // Two writers racing for one unique value (a document number):
+            // the loser is told so, as a conflict.
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                info,
+            ) => Self::Conflict(format!(
+                "another record already has this value ({})",
+                info.message()
+            )),
             other => Self::Query(other.to_string()),
         }
     }
@@ -205,6 +229,7 @@ impl diesel::r2d2::ManageConnection for Manager {
                      PRAGMA cache_size = -{SQLITE_CACHE_KIB};"
                 ))
                 .map_err(DbError::from)?;
+            SQLITE_WRITE_REFUSED.store(false, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(conn)
     }
@@ -215,6 +240,8 @@ impl diesel::r2d2::ManageConnection for Manager {
 
     fn has_broken(&self, conn: &mut DbConn) -> bool {
         diesel::r2d2::R2D2Connection::is_broken(conn)
+            || (matches!(conn, DbConn::Sqlite(_))
+                && SQLITE_WRITE_REFUSED.load(std::sync::atomic::Ordering::Relaxed))
     }
 }
 

@@ -1,8 +1,9 @@
-//! Hostile input, over real sockets: a server on 127.0.0.1 (the app as
-//! `ticweek serve` builds it) gets raw HTTP/1.1 requests that no client
-//! library would send. Every one must get a 4xx problem (or 414/431 from the
-//! HTTP layer), never a 5xx; the server must answer `/healthz` after each;
-//! and the memory of the process must not grow with what was thrown at it.
+//! Hostile input, over real sockets: `ticweek serve` on 127.0.0.1 gets raw
+//! HTTP/1.1 requests that no client
+//! library would send. Every one must get a 4xx problem+json naming its
+//! status (or, for what is not HTTP at all, the HTTP layer's bare 400/431),
+//! never a 5xx; the server must answer `/healthz` after each; and the memory
+//! of the process must not grow with what was thrown at it.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -72,7 +73,9 @@ impl Raw {
             out.extend_from_slice(b"0\r\n\r\n");
         } else {
             if !self.body.is_empty() {
-                out.extend_from_slice(format!("Content-Length: {}\r\n", self.body.len()).as_bytes());
+                out.extend_from_slice(
+                    format!("Content-Length: {}\r\n", self.body.len()).as_bytes(),
+                );
             }
             out.extend_from_slice(b"\r\n");
             out.extend_from_slice(&self.body);
@@ -97,7 +100,14 @@ impl Answer {
 /// body is written from another thread, so that a server which answers
 /// before reading it all (413) is heard.
 fn exchange(addr: SocketAddr, request: &Raw) -> Answer {
-    let mut stream = TcpStream::connect(addr).expect("connect");
+    let Ok(mut stream) = TcpStream::connect(addr) else {
+        // Not listening (yet, or any more): status 0.
+        return Answer {
+            status: 0,
+            head: String::new(),
+            body: Vec::new(),
+        };
+    };
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
@@ -129,7 +139,10 @@ fn exchange(addr: SocketAddr, request: &Raw) -> Answer {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     let mut body = received[(split + 4).min(received.len())..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body = dechunk(&body);
     }
     Answer { status, head, body }
@@ -149,32 +162,63 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The app on a real socket, in a thread of its own (one worker).
-fn serve(pool: ticweek::db::DbPool) -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let state = ticweek::AppState::new(pool);
-            let server = actix_web::HttpServer::new(move || ticweek::app(state.clone()))
-                .workers(1)
-                .bind("127.0.0.1:0")
-                .expect("bind");
-            tx.send(server.addrs()[0]).unwrap();
-            server.run().await
-        })
-    });
-    rx.recv().expect("server address")
+/// `ticweek serve` itself (the binary, with its timeouts and one worker) on
+/// `url`; stopped when dropped.
+struct Server {
+    child: std::process::Child,
+    addr: SocketAddr,
 }
 
-/// Resident memory of this process (the server runs in it), in bytes.
-fn rss() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
+impl Server {
+    fn start(url: &ticweek::db::DatabaseUrl) -> Self {
+        let url = match url {
+            ticweek::db::DatabaseUrl::Sqlite(path) => path.clone(),
+            ticweek::db::DatabaseUrl::Postgres(dsn) => dsn.clone(),
+        };
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_ticweek"))
+            .args([
+                "--database-url",
+                &url,
+                "--bind",
+                &addr.to_string(),
+                "--workers",
+                "1",
+            ])
+            .arg("serve")
+            .env("RUST_LOG", "error")
+            .spawn()
+            .expect("start ticweek serve");
+        let server = Self { child, addr };
+        for _ in 0..600 {
+            if exchange(addr, &raw("GET", "/readyz")).status == 200 {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the server did not become ready");
+    }
+
+    /// Its resident memory, in bytes.
+    fn rss(&self) -> u64 {
+        let statm =
+            std::fs::read_to_string(format!("/proc/{}/statm", self.child.id())).unwrap_or_default();
+        let pages: u64 = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        pages * 4096
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// A gzip body that inflates to 1 GiB of zeros: one fully flushed deflate
@@ -210,7 +254,7 @@ fn nested(depth: usize, open: &str, close: &str) -> Vec<u8> {
 
 #[test]
 fn hostile_input_gets_a_4xx_problem_and_the_server_stays_healthy() {
-    let (db, pool) = TestDb::bundled();
+    let (db, _pool) = TestDb::bundled();
     let (token, hash) = ticweek::domain::new_token().unwrap();
     let scope = ticweek::domain::Scope::new(ticweek::domain::Role::National, None).unwrap();
     ticweek::db::access::create_token(
@@ -222,14 +266,9 @@ fn hostile_input_gets_a_4xx_problem_and_the_server_stays_healthy() {
     )
     .unwrap();
     let bearer = format!("Bearer {token}");
-    let addr = serve(pool);
+    let mut server = Server::start(&db.url);
+    let addr = server.addr;
     let healthy = |addr| exchange(addr, &raw("GET", "/healthz")).status == 200;
-    for _ in 0..100 {
-        if healthy(addr) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 
     // Real cursors, to forge from.
     let cursor = |path: &str| {
@@ -240,11 +279,8 @@ fn hostile_input_gets_a_4xx_problem_and_the_server_stays_healthy() {
     };
     let events_cursor = cursor("/api/v1/events?limit=1");
     let labs_cursor = cursor("/api/v1/labs?limit=1");
+    let descending_cursor = cursor("/api/v1/events?limit=1&sort=-starts_at");
     let truncated = &events_cursor[..events_cursor.len() / 2];
-    let mut flipped = events_cursor.clone().into_bytes();
-    let last = flipped.len() - 1;
-    flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
-    let flipped = String::from_utf8(flipped).unwrap();
 
     let event = r#"{"id":"hostile-1","campaign_id":"jiangxi-2022-organic-week","title":"t","starts_at":"2026-09-01T09:00:00+08:00","ends_at":"2026-09-01T10:00:00+08:00","venue":{"precision":"region"},"region":"360700","source":"test"}"#;
     let ten_mib = vec![b' '; 10 * 1024 * 1024 + 1];
@@ -254,6 +290,10 @@ fn hostile_input_gets_a_4xx_problem_and_the_server_stays_healthy() {
     let post = |path: &'static str| raw("POST", path).header("Authorization", bearer.clone());
 
     // (what, request, statuses allowed)
+    // What no HTTP parser takes (bytes a request line or header may not
+    // hold, a URL the `http` crate cannot hold, more than 96 headers): the
+    // HTTP layer answers 400 (or 431) itself, without a problem body.
+    const HTTP_LAYER: &[u16] = &[400, 431];
     let cases: Vec<(&str, Raw, &[u16])> = vec![
         // Limits and cursors.
         ("limit 0", raw("GET", "/api/v1/events?limit=0"), &[400]),
@@ -264,10 +304,11 @@ fn hostile_input_gets_a_4xx_problem_and_the_server_stays_healthy() {
         ("limit NaN", raw("GET", "/api/v1/notices?limit=NaN"), &[400]),
         ("forged cursor", raw("GET", "/api/v1/events?cursor=AAAAAAAAAAAAAAAAAAAA"), &[400]),
         ("truncated cursor", raw("GET", format!("/api/v1/events?limit=1&cursor={truncated}")), &[400]),
-        ("cursor with a flipped byte", raw("GET", format!("/api/v1/events?limit=1&cursor={flipped}")), &[400]),
+        ("cursor of another order", raw("GET", format!("/api/v1/events?limit=1&cursor={descending_cursor}")), &[400]),
         ("cursor of another list", raw("GET", format!("/api/v1/events?limit=1&cursor={labs_cursor}")), &[400]),
         ("events cursor on labs", raw("GET", format!("/api/v1/labs?limit=1&cursor={events_cursor}")), &[400]),
-        ("10k cursor", raw("GET", format!("/api/v1/campaigns?cursor={}", "A".repeat(10_000))), &[400]),
+        ("4k cursor", raw("GET", format!("/api/v1/campaigns?cursor={}", "A".repeat(4_000))), &[400]),
+        ("10k cursor", raw("GET", format!("/api/v1/campaigns?cursor={}", "A".repeat(10_000))), &[414]),
         ("change feed since forged", raw("GET", "/api/v1/changes?since=bm9wZQ"), &[400]),
         // Coordinates.
         ("near NaN", raw("GET", "/api/v1/labs?near=NaN,NaN"), &[400]),
@@ -301,7 +342,7 @@ fn hostile_input_gets_a_4xx_problem_and_the_server_stays_healthy() {
         // Invalid UTF-8 and NUL, in path, query and body.
         ("invalid UTF-8 in path", raw("GET", "/api/v1/events/%FF%FE"), &[400, 404]),
         ("NUL in path", raw("GET", "/api/v1/labs/a%00b"), &[400, 404]),
-        ("raw byte 0xFF in the request line", raw("GET", b"/api/v1/labs/\xff".to_vec()), &[400, 404]),
+        ("raw byte 0xFF in the request line", raw("GET", b"/api/v1/labs/\xff".to_vec()), HTTP_LAYER),
         ("invalid UTF-8 in query", raw("GET", "/api/v1/events?q=%FF"), &[400]),
         ("NUL in query", raw("GET", "/api/v1/events?q=a%00b"), &[400]),
         ("NUL in a query name", raw("GET", "/api/v1/events?li%00mit=5"), &[400]),
@@ -309,8 +350,10 @@ fn hostile_input_gets_a_4xx_problem_and_the_server_stays_healthy() {
         ("NUL in a body string", post("/api/v1/events").json(event.replace("\"t\"", "\"a\\u0000b\"")), &[400]),
         ("NUL in an import", post("/api/v1/import?dry_run=true").json(format!("{{\"events\":[{}]}}", event.replace("\"test\"", "\"te\\u0000st\""))), &[400]),
         // Sizes.
-        ("100 KiB URL", raw("GET", long_query), &[400, 414, 431]),
-        ("64 KiB header", raw("GET", "/api/v1/events").header("X-Filler", big_header), &[400, 431]),
+        ("16 KiB URL", raw("GET", format!("/api/v1/events?q={}", "a".repeat(16 * 1024))), &[414]),
+        ("100 KiB URL", raw("GET", long_query), HTTP_LAYER),
+        ("64 KiB header", raw("GET", "/api/v1/events").header("X-Filler", big_header), &[431]),
+        ("300 small headers", (0..300).fold(raw("GET", "/api/v1/labs"), |r, i| r.header(&format!("X-{i}"), "1")), HTTP_LAYER),
         ("10 MiB body with Content-Length", post("/api/v1/events").json(ten_mib.clone()), &[413]),
         ("10 MiB body chunked", post("/api/v1/events").json(ten_mib.clone()).chunked(), &[413]),
         ("10 MiB import chunked", post("/api/v1/import").json(ten_mib.clone()).chunked(), &[413]),
@@ -322,6 +365,7 @@ fn hostile_input_gets_a_4xx_problem_and_the_server_stays_healthy() {
         ("100,000 nested objects", post("/api/v1/import").json(nested(100_000, "{\"a\":", "}")), &[400]),
         ("nesting inside a field", post("/api/v1/events").json(format!("{{\"title\":{}}}", String::from_utf8(nested(100_000, "[", "]")).unwrap())), &[400]),
         ("duplicate keys", post("/api/v1/events").json(event.replace("\"title\":\"t\"", "\"title\":\"t\",\"title\":\"u\"")), &[400]),
+        ("duplicate keys, nested", post("/api/v1/events").json(event.replace("\"precision\":\"region\"", "\"precision\":\"region\",\"precision\":\"exact\"")), &[400]),
         // Type confusion.
         ("array for a record", post("/api/v1/events").json("[]"), &[400]),
         ("string for a record", post("/api/v1/events").json("\"event\""), &[400]),
@@ -345,14 +389,15 @@ fn hostile_input_gets_a_4xx_problem_and_the_server_stays_healthy() {
         ("DELETE a collection", raw("DELETE", "/api/v1/events").header("Authorization", bearer.clone()), &[405]),
         ("PUT a list", raw("PUT", "/api/v1/regions").json("{}"), &[405]),
         // Tokens.
-        ("10 KiB bearer token", post("/api/v1/events").header("Authorization", format!("Bearer {}", "t".repeat(10_240))).json(event), &[401]),
+        ("10 KiB bearer token", raw("POST", "/api/v1/events").header("Authorization", format!("Bearer {}", "t".repeat(10_240))).json(event), &[401]),
         ("Basic credentials", raw("POST", "/api/v1/events").header("Authorization", "Basic YWRtaW46YWRtaW4=").json(event), &[401]),
-        ("token with NUL-like bytes", raw("POST", "/api/v1/events").header("Authorization", b"Bearer twk_\x01\x7f".to_vec()).json(event), &[400, 401]),
+        ("control bytes in a token", raw("POST", "/api/v1/events").header("Authorization", b"Bearer twk_\x01\x7f".to_vec()).json(event), HTTP_LAYER),
+        ("Latin-1 bytes in a token", raw("POST", "/api/v1/events").header("Authorization", b"Bearer twk_\xe9\xe9".to_vec()).json(event), &[401]),
         ("scope in the body", raw("POST", "/api/v1/events").json(event.replace("\"source\"", "\"scope\":\"national\",\"source\"")), &[401]),
     ];
     assert!(cases.len() >= 60, "{} cases", cases.len());
 
-    let before = rss();
+    let before = server.rss();
     let mut failures = Vec::new();
     for (what, request, allowed) in &cases {
         let answer = exchange(addr, request);
@@ -360,7 +405,7 @@ fn hostile_input_gets_a_4xx_problem_and_the_server_stays_healthy() {
             .head
             .to_ascii_lowercase()
             .contains("content-type: application/problem+json");
-        let from_http_layer = matches!(answer.status, 414 | 431);
+        let from_http_layer = *allowed == HTTP_LAYER && answer.body.is_empty();
         let named = answer.json()["status"] == answer.status;
         if !allowed.contains(&answer.status) || !(from_http_layer || (problem && named)) {
             failures.push(format!(
@@ -370,8 +415,16 @@ fn hostile_input_gets_a_4xx_problem_and_the_server_stays_healthy() {
             ));
         }
         assert!(healthy(addr), "{what}: /healthz failed afterwards");
+        assert!(
+            server
+                .child
+                .try_wait()
+                .map(|exit| exit.is_none())
+                .unwrap_or(false),
+            "{what}: the server exited"
+        );
     }
-    let grown = rss().saturating_sub(before);
+    let grown = server.rss().saturating_sub(before);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // Ten-MiB bodies were refused as they arrived and the bomb never
     // inflated: what the process holds afterwards is bounded.
@@ -381,5 +434,9 @@ fn hostile_input_gets_a_4xx_problem_and_the_server_stays_healthy() {
         grown >> 20,
         cases.len()
     );
-    eprintln!("{} hostile cases; RSS grew by {} KiB", cases.len(), grown >> 10);
+    eprintln!(
+        "{} hostile cases; RSS grew by {} KiB",
+        cases.len(),
+        grown >> 10
+    );
 }

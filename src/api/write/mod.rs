@@ -386,7 +386,9 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeys {
         let mut seen = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             if !seen.insert(key.clone()) {
-                return Err(serde::de::Error::custom(format!("the key {key:?} appears twice")));
+                return Err(serde::de::Error::custom(format!(
+                    "the key {key:?} appears twice"
+                )));
             }
             map.next_value::<UniqueKeys>()?;
         }
