@@ -89,7 +89,8 @@ else
     db_size=$(du -ch "$db_url"* | tail -n 1 | cut -f1)
 fi
 
-taskset -c "$server_cpu" "$bin" serve --bind "127.0.0.1:$port" --workers 1 --cache-mb "$cache_mb" >"$work/server.log" 2>&1 &
+# Loopback load is the point here: no rate limits.
+taskset -c "$server_cpu" "$bin" serve --bind "127.0.0.1:$port" --workers 1 --cache-mb "$cache_mb" --rate-limit off >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 300); do
     curl -sf -o /dev/null "http://127.0.0.1:$port/readyz" && break

@@ -37,6 +37,33 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(0..=65_536))]
     pub cache_mb: u64,
 
+    /// Who is rate-limited: everyone (`on`), everyone but this machine's own
+    /// clients (`remote`: benchmarks, tests), or nobody (`off`).
+    #[arg(
+        long,
+        global = true,
+        env = "TICWEEK_RATE_LIMIT",
+        value_enum,
+        default_value = "on"
+    )]
+    pub rate_limit: crate::api::limits::Mode,
+
+    /// Reads a client may make in a burst, refilled over 30 s (a `304` counts half).
+    #[arg(long, global = true, env = "TICWEEK_RATE_READS", default_value_t = 600,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_reads: u32,
+
+    /// Writes a client may make in a burst, refilled over 60 s.
+    #[arg(long, global = true, env = "TICWEEK_RATE_WRITES", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_writes: u32,
+
+    /// Failed bearer tokens (401) a client may present, refilled over 10
+    /// minutes; then its writes answer 429 until it refills.
+    #[arg(long, global = true, env = "TICWEEK_RATE_TOKEN_FAILURES", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_token_failures: u32,
+
     /// HTTP worker threads; 0 means one per CPU core.
     #[arg(long, global = true, env = "TICWEEK_WORKERS", default_value_t = 0)]
     pub workers: usize,

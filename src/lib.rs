@@ -64,6 +64,7 @@ pub fn app(
         // allow) become problem bodies too.
         .wrap(error::framework_errors())
         .wrap(from_fn(api::security::deadline))
+        .wrap(from_fn(api::limits::limit))
         .wrap(from_fn(api::security::bounds))
         .wrap(from_fn(api::security::headers))
         .wrap(Logger::new("%a \"%r\" %s %b %Dms"))

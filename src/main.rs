@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use ticweek::api::limits::Mode;
 use ticweek::config::{Cli, Command, Deletable, TokenAction, TokenRole};
 use ticweek::db::{DatabaseUrl, DbConn};
 
@@ -203,8 +204,30 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Serves at once; the database is migrated and loaded in the background,
 /// retried while it is unreachable, and `/readyz` answers 503 until then.
 fn serve(url: &DatabaseUrl, cli: &Cli) -> Result<(), String> {
-    let state = ticweek::AppState::starting(ticweek::db::pool(url, cli.pool_size))
+    let mut state = ticweek::AppState::starting(ticweek::db::pool(url, cli.pool_size))
         .with_read_cache(cli.cache_mb * 1024 * 1024);
+    if cli.rate_limit != Mode::Off {
+        use ticweek::api::limits::{Budget, Budgets, RateLimits};
+        let budget = |burst, seconds| Budget {
+            burst,
+            window: Duration::from_secs(seconds),
+        };
+        let limits = RateLimits::new(
+            cli.rate_limit,
+            Budgets {
+                reads: budget(cli.rate_reads, 30),
+                writes: budget(cli.rate_writes, 60),
+                token_failures: budget(cli.rate_token_failures, 600),
+            },
+        );
+        state = state.with_rate_limits(limits);
+        if let Some(limits) = state.rate_limits() {
+            std::thread::spawn(move || loop {
+                std::thread::sleep(Duration::from_secs(60));
+                limits.forget_idle();
+            });
+        }
+    }
     // Other processes writing to the same database (imports, deletions, more
     // API servers) reach this server's read cache within the poll interval.
     state.watch_data_version(ticweek::api::caching::POLL_INTERVAL);

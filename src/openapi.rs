@@ -81,6 +81,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 ///
 /// - every GET answers with an `ETag` and, to `If-None-Match`, `304`;
 /// - every `201` names the new record in `Location`;
+/// - every operation may answer 429 (per-client rate limits);
 /// - a list filtered by a stored thing (`region`, `lab` …) may answer 422;
 /// - a parameter is listed only on the representations that take it
 ///   (`NOT_TAKEN`, `JSON_LISTS`);
@@ -97,6 +98,30 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
     };
     let schemas = &mut doc.components.get_or_insert_with(Default::default).schemas;
     for (path, item) in doc.paths.paths.iter_mut() {
+        for op in [
+            item.get.as_mut(),
+            item.post.as_mut(),
+            item.put.as_mut(),
+            item.patch.as_mut(),
+            item.delete.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            op.responses.responses.entry("429".into()).or_insert_with(|| {
+                let mut response = Response::new(
+                    "This client's budget is spent (`RateLimit` says which and how much); retry after `Retry-After` seconds",
+                );
+                response
+                    .headers
+                    .insert("Retry-After".into(), header("Seconds to wait"));
+                response.content.insert(
+                    "application/problem+json".into(),
+                    utoipa::openapi::Content::new(Some(Ref::from_schema_name("Problem"))),
+                );
+                RefOr::T(response)
+            });
+        }
         if let Some(get) = item.get.as_mut() {
             narrow_shared_params(get);
             let names_stored = get

@@ -8,6 +8,7 @@ pub mod embed;
 pub mod events;
 pub mod fallback;
 pub mod labs;
+pub mod limits;
 pub mod notices;
 pub mod paging;
 pub mod posters;
@@ -38,6 +39,8 @@ pub struct AppState {
     files: Arc<posters::FileCache>,
     /// Where reads run (`Placement`), learnt from the first connection.
     placement: Arc<AtomicU8>,
+    /// Per-client rate limits; none in-process (tests), set by `serve`.
+    limits: Option<Arc<limits::RateLimits>>,
 }
 
 /// Where `run` executes a read.
@@ -66,6 +69,7 @@ impl AppState {
             cache: Arc::new(caching::ReadCache::new(caching::DEFAULT_CACHE_BYTES)),
             files: posters::file_cache(),
             placement: Arc::new(AtomicU8::new(Placement::Unknown as u8)),
+            limits: None,
         }
     }
 
@@ -76,6 +80,17 @@ impl AppState {
             ready: Arc::new(AtomicBool::new(false)),
             ..Self::new(pool)
         }
+    }
+
+    /// Limits what each client may ask (see `limits`).
+    pub fn with_rate_limits(mut self, limits: limits::RateLimits) -> Self {
+        self.limits = Some(Arc::new(limits));
+        self
+    }
+
+    /// The rate limits, if any.
+    pub fn rate_limits(&self) -> Option<Arc<limits::RateLimits>> {
+        self.limits.clone()
     }
 
     /// Replaces the read cache by one of `bytes` (0: no read cache).

@@ -204,7 +204,9 @@ class Server:
             logf = open(self.log_path, "a", encoding="utf-8")
             logf.write(f"\n===== start #{self.starts} on port {self.port} at {time.strftime('%H:%M:%S')}\n")
             logf.flush()
-            self.proc = spawn([BIN, "--database-url", self.db_url, "--bind", f"127.0.0.1:{self.port}", "serve"],
+            # No rate limits: the load comes from this machine on purpose.
+            self.proc = spawn([BIN, "--database-url", self.db_url, "--bind", f"127.0.0.1:{self.port}",
+                               "--rate-limit", "off", "serve"],
                               stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
                               env=clean_env(**self.extra_env))
             logf.close()

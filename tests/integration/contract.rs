@@ -283,3 +283,111 @@ async fn every_response_carries_the_security_headers() {
     let policy = docs.header("content-security-policy").unwrap();
     assert!(policy.starts_with("default-src 'self'") && !policy.contains("frame-ancestors"));
 }
+
+/// Per-client limits: a spent read budget answers 429 with `Retry-After`
+/// and the draft's `RateLimit` headers; a `304` costs half a full answer;
+/// failed tokens lock a client's writes; `remote` spares this machine.
+#[actix_web::test]
+async fn rate_limits_answer_429_count_304_as_half_and_stop_token_guessing() {
+    use std::time::Duration;
+    use ticweek::api::limits::{Budget, Budgets, Mode, RateLimits};
+    let (_db, pool) = crate::common::TestDb::bundled();
+    let budget = |burst| Budget {
+        burst,
+        window: Duration::from_secs(3600),
+    };
+    let limits = |mode| {
+        RateLimits::new(
+            mode,
+            Budgets {
+                reads: budget(4),
+                writes: budget(10),
+                token_failures: budget(2),
+            },
+        )
+    };
+    let app = actix_web::test::init_service(ticweek::app(
+        ticweek::AppState::new(pool.clone()).with_rate_limits(limits(Mode::On)),
+    ))
+    .await;
+    let from = |ip: &str, uri: &str| {
+        actix_web::test::TestRequest::get()
+            .uri(uri)
+            .peer_addr(format!("{ip}:40000").parse().unwrap())
+    };
+    let client = "203.0.113.7";
+    // A full answer costs 2 of the 4: two 304s cost 1 each.
+    let first = send(&app, from(client, "/api/v1/regions/360000").to_request()).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(
+        first.header("ratelimit-policy"),
+        Some("\"reads\";q=4;w=3600")
+    );
+    assert!(first
+        .header("ratelimit")
+        .unwrap()
+        .starts_with("\"reads\";r="));
+    let tag = first.header("etag").unwrap().to_owned();
+    for _ in 0..2 {
+        let again =
+            from(client, "/api/v1/regions/360000").insert_header(("if-none-match", tag.as_str()));
+        assert_eq!(
+            send(&app, again.to_request()).await.status,
+            StatusCode::NOT_MODIFIED
+        );
+    }
+    let refused = send(&app, from(client, "/api/v1/regions/360000").to_request()).await;
+    refused.assert_problem(429);
+    assert!(
+        refused
+            .header("retry-after")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+    assert!(refused.header("ratelimit").unwrap().contains(";r=0;"));
+    assert!(refused.json()["detail"].as_str().unwrap().contains("reads"));
+    // Another client has its own budget.
+    let other = send(
+        &app,
+        from("198.51.100.9", "/api/v1/regions/360000").to_request(),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::OK);
+
+    // Token guessing: two 401s spend the failures, the third locks writes.
+    let guesser = "192.0.2.66";
+    let write = |token: &str| {
+        actix_web::test::TestRequest::post()
+            .uri("/api/v1/notices")
+            .peer_addr(format!("{guesser}:40000").parse().unwrap())
+            .insert_header(("authorization", format!("Bearer twk_{token}")))
+            .insert_header(("content-type", "application/json"))
+            .set_payload("{}")
+            .to_request()
+    };
+    for guess in ["a", "b", "c"] {
+        send(&app, write(guess)).await.assert_problem(401);
+    }
+    let locked = send(&app, write("d")).await;
+    locked.assert_problem(429);
+    assert!(locked
+        .header("ratelimit-policy")
+        .unwrap()
+        .starts_with("\"token-failures\""));
+
+    // `remote`: this machine's own clients are not limited.
+    let app = actix_web::test::init_service(ticweek::app(
+        ticweek::AppState::new(pool).with_rate_limits(limits(Mode::Remote)),
+    ))
+    .await;
+    for _ in 0..6 {
+        let local = send(
+            &app,
+            from("127.0.0.1", "/api/v1/regions/360000").to_request(),
+        )
+        .await;
+        assert_eq!(local.status, StatusCode::OK);
+    }
+}

@@ -187,7 +187,8 @@ impl Server {
                 "--workers",
                 "1",
             ])
-            .arg("serve")
+            // Rate limits have their own test; here every case must reach the app.
+            .args(["--rate-limit", "off", "serve"])
             .env("RUST_LOG", "error")
             .spawn()
             .expect("start ticweek serve");
