@@ -8,12 +8,13 @@
 #   benches/run.sh --pg URL        the same on PostgreSQL (a fresh schema in URL's database)
 #   benches/run.sh --smoke         tiny data, 2 s per scenario (CI: proves the harness runs)
 #   benches/run.sh --cache-mb 0    the same with the read cache off (every request queries)
+#   benches/run.sh --soak 600 --connections 64 --reuse-data   every scenario mixed, 10 min, RSS sampled
 #   options: --duration S  --connections N  --out FILE  --reuse-data
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-pg_url="" smoke=0 duration=10 connections=32 out="" reuse=0 cache_mb=64
+pg_url="" smoke=0 duration=10 connections=32 out="" reuse=0 cache_mb=64 soak=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --pg) pg_url="$2"; shift 2 ;;
@@ -23,6 +24,7 @@ while [ $# -gt 0 ]; do
         --out) out="$2"; shift 2 ;;
         --reuse-data) reuse=1; shift ;;
         --cache-mb) cache_mb="$2"; shift 2 ;;
+        --soak) soak="$2"; shift 2 ;;
         -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
@@ -114,6 +116,50 @@ small_tag=$(curl -sfI "http://127.0.0.1:$port$small_url" | awk 'tolower($1) == "
 echo "$small_url" >"$work/paths/poster_download.txt"
 printf '%s\tIf-None-Match: %s\n' "$small_url" "$small_tag" >"$work/paths/poster_not_modified.txt"
 scenarios="$scenarios poster_download poster_not_modified"
+if [ "$soak" -gt 0 ]; then
+    # Soak: every scenario's paths, shuffled into one mix, for $soak seconds
+    # on $connections connections; the server's memory sampled every 10 s.
+    mix="$work/paths/mix.txt"
+    for name in $scenarios; do
+        for variant in "$name" "${name}_cached"; do
+            file="$work/paths/$variant.txt"
+            [ -f "$file" ] || continue
+            status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$(head -n 1 "$file" | cut -f1)")
+            [ "$status" = 404 ] || [ "$status" = 405 ] || cat "$file"
+        done
+    done | python3 -c 'import random,sys; lines=sys.stdin.read().splitlines(); random.Random(7).shuffle(lines); print("\n".join(lines))' >"$mix"
+    samples="$work/rss.tsv"
+    echo "==> soak: $(wc -l <"$mix") paths, ${soak}s, $connections connections" >&2
+    taskset -c "$load_cpu" wrk -t1 -c"$connections" -d"${soak}s" --latency --timeout 10s \
+        -s benches/wrk/paths.lua "http://127.0.0.1:$port" -- "$mix" >"$work/soak.txt" 2>&1 &
+    wrk_pid=$!
+    start=$(date +%s)
+    while kill -0 "$wrk_pid" 2>/dev/null; do
+        printf '%s\t%s\t%s\n' "$(($(date +%s) - start))" \
+            "$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")" \
+            "$(awk '/RssAnon/ {print $2}' "/proc/$server_pid/status")" >>"$samples"
+        sleep 10
+    done
+    read -r _ requests rps p50 p99 sock_errors status_errors <<<"$(grep '^RESULT' "$work/soak.txt")"
+    minute1=$(awk -F'\t' '$1 >= 60 {print $2; exit}' "$samples")
+    last=$(tail -n 1 "$samples" | cut -f2)
+    out=${out:-$root/benches/results/$(date +%F)-$backend-soak.md}
+    {
+        echo "# Soak $(date +%F), $backend: ${soak} s, $connections connections, mixed scenarios"
+        echo
+        echo "Commit $(git rev-parse --short HEAD 2>/dev/null). Server pinned to CPU $server_cpu (1 worker, read cache ${cache_mb} MiB, no rate limits), wrk pinned to CPU $load_cpu; $(wc -l <"$mix") distinct paths from every read scenario, shuffled."
+        echo
+        echo "Requests $requests ($rps/s), p50 $p50 ms, p99 $p99 ms, socket errors $sock_errors, non-2xx/3xx answers $status_errors."
+        echo "Server RSS: $((minute1 / 1024)) MiB at the end of minute 1, $((last / 1024)) MiB at the end ($(((last - minute1) / 1024)) MiB, $((last - minute1)) KiB difference)."
+        echo
+        echo "| s | RSS KiB | anon KiB |"
+        echo "| ---: | ---: | ---: |"
+        awk -F'\t' '{printf "| %s | %s | %s |\n", $1, $2, $3}' "$samples"
+    } >"$out"
+    cat "$out"
+    exit 0
+fi
+
 table="$work/table.md"
 ceiling=""
 skipped=()

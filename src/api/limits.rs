@@ -202,12 +202,12 @@ impl Verdict {
 fn refuse<B>(
     req: ServiceRequest,
     (error, seconds): (ApiError, u64),
-    verdict: Option<&Verdict>,
+    verdict: &Verdict,
 ) -> ServiceResponse<EitherBody<B>> {
     let mut response = error.error_response();
     let headers = response.headers_mut();
     headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
-    for (name, value) in verdict.map(Verdict::headers).into_iter().flatten() {
+    for (name, value) in verdict.headers() {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);
         }
@@ -249,7 +249,7 @@ pub async fn limit(
                 outcome: Err(wait),
             };
             let refusal = verdict.refusal(wait);
-            return Ok(refuse(req, refusal, Some(&verdict)));
+            return Ok(refuse(req, refusal, &verdict));
         }
     }
     let verdict = if read {
@@ -271,7 +271,7 @@ pub async fn limit(
     };
     if let Err(wait) = verdict.outcome {
         let refusal = verdict.refusal(wait);
-        return Ok(refuse(req, refusal, Some(&verdict)));
+        return Ok(refuse(req, refusal, &verdict));
     }
     let mut res = next.call(req).await?;
     match res.status() {
