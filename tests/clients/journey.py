@@ -7,6 +7,7 @@ days on AMap, a certificate and its organic code, a poster download.
 Journalist: search, facets, the CSV export read with the `csv` module, the
 iCalendar feed read with the `icalendar` package."""
 import csv
+from datetime import date
 import hashlib
 import io
 import os
@@ -31,7 +32,8 @@ def ok(reply):
 # --- portal ---------------------------------------------------------------
 
 def province_year(region: str, year: int) -> list:
-    window = {"region": region, "from_": f"{year}-01-01", "to": f"{year}-12-31", "limit": 3}
+    # `from`/`to` are typed (a date or an instant): the client takes dates.
+    window = {"region": region, "from_": date(year, 1, 1), "to": date(year, 12, 31), "limit": 3}
     first = ok(list_events.sync_detailed(client=client, facets="year", **window))
     assert isinstance(first, EventPage)
     expected = sum(f.count for f in first.facets.additional_properties["year"])
@@ -121,7 +123,7 @@ def csv_export(valid_organic: int, jiangxi_2022: int):
     rows = list(csv.DictReader(io.StringIO(reply.content.decode("utf-8-sig"))))
     assert len(rows) == valid_organic, (len(rows), valid_organic)
     assert all(r["status"] == "valid" and r["scheme"] == "organic" for r in rows)
-    events = list_events_csv.sync_detailed(client=client, region="360000", from_="2022-01-01", to="2022-12-31")
+    events = list_events_csv.sync_detailed(client=client, region="360000", from_=date(2022, 1, 1), to=date(2022, 12, 31))
     event_rows = list(csv.DictReader(io.StringIO(events.content.decode("utf-8-sig"))))
     assert len(event_rows) == jiangxi_2022, (len(event_rows), jiangxi_2022)
     assert all(r["region_adcode"].startswith("36") for r in event_rows), event_rows[:1]
@@ -129,8 +131,8 @@ def csv_export(valid_organic: int, jiangxi_2022: int):
 
 
 def ical():
-    reply = list_events_ics.sync_detailed(client=client, region="360000", from_="2022-01-01",
-                                          to="2022-12-31", include="deadlines")
+    reply = list_events_ics.sync_detailed(client=client, region="360000", from_=date(2022, 1, 1),
+                                          to=date(2022, 12, 31), include="deadlines")
     assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/calendar")
     calendar = icalendar.Calendar.from_ical(reply.content)
     vevents = calendar.walk("VEVENT")
