@@ -9,7 +9,15 @@ use ticweek::db::{DatabaseUrl, DbConn};
 
 fn main() -> ExitCode {
     tune_malloc();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    // actix logs each request a client could not even send right (a bad
+    // header, a dropped socket) at ERROR: the client's fault, already
+    // answered with a 400, and a way to flood the log. `RUST_LOG` naming
+    // `actix_http::h1::dispatcher` turns it back on.
+    env_logger::Builder::new()
+        .filter_level(log::LevelFilter::Info)
+        .filter_module("actix_http::h1::dispatcher", log::LevelFilter::Off)
+        .parse_env(env_logger::Env::default())
+        .init();
     let cli = Cli::parse();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
