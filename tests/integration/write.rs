@@ -670,6 +670,46 @@ fn products(n: usize, at: usize, odd: impl Fn(&mut Value)) -> Value {
     json!({ "products": items })
 }
 
+/// A bulk import may come gzip-compressed (a 10 MiB document is ~1 MiB on
+/// the wire); the 10 MiB cap applies to what it inflates to.
+#[actix_web::test]
+async fn a_gzip_import_is_inflated_and_capped_on_what_it_inflates_to() {
+    use std::io::Write;
+    let (db, app) = crate::common::app_with_import(&fixture()).await;
+    let a = actors(&db);
+    let gzip = |bytes: &[u8]| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    };
+    let post = |body: Vec<u8>| {
+        test::TestRequest::post()
+            .uri("/api/v1/import?dry_run=true")
+            .insert_header(("authorization", format!("Bearer {}", a.national)))
+            .insert_header(("content-type", "application/json"))
+            .insert_header(("content-encoding", "gzip"))
+            .set_payload(body)
+            .to_request()
+    };
+    let document = fixture();
+    let reply = send(&app, post(gzip(document.to_string().as_bytes()))).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "{:?}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(
+        reply.json()["labs"],
+        document["labs"].as_array().unwrap().len()
+    );
+    // 11 MiB of JSON whitespace in 11 KiB of gzip: refused once past 10 MiB.
+    let mut padded = b"{\"notices\":[]".to_vec();
+    padded.extend(std::iter::repeat_n(b' ', 11 * 1024 * 1024));
+    padded.push(b'}');
+    send(&app, post(gzip(&padded))).await.assert_problem(413);
+}
+
 #[actix_web::test]
 async fn a_bulk_import_with_one_bad_row_writes_nothing_and_names_it() {
     let (db, app) = crate::common::app_with_import(&fixture()).await;

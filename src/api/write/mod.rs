@@ -1171,7 +1171,7 @@ pub async fn import_records(
 /// length at once, or as it streams in without one).
 async fn read_limited(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
 ) -> Result<Vec<u8>, ApiError> {
     let too_large = || {
@@ -1188,7 +1188,10 @@ async fn read_limited(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    collect_capped(&mut payload, declared.unwrap_or(0), limit, too_large).await
+    // A compressed body (`Content-Encoding: gzip`) is inflated as it
+    // arrives and capped on what it inflates to: a bomb stops at `limit`.
+    let mut body = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
+    collect_capped(&mut body, declared.unwrap_or(0), limit, too_large).await
 }
 
 /// The chunks of a body (or of one multipart part) in one buffer, refused
