@@ -88,7 +88,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// - each write body has its own schema (`EventCreate`, `EventReplace`,
 ///   `EventPatch` …: see `write_bodies`).
 pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::{Header, Object, Ref, RefOr, Response, Schema, Type};
+    use utoipa::openapi::{Header, Object, RefOr, Response, Schema, Type};
 
     let text = || Schema::Object(Object::with_type(Type::String));
     let header = |description: &str| {
@@ -109,16 +109,12 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
         .flatten()
         {
             op.responses.responses.entry("429".into()).or_insert_with(|| {
-                let mut response = Response::new(
+                let mut response = problem_response(
                     "This client's budget is spent (`RateLimit` says which and how much); retry after `Retry-After` seconds",
                 );
                 response
                     .headers
                     .insert("Retry-After".into(), header("Seconds to wait"));
-                response.content.insert(
-                    "application/problem+json".into(),
-                    utoipa::openapi::Content::new(Some(Ref::from_schema_name("Problem"))),
-                );
                 RefOr::T(response)
             });
         }
@@ -134,14 +130,9 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
                     .responses
                     .entry("422".into())
                     .or_insert_with(|| {
-                        let mut response = Response::new(
+                        RefOr::T(problem_response(
                             "A filter names nothing stored (an unknown region, lab or campaign)",
-                        );
-                        response.content.insert(
-                            "application/problem+json".into(),
-                            utoipa::openapi::Content::new(Some(Ref::from_schema_name("Problem"))),
-                        );
-                        RefOr::T(response)
+                        ))
                     });
             }
             let responses = &mut get.responses.responses;
@@ -171,6 +162,17 @@ pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
         }
         write_bodies(schemas, path, item);
     }
+}
+
+/// A response whose body is a `Problem` (application/problem+json).
+pub(crate) fn problem_response(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{Content, Ref, Response};
+    let mut response = Response::new(description);
+    response.content.insert(
+        "application/problem+json".into(),
+        Content::new(Some(Ref::from_schema_name("Problem"))),
+    );
+    response
 }
 
 /// The name of the schema a body `$ref`s, if it is a `$ref`.

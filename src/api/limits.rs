@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue, RETRY_AFTER};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
@@ -86,28 +86,53 @@ impl Default for Budgets {
     }
 }
 
+/// One budget's limiter, by name (as the `RateLimit` headers name it).
+struct Bucket {
+    name: &'static str,
+    budget: Budget,
+    limiter: Keyed,
+}
+
+impl Bucket {
+    fn new(name: &'static str, budget: Budget) -> Self {
+        Self {
+            name,
+            budget,
+            limiter: RateLimiter::dashmap(budget.quota()).with_middleware(),
+        }
+    }
+
+    /// Spends one unit of `ip`'s budget, if there is one.
+    fn spend(&self, ip: IpAddr) -> Verdict<'_> {
+        let outcome = self
+            .limiter
+            .check_key(&ip)
+            .map(|state| state.remaining_burst_capacity())
+            .map_err(|not_until| not_until.wait_time_from(self.limiter.clock().now()));
+        Verdict {
+            bucket: self,
+            outcome,
+        }
+    }
+}
+
 pub struct RateLimits {
     mode: Mode,
-    budgets: Budgets,
-    reads: Keyed,
-    writes: Keyed,
-    token_failures: Keyed,
+    reads: Bucket,
+    writes: Bucket,
+    token_failures: Bucket,
     /// Clients whose token failures are spent, and until when.
     penalized: Mutex<HashMap<IpAddr, Instant>>,
-    clock: DefaultClock,
 }
 
 impl RateLimits {
     pub fn new(mode: Mode, budgets: Budgets) -> Self {
-        let keyed = |b: Budget| RateLimiter::dashmap(b.quota()).with_middleware();
         Self {
             mode,
-            budgets,
-            reads: keyed(budgets.reads),
-            writes: keyed(budgets.writes),
-            token_failures: keyed(budgets.token_failures),
+            reads: Bucket::new("reads", budgets.reads),
+            writes: Bucket::new("writes", budgets.writes),
+            token_failures: Bucket::new("token-failures", budgets.token_failures),
             penalized: Mutex::new(HashMap::new()),
-            clock: DefaultClock::default(),
         }
     }
 
@@ -121,9 +146,9 @@ impl RateLimits {
 
     /// Forgets clients whose budgets are full again (called now and then).
     pub fn forget_idle(&self) {
-        for limiter in [&self.reads, &self.writes, &self.token_failures] {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
+        for bucket in [&self.reads, &self.writes, &self.token_failures] {
+            bucket.limiter.retain_recent();
+            bucket.limiter.shrink_to_fit();
         }
         let now = Instant::now();
         if let Ok(mut penalized) = self.penalized.lock() {
@@ -132,36 +157,16 @@ impl RateLimits {
     }
 }
 
-/// What a budget says about one request.
-struct Verdict {
-    name: &'static str,
-    budget: Budget,
-    /// `Ok(remaining)` or `Err(wait)`.
+/// What a budget says about one request: `Ok(remaining)` or `Err(wait)`.
+struct Verdict<'a> {
+    bucket: &'a Bucket,
     outcome: Result<u32, Duration>,
 }
 
-impl Verdict {
-    fn of(
-        name: &'static str,
-        budget: Budget,
-        limiter: &Keyed,
-        ip: IpAddr,
-        clock: &DefaultClock,
-    ) -> Self {
-        let outcome = limiter
-            .check_key(&ip)
-            .map(|state| state.remaining_burst_capacity())
-            .map_err(|not_until| not_until.wait_time_from(clock.now()));
-        Self {
-            name,
-            budget,
-            outcome,
-        }
-    }
-
+impl Verdict<'_> {
     /// `RateLimit-Policy` and `RateLimit`, in the draft's structured fields.
-    fn headers(&self) -> [(HeaderName, String); 2] {
-        let Budget { burst, window } = self.budget;
+    fn put_headers(&self, headers: &mut HeaderMap) {
+        let (name, Budget { burst, window }) = (self.bucket.name, self.bucket.budget);
         let per_unit = window.as_secs_f64() / f64::from(burst.max(1));
         let (remaining, reset) = match self.outcome {
             Ok(r) => (r, per_unit * f64::from(burst.saturating_sub(r))),
@@ -170,48 +175,41 @@ impl Verdict {
                 wait.as_secs_f64() + per_unit * f64::from(burst.saturating_sub(1)),
             ),
         };
-        [
+        for (header, value) in [
             (
-                HeaderName::from_static("ratelimit-policy"),
-                format!("\"{}\";q={burst};w={}", self.name, window.as_secs()),
+                "ratelimit-policy",
+                format!("\"{name}\";q={burst};w={}", window.as_secs()),
             ),
             (
-                HeaderName::from_static("ratelimit"),
-                format!("\"{}\";r={remaining};t={}", self.name, reset.ceil() as u64),
+                "ratelimit",
+                format!("\"{name}\";r={remaining};t={}", reset.ceil() as u64),
             ),
-        ]
-    }
-
-    /// The problem and the `Retry-After` seconds of a refusal.
-    fn refusal(&self, wait: Duration) -> (ApiError, u64) {
-        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-        let detail = format!(
-            "too many {} from this client: {} at once, refilled over {} s; retry in {seconds} s",
-            self.name,
-            self.budget.burst,
-            self.budget.window.as_secs()
-        );
-        (
-            ApiError::status(StatusCode::TOO_MANY_REQUESTS, detail),
-            seconds,
-        )
+        ] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(HeaderName::from_static(header), value);
+            }
+        }
     }
 }
 
-/// The 429 answer to `req`.
+/// The 429 answer to `req`, which must wait `wait`.
 fn refuse<B>(
     req: ServiceRequest,
-    (error, seconds): (ApiError, u64),
     verdict: &Verdict,
+    wait: Duration,
 ) -> ServiceResponse<EitherBody<B>> {
-    let mut response = error.error_response();
-    let headers = response.headers_mut();
-    headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
-    for (name, value) in verdict.headers() {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
-        }
-    }
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let Bucket { name, budget, .. } = verdict.bucket;
+    let detail = format!(
+        "too many {name} from this client: {} at once, refilled over {} s; retry in {seconds} s",
+        budget.burst,
+        budget.window.as_secs()
+    );
+    let mut response = ApiError::status(StatusCode::TOO_MANY_REQUESTS, detail).error_response();
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    verdict.put_headers(response.headers_mut());
     req.into_response(response).map_into_right_body()
 }
 
@@ -219,22 +217,17 @@ pub async fn limit(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let limits = req
+    let limited = req
         .app_data::<web::Data<AppState>>()
-        .and_then(|state| state.rate_limits());
-    let ip = req.peer_addr().map(|addr| addr.ip());
-    let (Some(limits), Some(ip)) = (limits, ip) else {
+        .and_then(|state| state.rate_limits())
+        .zip(req.peer_addr().map(|addr| addr.ip()))
+        .filter(|(limits, ip)| limits.applies_to(*ip));
+    let Some((limits, ip)) = limited else {
         return next
             .call(req)
             .await
             .map(ServiceResponse::map_into_left_body);
     };
-    if !limits.applies_to(ip) {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_left_body);
-    }
     let read = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !read {
         let until = limits
@@ -244,59 +237,30 @@ pub async fn limit(
             .and_then(|p| p.get(&ip).copied());
         if let Some(wait) = until.and_then(|u| u.checked_duration_since(Instant::now())) {
             let verdict = Verdict {
-                name: "token-failures",
-                budget: limits.budgets.token_failures,
+                bucket: &limits.token_failures,
                 outcome: Err(wait),
             };
-            let refusal = verdict.refusal(wait);
-            return Ok(refuse(req, refusal, &verdict));
+            return Ok(refuse(req, &verdict, wait));
         }
     }
-    let verdict = if read {
-        Verdict::of(
-            "reads",
-            limits.budgets.reads,
-            &limits.reads,
-            ip,
-            &limits.clock,
-        )
-    } else {
-        Verdict::of(
-            "writes",
-            limits.budgets.writes,
-            &limits.writes,
-            ip,
-            &limits.clock,
-        )
-    };
+    let verdict = if read { &limits.reads } else { &limits.writes }.spend(ip);
     if let Err(wait) = verdict.outcome {
-        let refusal = verdict.refusal(wait);
-        return Ok(refuse(req, refusal, &verdict));
+        return Ok(refuse(req, &verdict, wait));
     }
     let mut res = next.call(req).await?;
     match res.status() {
         // A full answer to a read costs a second unit; a 304 does not.
         status if read && status != StatusCode::NOT_MODIFIED => {
-            let _ = limits.reads.check_key(&ip);
+            limits.reads.spend(ip);
         }
         StatusCode::UNAUTHORIZED => {
-            let failure = Verdict::of(
-                "token-failures",
-                limits.budgets.token_failures,
-                &limits.token_failures,
-                ip,
-                &limits.clock,
-            );
+            let failure = limits.token_failures.spend(ip);
             if let (Err(wait), Ok(mut penalized)) = (failure.outcome, limits.penalized.lock()) {
                 penalized.insert(ip, Instant::now() + wait);
             }
         }
         _ => {}
     }
-    for (name, value) in verdict.headers() {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            res.headers_mut().insert(name, value);
-        }
-    }
+    verdict.put_headers(res.headers_mut());
     Ok(res.map_into_left_body())
 }

@@ -552,12 +552,7 @@ impl utoipa::IntoResponses for Download {
                     },
                 )
         };
-        let problem = |description: &str| {
-            ResponseBuilder::new().description(description).content(
-                "application/problem+json",
-                Content::new(Some(Ref::from_schema_name("Problem"))),
-            )
-        };
+        let problem = crate::openapi::problem_response;
         ResponsesBuilder::new()
             .response(
                 "200",

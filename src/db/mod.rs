@@ -134,10 +134,12 @@ const TRANSIENT: &[&str] = &[
     "database is locked",                           // SQLite BUSY past busy_timeout
     "database or disk is full",                     // SQLite FULL
     "could not extend file",                        // PostgreSQL 53100 disk full
-    "attempt to write a readonly database",         // SQLite READONLY
-    "disk I/O error", // SQLite IOERR: a file made read-only under an open connection
-    "in a read-only transaction", // PostgreSQL 25006: a standby, a failover
+    "in a read-only transaction",                   // PostgreSQL 25006: a standby, a failover
 ];
+
+/// Transient too: SQLite's file went read-only (READONLY; IOERR when that
+/// happened under an open connection). See `SQLITE_WRITE_REFUSED`.
+const SQLITE_READ_ONLY: &[&str] = &["attempt to write a readonly database", "disk I/O error"];
 
 /// Set when SQLite refused a write because its file went read-only. A
 /// connection opened while the file is read-only stays read-only after the
@@ -160,14 +162,14 @@ impl From<diesel::result::Error> for DbError {
             // the file made writable again): 503 with Retry-After, not a
             // 500. Diesel exposes no SQLSTATE for them, only the message.
             diesel::result::Error::DatabaseError(_, info)
+                if SQLITE_READ_ONLY.iter().any(|m| info.message().contains(m)) =>
+            {
+                SQLITE_WRITE_REFUSED.store(true, std::sync::atomic::Ordering::Relaxed);
+                Self::Unavailable(info.message().to_owned())
+            }
+            diesel::result::Error::DatabaseError(_, info)
                 if TRANSIENT.iter().any(|m| info.message().contains(m)) =>
             {
-                if ["readonly database", "disk I/O error"]
-                    .iter()
-                    .any(|m| info.message().contains(m))
-                {
-                    SQLITE_WRITE_REFUSED.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
                 Self::Unavailable(info.message().to_owned())
             }
             // Two writers racing for one unique value (a document number):

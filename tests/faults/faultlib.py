@@ -510,10 +510,17 @@ class Verdict:
             log("FAILED: " + message)
         return ok
 
-    def emit(self, summary: str) -> None:
+    def crashed(self, error: Exception) -> None:
+        """A test that could not go on: the first line fails it, the rest goes to the log."""
+        self.check(False, str(error).splitlines()[0])
+        log(str(error))
+
+    def emit(self, summary: str) -> int:
+        """Prints the summary line; the test's exit status."""
         word = "PASS" if not self.failures else "FAIL"
         detail = "" if not self.failures else "  <-- " + " | ".join(self.failures[:5])
         print(f"{word} {summary}{detail}", flush=True)
+        return 1 if self.failures else 0
 
 
 def counts_text(counts: dict, keys=("notices", "campaigns", "products")) -> str:

@@ -77,15 +77,13 @@ def main():
         if verdict.failures:
             log("server log:\n" + server.evidence())
     except RuntimeError as e:
-        verdict.check(False, str(e).splitlines()[0])
-        log(str(e))
+        verdict.crashed(e)
     finally:
         server.kill()
         server.keep_log()
         proxy.close()
         schema.drop()
-    verdict.emit(summary)
-    return 1 if verdict.failures else 0
+    return verdict.emit(summary)
 
 
 if __name__ == "__main__":

@@ -228,16 +228,14 @@ def main():
         if verdict.failures:
             log("server log (errors and non-2xx):\n" + server.evidence('ERROR|WARN|" 5|" 4'))
     except RuntimeError as e:
-        verdict.check(False, str(e).splitlines()[0])
-        log(str(e))
+        verdict.crashed(e)
     finally:
         server.kill()
         server.keep_log()
         if proxy:
             proxy.close()
         schema.drop()
-    verdict.emit(summary)
-    return 1 if verdict.failures else 0
+    return verdict.emit(summary)
 
 
 if __name__ == "__main__":

@@ -104,19 +104,17 @@ def main():
             total_landed += landed
             per_trial.append(f"{len(acked)}@{after:.1f}s")
     except RuntimeError as e:
-        verdict.check(False, str(e).splitlines()[0])
-        log(str(e))
+        verdict.crashed(e)
     finally:
         server.kill()
         server.keep_log()
         if schema:
             schema.drop()
-    verdict.emit(
+    return verdict.emit(
         f"kill -9 during writes: {a.trials - sum('lost' in f for f in verdict.failures)}/{a.trials} trials "
         f"lost no acknowledged write ({total_lost} lost of {total_acked} acknowledged; per trial "
         f"{', '.join(per_trial)}; {a.writers} writers){', integrity ok' if not fl.PG else ''}; "
         f"{total_landed} unacknowledged in-flight writes landed")
-    return 1 if verdict.failures else 0
 
 
 if __name__ == "__main__":
