@@ -88,5 +88,6 @@ fn cors() -> actix_cors::Cors {
 pub fn prepare_database(url: &db::DatabaseUrl) -> db::DbResult<db::DbConn> {
     let mut conn = db::connect_for_setup(url)?;
     data::prepare(&mut conn)?;
+    db::refresh_statistics(&mut conn, false)?;
     Ok(conn)
 }

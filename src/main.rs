@@ -87,6 +87,9 @@ fn run(cli: &Cli) -> Result<(), String> {
             bar.finish_and_clear();
             let report = report?;
             eprintln!("{report}");
+            if !*dry_run && report.errors.is_empty() {
+                ticweek::db::refresh_statistics(&mut conn, true).map_err(|e| e.to_string())?;
+            }
             match report.errors.len() {
                 0 => Ok(()),
                 n => Err(format!("{n} bad row(s); nothing was written")),
@@ -213,7 +216,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// retried while it is unreachable, and `/readyz` answers 503 until then.
 fn serve(url: &DatabaseUrl, cli: &Cli) -> Result<(), String> {
     let mut state = ticweek::AppState::starting(ticweek::db::pool(url, cli.pool_size))
-        .with_read_cache(cli.cache_mb * 1024 * 1024);
+        .with_read_cache(cli.cache_mb * 1024 * 1024)
+        .with_search_lists(cli.search_lists == "on");
     if cli.rate_limit != Mode::Off {
         use ticweek::api::limits::{Budget, Budgets, RateLimits};
         let budget = |burst, seconds| Budget {
@@ -247,6 +251,7 @@ fn serve(url: &DatabaseUrl, cli: &Cli) -> Result<(), String> {
             match ticweek::prepare_database(&setup_url) {
                 Ok(_) => {
                     setup_state.mark_ready();
+                    setup_state.search.warm();
                     log::info!("database ready ({})", setup_url.backend());
                     return;
                 }

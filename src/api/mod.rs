@@ -41,6 +41,8 @@ pub struct AppState {
     placement: Arc<AtomicU8>,
     /// Per-client rate limits; none in-process (tests), set by `serve`.
     limits: Option<Arc<limits::RateLimits>>,
+    /// In-memory posting lists behind event and product search.
+    pub search: Arc<crate::db::postings::SearchLists>,
 }
 
 /// Where `run` executes a read.
@@ -64,6 +66,7 @@ impl AppState {
     /// For a database that is already prepared.
     pub fn new(pool: DbPool) -> Self {
         Self {
+            search: Arc::new(crate::db::postings::SearchLists::new(&pool, true)),
             pool,
             ready: Arc::new(AtomicBool::new(true)),
             cache: Arc::new(caching::ReadCache::new(caching::DEFAULT_CACHE_BYTES)),
@@ -96,6 +99,13 @@ impl AppState {
     /// Replaces the read cache by one of `bytes` (0: no read cache).
     pub fn with_read_cache(mut self, bytes: u64) -> Self {
         self.cache = Arc::new(caching::ReadCache::new(bytes));
+        self
+    }
+
+    /// With `false`, searches use the database's text index only, never
+    /// the in-memory posting lists (to compare the two).
+    pub fn with_search_lists(mut self, enabled: bool) -> Self {
+        self.search = Arc::new(crate::db::postings::SearchLists::new(&self.pool, enabled));
         self
     }
 

@@ -348,6 +348,7 @@ type Fetched = (
 );
 
 async fn fetch(state: &AppState, request: ProductRequest) -> Result<Fetched, ApiError> {
+    let lists = state.search.products.clone();
     run(state, move |conn| {
         let (hits, more) = crate::db::products::list(
             conn,
@@ -355,6 +356,7 @@ async fn fetch(state: &AppState, request: ProductRequest) -> Result<Fetched, Api
             request.order,
             request.after.as_ref(),
             request.limit,
+            &lists,
         )?;
         let next = more
             .then(|| hits.last().map(|h| encode_cursor(&h.key(request.order))))

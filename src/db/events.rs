@@ -1,6 +1,7 @@
 //! Events: filters, keyset pages in three orders, nearby search and facets.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 use diesel::dsl::count_star;
@@ -9,6 +10,7 @@ use diesel::helper_types::InnerJoinQuerySource;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
+use super::postings::{Postings, Slot};
 use super::schema::{campaigns, events, regions};
 use super::search::{Dialect, Field, EVENTS};
 use super::{Backend, DbConn, DbError, DbResult};
@@ -197,6 +199,7 @@ pub fn list(
     order: Order,
     after: Option<&EventKey>,
     limit: i64,
+    lists: &Arc<Slot>,
 ) -> DbResult<(Vec<EventHit>, bool)> {
     let dialect = Dialect::of(conn);
     let level = super::regions::filter_level(conn, filter.region.as_ref())?;
@@ -208,7 +211,10 @@ pub fn list(
     let mut hits = if order == Order::Distance {
         nearby(conn, &scope, after, limit)?
     } else if order == Order::Relevance && filter.q.is_some() {
-        relevance(conn, &scope, after, limit)?
+        match lists.current(conn)? {
+            Some(lists) => relevance_from_lists(conn, &scope, &lists, after, limit)?,
+            None => relevance(conn, &scope, after, limit)?,
+        }
     } else {
         by_time(conn, &scope, order, after, limit)?
     };
@@ -293,11 +299,7 @@ fn relevance(
     after: Option<&EventKey>,
     limit: i64,
 ) -> DbResult<Vec<EventHit>> {
-    let q = scope.filter.q.as_ref().expect("relevance needs a query");
-    let (start_phase, after_key) = match after {
-        Some(EventKey::Relevance { phase, search_key }) => (*phase, Some(*search_key)),
-        _ => (0, None),
-    };
+    let (q, start_phase, after_key) = relevance_start(scope, after);
     let mut found = Vec::new();
     for phase in start_phase..=1 {
         let wanted = limit + 1 - found.len() as i64;
@@ -318,6 +320,59 @@ fn relevance(
             .order(events::search_key.desc())
             .limit(wanted)
             .load(conn)?;
+        found.extend(hits(rows, phase));
+    }
+    Ok(found)
+}
+
+/// A relevance walk's query, and the phase and key it resumes after.
+fn relevance_start<'a>(
+    scope: &Scope<'a>,
+    after: Option<&EventKey>,
+) -> (&'a SearchQuery, u8, Option<i64>) {
+    let q = scope.filter.q.as_ref().expect("relevance needs a query");
+    match after {
+        Some(EventKey::Relevance { phase, search_key }) => (q, *phase, Some(*search_key)),
+        _ => (q, 0, None),
+    }
+}
+
+/// `relevance` from the in-memory posting lists (current for the data):
+/// title matches, then the other matches, each newest first by key.
+fn relevance_from_lists(
+    conn: &mut DbConn,
+    scope: &Scope,
+    lists: &Postings,
+    after: Option<&EventKey>,
+    limit: i64,
+) -> DbResult<Vec<EventHit>> {
+    let (q, start_phase, after_key) = relevance_start(scope, after);
+    let title = lists.matching(q, Field::Title);
+    let rest = lists.matching(q, Field::Everything).without(&title);
+    // The lists stand for the text match: the other filters only.
+    let others = EventFilter {
+        q: None,
+        ..scope.filter.clone()
+    };
+    let mut found = Vec::new();
+    for (phase, matches) in [(0, &title), (1, &rest)] {
+        let wanted = limit as usize + 1 - found.len();
+        if phase < start_phase || wanted == 0 {
+            continue;
+        }
+        let below = after_key.filter(|_| phase == start_phase);
+        let rows = super::postings::page(
+            matches,
+            below,
+            wanted,
+            |(row, _): &(EventRow, String)| row.search_key,
+            |keys| {
+                Ok(base()
+                    .filter(predicate(&others, scope.level, scope.dialect))
+                    .filter(EVENTS.among::<Source>(scope.dialect, keys))
+                    .load(conn)?)
+            },
+        )?;
         found.extend(hits(rows, phase));
     }
     Ok(found)

@@ -2,6 +2,7 @@
 //! organic codes issued under them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::dsl::{count_star, sql};
@@ -10,6 +11,7 @@ use diesel::helper_types::InnerJoinQuerySource;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Date};
 
+use super::postings::{Postings, Slot};
 use super::schema::{organic_code_ranges, product_status_changes, products, regions};
 use super::search::{Dialect, Field, PRODUCTS};
 use super::{Backend, DbConn, DbError, DbResult};
@@ -274,11 +276,17 @@ pub fn list(
     order: ProductOrder,
     after: Option<&ProductKey>,
     limit: i64,
+    lists: &Arc<Slot>,
 ) -> DbResult<(Vec<ProductHit>, bool)> {
     let dialect = Dialect::of(conn);
     let level = super::regions::filter_level(conn, filter.region.as_ref())?;
-    if let (Some(q), Dialect::Sqlite, ProductOrder::Relevance) = (&filter.q, dialect, order) {
-        return search_sqlite(conn, filter, q, level, after, limit);
+    if let (Some(q), ProductOrder::Relevance) = (&filter.q, order) {
+        if let Some(lists) = lists.current(conn)? {
+            return search_lists(conn, filter, q, &lists, level, after, limit);
+        }
+        if dialect == Dialect::Sqlite {
+            return search_sqlite(conn, filter, q, level, after, limit);
+        }
     }
     let mut query = products::table
         .inner_join(regions::table)
@@ -297,6 +305,48 @@ pub fn list(
         ProductOrder::Relevance => query.order(products::search_key.desc()),
     };
     let rows: Vec<(ProductRow, String)> = query.limit(limit + 1).load(conn)?;
+    let mut found = hits(conn, rows)?;
+    let more = found.len() as i64 > limit;
+    found.truncate(limit as usize);
+    Ok((found, more))
+}
+
+/// A search page from the in-memory posting lists (current for the data):
+/// the lists give matching keys newest first, the database the rows, with
+/// the other filters applied.
+fn search_lists(
+    conn: &mut DbConn,
+    filter: &ProductFilter,
+    q: &SearchQuery,
+    lists: &Postings,
+    level: Option<RegionLevel>,
+    after: Option<&ProductKey>,
+    limit: i64,
+) -> DbResult<(Vec<ProductHit>, bool)> {
+    let dialect = Dialect::of(conn);
+    let rest = ProductFilter {
+        q: None,
+        ..filter.clone()
+    };
+    let below = match after {
+        Some(ProductKey::Relevance(key)) => Some(*key),
+        _ => None,
+    };
+    let matches = lists.matching(q, Field::Everything);
+    let rows = super::postings::page(
+        &matches,
+        below,
+        limit as usize + 1,
+        |(row, _): &(ProductRow, String)| row.search_key,
+        |keys| {
+            Ok(products::table
+                .inner_join(regions::table)
+                .select((ProductRow::as_select(), regions::name))
+                .filter(predicate(&rest, level, dialect))
+                .filter(PRODUCTS.among::<Source>(dialect, keys))
+                .load(conn)?)
+        },
+    )?;
     let mut found = hits(conn, rows)?;
     let more = found.len() as i64 > limit;
     found.truncate(limit as usize);

@@ -259,6 +259,76 @@ impl TextIndex {
         Ok(keys.into_iter().map(|k| k.rowid).collect())
     }
 
+    /// The indexed table's name, for logs.
+    pub fn name(self) -> &'static str {
+        self.records
+    }
+
+    /// Calls `each` with every entry of the index, highest key first: key,
+    /// title tokens and body tokens (which may repeat title tokens), each
+    /// space-separated. Rows are streamed, never all held: for the in-memory
+    /// posting lists (`postings`).
+    pub fn for_each_entry(
+        self,
+        conn: &mut DbConn,
+        mut each: impl FnMut(i64, &str, &str),
+    ) -> DbResult<()> {
+        #[derive(QueryableByName)]
+        struct Entry {
+            #[diesel(sql_type = BigInt)]
+            key: i64,
+            #[diesel(sql_type = Text)]
+            title: String,
+            #[diesel(sql_type = Text)]
+            body: String,
+        }
+        let sql = match conn {
+            DbConn::Sqlite(_) => format!(
+                "SELECT rowid AS key, title, body FROM {} ORDER BY rowid DESC",
+                self.fts
+            ),
+            DbConn::Pg(_) => format!(
+                "SELECT search_key AS key, \
+                 array_to_string(tsvector_to_array(title), ' ') AS title, \
+                 array_to_string(tsvector_to_array(everything), ' ') AS body \
+                 FROM {} ORDER BY search_key DESC",
+                self.tokens
+            ),
+        };
+        for entry in diesel::sql_query(sql).load_iter::<Entry, _>(conn)? {
+            let entry = entry?;
+            each(entry.key, &entry.title, &entry.body);
+        }
+        Ok(())
+    }
+
+    /// "The record's `search_key` is one of `keys`", as a predicate whose
+    /// statement text is the same for any number of keys (one bound JSON
+    /// array on SQLite, one bound array literal on PostgreSQL), so it stays in the
+    /// connection's statement cache.
+    pub fn among<QS: 'static>(
+        self,
+        dialect: Dialect,
+        keys: &[i64],
+    ) -> Box<dyn BoxableExpression<QS, Backend, SqlType = Bool>> {
+        let records = self.records;
+        let list: Vec<String> = keys.iter().map(i64::to_string).collect();
+        match dialect {
+            Dialect::Sqlite => Box::new(
+                sql::<Bool>(&format!(
+                    "{records}.search_key IN (SELECT value FROM json_each("
+                ))
+                .bind::<Text, _>(format!("[{}]", list.join(",")))
+                .sql("))"),
+            ),
+            Dialect::Postgres => Box::new(
+                sql::<Bool>(&format!("{records}.search_key = ANY(CAST("))
+                    .bind::<Text, _>(format!("{{{}}}", list.join(",")))
+                    .sql(" AS bigint[]))"),
+            ),
+        }
+    }
+
     /// SQLite: `optimize` merges FTS5 segments after a large import.
     pub fn optimize(self, conn: &mut DbConn) -> DbResult<()> {
         if let DbConn::Sqlite(c) = conn {

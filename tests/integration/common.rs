@@ -98,11 +98,25 @@ pub async fn app_with_import(
     TestDb,
     impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
 ) {
+    app_with_import_searching(doc, true).await
+}
+
+/// `app_with_import`, searching through the in-memory posting lists or,
+/// without `lists`, through the database's text index alone.
+pub async fn app_with_import_searching(
+    doc: &Value,
+    lists: bool,
+) -> (
+    TestDb,
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+) {
     let (test_db, pool) = TestDb::bundled();
     let mut conn = test_db.connect();
     let report = ticweek::import::run(&mut conn, &doc.to_string(), false).unwrap();
     assert!(report.errors.is_empty(), "{report}");
-    let state = ticweek::AppState::new(pool).with_read_cache(0);
+    let state = ticweek::AppState::new(pool)
+        .with_read_cache(0)
+        .with_search_lists(lists);
     (test_db, test::init_service(ticweek::app(state)).await)
 }
 
@@ -111,9 +125,20 @@ pub async fn app() -> (
     TestDb,
     impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
 ) {
+    app_searching(true).await
+}
+
+/// `app`, searching through the in-memory posting lists or, without
+/// `lists`, through the database's text index alone.
+pub async fn app_searching(
+    lists: bool,
+) -> (
+    TestDb,
+    impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
+) {
     let (test_db, pool) = TestDb::bundled();
-    let service = test::init_service(ticweek::app(ticweek::AppState::new(pool))).await;
-    (test_db, service)
+    let state = ticweek::AppState::new(pool).with_search_lists(lists);
+    (test_db, test::init_service(ticweek::app(state)).await)
 }
 
 pub struct Reply {

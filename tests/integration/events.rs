@@ -344,7 +344,14 @@ async fn facets_count_the_whole_filtered_set() {
 
 #[actix_web::test]
 async fn chinese_search_works_for_one_and_two_characters_and_ranks_titles_first() {
-    let (_db, app) = app().await;
+    // The same answers from the in-memory posting lists and the SQL index.
+    for lists in [true, false] {
+        chinese_search(lists).await;
+    }
+}
+
+async fn chinese_search(lists: bool) {
+    let (_db, app) = crate::common::app_searching(lists).await;
     // 有机 is in the title of the eight organic-week events and in no other title.
     let (organic, _) = walk(&app, "/api/v1/events?q=%E6%9C%89%E6%9C%BA&limit=3").await;
     let titles: Vec<bool> = organic

@@ -589,6 +589,13 @@ async fn bad_parameters_are_400s_naming_them() {
 
 #[actix_web::test]
 async fn a_common_term_with_a_selective_filter_pages_through_every_match() {
+    // The same pages from the in-memory posting lists and the SQL index.
+    for lists in [true, false] {
+        common_term_with_selective_filter(lists).await;
+    }
+}
+
+async fn common_term_with_selective_filter(lists: bool) {
     // 60 tea certificates, every tenth in Jiangxi: a search for 茶 in
     // Jiangxi must find each of those (and the fixture's two) across pages,
     // however many non-matching newer records lie between them.
@@ -607,7 +614,7 @@ async fn a_common_term_with_a_selective_filter_pages_through_every_match() {
             json!([]),
         ));
     }
-    let (_db, app) = crate::common::app_with_import(&doc).await;
+    let (_db, app) = crate::common::app_with_import_searching(&doc, lists).await;
     let mut expected: Vec<String> = (0..60)
         .filter(|i| i % 10 == 0)
         .map(|i| format!("T-TEA-{i:03}"))
@@ -628,4 +635,45 @@ async fn a_common_term_with_a_selective_filter_pages_through_every_match() {
             .collect();
         assert_eq!(order.first(), Some(&"T-TEA-050"), "limit={limit}");
     }
+}
+
+#[actix_web::test]
+async fn search_sees_a_write_at_once() {
+    // The posting lists are rebuilt for the new data before a search after
+    // the write is answered: a renamed product is found by its new name
+    // and no longer by its old one.
+    let (db, app) = app_with_products().await;
+    let before = walk(&app, "/api/v1/products?q=%E5%A4%A7%E7%B1%B3").await.0;
+    assert_eq!(numbers(&before), ["T-ORG-001"]);
+    let mut doc = fixture();
+    let renamed = doc["products"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|p| p["certificate_no"] == "T-ORG-001")
+        .unwrap();
+    renamed["products"] = json!([{"name": "紫糯米", "category": "grain"}]);
+    let token = crate::write::issue(&db, "search", ticweek::domain::Role::National, None);
+    let reply = crate::common::send(
+        &app,
+        actix_web::test::TestRequest::post()
+            .uri("/api/v1/import")
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .insert_header(("Content-Type", "application/json"))
+            .set_payload(json!({"products": [renamed.clone()]}).to_string())
+            .to_request(),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        actix_web::http::StatusCode::OK,
+        "{:?}",
+        reply.json()
+    );
+    assert!(walk(&app, "/api/v1/products?q=%E5%A4%A7%E7%B1%B3")
+        .await
+        .0
+        .is_empty());
+    let after = walk(&app, "/api/v1/products?q=%E7%B4%AB%E7%B3%AF").await.0;
+    assert_eq!(numbers(&after), ["T-ORG-001"]);
 }

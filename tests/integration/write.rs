@@ -53,7 +53,7 @@ fn event(id: &str, region: &str) -> Value {
 }
 
 /// Issues a token straight into the database, as `ticweek token create` does.
-fn issue(db: &TestDb, name: &str, role: Role, scope: Option<&str>) -> String {
+pub fn issue(db: &TestDb, name: &str, role: Role, scope: Option<&str>) -> String {
     let (token, hash) = ticweek::domain::new_token().unwrap();
     let scope = Scope::new(role, scope).unwrap();
     let now = chrono::Utc::now().naive_utc();

@@ -450,6 +450,7 @@ pub async fn fetch(
     ),
     ApiError,
 > {
+    let lists = state.search.events.clone();
     run(state, move |conn| {
         let (hits, more) = crate::db::events::list(
             conn,
@@ -457,6 +458,7 @@ pub async fn fetch(
             request.order,
             request.after.as_ref(),
             request.limit,
+            &lists,
         )?;
         let next = more
             .then(|| {
