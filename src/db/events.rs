@@ -369,7 +369,7 @@ fn relevance_from_lists(
             |keys| {
                 Ok(base()
                     .filter(predicate(&others, scope.level, scope.dialect))
-                    .filter(EVENTS.among::<Source>(scope.dialect, keys))
+                    .filter(EVENTS.among(scope.dialect, keys))
                     .load(conn)?)
             },
         )?;

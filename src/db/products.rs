@@ -343,7 +343,7 @@ fn search_lists(
                 .inner_join(regions::table)
                 .select((ProductRow::as_select(), regions::name))
                 .filter(predicate(&rest, level, dialect))
-                .filter(PRODUCTS.among::<Source>(dialect, keys))
+                .filter(PRODUCTS.among(dialect, keys))
                 .load(conn)?)
         },
     )?;
