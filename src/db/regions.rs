@@ -96,6 +96,22 @@ pub fn filter_level(conn: &mut DbConn, region: Option<&Adcode>) -> DbResult<Opti
     Ok(Some(level.parse().unwrap_or(RegionLevel::County)))
 }
 
+/// The adcodes of `code` and every division below it, as an inclusive
+/// range: GB/T 2260 codes share their province's first two digits and
+/// their city's first four (a test checks this holds for every bundled
+/// division), so "in or below" is a range on an indexed adcode column,
+/// with no join to the region table.
+pub fn code_range(code: &Adcode) -> (String, String) {
+    let code = code.as_str();
+    if let Some(province) = code.strip_suffix("0000") {
+        (format!("{province}0000"), format!("{province}9999"))
+    } else if let Some(city) = code.strip_suffix("00") {
+        (format!("{city}00"), format!("{city}99"))
+    } else {
+        (code.to_owned(), code.to_owned())
+    }
+}
+
 /// The division a region facet counts a record under: its province without
 /// a region filter, else one level below the filter's.
 pub fn facet_bucket(
