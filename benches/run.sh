@@ -35,10 +35,17 @@ port=$((20000 + RANDOM % 20000))
 server_pid="" schema=""
 
 cleanup() {
+    status=$?
+    if [ "$status" != 0 ] && [ -f "$work/server.log" ]; then
+        echo "benches/run.sh failed (exit $status) at line ${failed_line:-?}; the server's log ends:" >&2
+        tail -n 20 "$work/server.log" >&2
+    fi
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
     if [ -n "$schema" ]; then psql -q "$pg_url" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true; fi
     rm -rf "$work"
 }
+failed_line=""
+trap 'failed_line=${failed_line:-$LINENO}' ERR
 trap cleanup EXIT
 
 if ! command -v wrk >/dev/null; then
