@@ -342,17 +342,21 @@ const ANALYZED_TABLES: &str =
 
 /// Refreshes the query planner's statistics: always after an import (which
 /// changes them wholesale, faster than PostgreSQL's autovacuum notices), and
-/// on SQLite whenever a database has none. Without them SQLite guesses that
+/// on SQLite whenever a database with data has none. Without them SQLite guesses that
 /// an equality on any index finds ten rows: it read a search page's twenty
 /// keys through the category index, 20,000 rows, instead of by key.
 pub fn refresh_statistics(conn: &mut DbConn, after_import: bool) -> DbResult<()> {
     match conn {
         DbConn::Sqlite(c) => {
-            let never = !diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                "EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1')",
+            // Never the statistics of a database still (nearly) empty: with
+            // tables of no rows SQLite plans full scans, and the import that
+            // fills them ran 2.5 times slower (68 s instead of 27).
+            let never_with_data = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "NOT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1') \
+                 AND (SELECT count(*) FROM products) + (SELECT count(*) FROM labs) >= 10000",
             ))
             .get_result::<bool>(c)?;
-            if after_import || never {
+            if after_import || never_with_data {
                 // A sample of each index: about 30 ms on the national data.
                 c.batch_execute("PRAGMA analysis_limit = 1000; ANALYZE;")?;
             }
