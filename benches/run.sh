@@ -222,7 +222,7 @@ big_rps=$(awk '/Requests\/sec/ {print $2}' "$work/big.txt")
 
 date_tag=$(date +%F)
 if [ -z "$out" ]; then
-    if [ "$smoke" = 1 ]; then out="$work/results.md"; else out="$root/benches/results/$date_tag-$backend$([ "$cache_mb" = 0 ] && echo -uncached).md"; fi
+    if [ "$smoke" = 1 ]; then out="$work/results.md"; else out="$root/benches/results/$date_tag-$backend$([ "$cache_mb" = 0 ] && echo -uncached || true).md"; fi
 fi
 mkdir -p "$(dirname "$out")"
 {
