@@ -9,12 +9,13 @@
 #   benches/run.sh --smoke         tiny data, 2 s per scenario (CI: proves the harness runs)
 #   benches/run.sh --cache-mb 0    the same with the read cache off (every request queries)
 #   benches/run.sh --soak 600 --connections 64 --reuse-data   every scenario mixed, 10 min, RSS sampled
+#   benches/run.sh --scale 5 --only "event_search_2 open_days_near"   5x the data, some scenarios (scaling table)
 #   options: --duration S  --connections N  --out FILE  --reuse-data
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-pg_url="" smoke=0 duration=10 connections=32 out="" reuse=0 cache_mb=64 soak=0
+pg_url="" smoke=0 duration=10 connections=32 out="" reuse=0 cache_mb=64 soak=0 scale=1 only=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --pg) pg_url="$2"; shift 2 ;;
@@ -23,9 +24,11 @@ while [ $# -gt 0 ]; do
         --connections) connections="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         --reuse-data) reuse=1; shift ;;
+        --scale) scale="$2"; shift 2 ;;
+        --only) only="$2"; shift 2 ;;
         --cache-mb) cache_mb="$2"; shift 2 ;;
         --soak) soak="$2"; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -71,8 +74,11 @@ if [ "$smoke" = 1 ]; then
     data="$work/data.json"
     python3 benches/gen.py --events 60 --labs 40 --sessions 120 --products 300 --out "$data" >&2
 else
-    data="$root/benches/data/national.json"
-    if [ "$reuse" = 0 ] || [ ! -f "$data" ]; then python3 benches/gen.py --out "$data" >&2; fi
+    data="$root/benches/data/national$([ "$scale" = 1 ] || echo "-x$scale").json"
+    if [ "$reuse" = 0 ] || [ ! -f "$data" ]; then
+        python3 benches/gen.py --events $((3000 * scale)) --labs $((20000 * scale)) \
+            --sessions $((60000 * scale)) --products $((200000 * scale)) --out "$data" >&2
+    fi
 fi
 
 if [ -n "$pg_url" ]; then
@@ -116,20 +122,25 @@ done
 
 scenarios=$(python3 benches/paths.py "$data" "$work/paths")
 
-# Posters: uploaded through the API with a token, as a bureau would.
-python3 benches/gen_posters.py "$work/posters"
-token=$("$bin" token create --role national --name "bench-$$" 2>/dev/null)
-upload_poster() { # id file → the poster's JSON
-    curl -sf -X POST -H "Authorization: Bearer $token" \
-        -F "meta={\"id\":\"$1\",\"title\":\"质量月海报 $1\",\"kind\":\"organic_week\",\"year\":2026,\"language\":\"zh-CN\",\"source\":\"benchmark\"};type=application/json" \
-        -F "file=@$2;type=image/png" "http://127.0.0.1:$port/api/v1/posters"
-}
-file_url() { python3 -c 'import json,sys; print(json.load(sys.stdin)["files"][0]["url"])'; }
-small_url=$(upload_poster bench-small "$work/posters/small.png" | file_url)
-small_tag=$(curl -sfI "http://127.0.0.1:$port$small_url" | awk 'tolower($1) == "etag:" {print $2}' | tr -d '\r')
-echo "$small_url" >"$work/paths/poster_download.txt"
-printf '%s\tIf-None-Match: %s\n' "$small_url" "$small_tag" >"$work/paths/poster_not_modified.txt"
-scenarios="$scenarios poster_download poster_not_modified"
+# Only some scenarios (the ceiling always): no posters.
+if [ -n "$only" ]; then
+    scenarios="healthz $only"
+else
+    # Posters: uploaded through the API with a token, as a bureau would.
+    python3 benches/gen_posters.py "$work/posters"
+    token=$("$bin" token create --role national --name "bench-$$" 2>/dev/null)
+    upload_poster() { # id file → the poster's JSON
+        curl -sf -X POST -H "Authorization: Bearer $token" \
+            -F "meta={\"id\":\"$1\",\"title\":\"质量月海报 $1\",\"kind\":\"organic_week\",\"year\":2026,\"language\":\"zh-CN\",\"source\":\"benchmark\"};type=application/json" \
+            -F "file=@$2;type=image/png" "http://127.0.0.1:$port/api/v1/posters"
+    }
+    file_url() { python3 -c 'import json,sys; print(json.load(sys.stdin)["files"][0]["url"])'; }
+    small_url=$(upload_poster bench-small "$work/posters/small.png" | file_url)
+    small_tag=$(curl -sfI "http://127.0.0.1:$port$small_url" | awk 'tolower($1) == "etag:" {print $2}' | tr -d '\r')
+    echo "$small_url" >"$work/paths/poster_download.txt"
+    printf '%s\tIf-None-Match: %s\n' "$small_url" "$small_tag" >"$work/paths/poster_not_modified.txt"
+    scenarios="$scenarios poster_download poster_not_modified"
+fi
 if [ "$soak" -gt 0 ]; then
     # Soak: every scenario's paths, shuffled into one mix, for $soak seconds
     # on $connections connections; the server's memory sampled every 10 s.
@@ -204,25 +215,29 @@ for name in $scenarios; do
     done
 done
 
-# 64 clients downloading one 20 MiB poster at once: every download is
-# served from one shared copy, so the server's memory barely moves.
-big_url=$(upload_poster bench-big "$work/posters/big.png" | file_url)
-big_bytes=$(curl -sf "http://127.0.0.1:$port$big_url" | wc -c)
-rss_mib() { awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$server_pid/status"; }
-rss_before=$(rss_mib)
-rss_peak=$rss_before
-taskset -c "$load_cpu" wrk -t1 -c64 -d"${duration}s" --timeout 60s "http://127.0.0.1:$port$big_url" >"$work/big.txt" 2>&1 &
-wrk_pid=$!
-while kill -0 "$wrk_pid" 2>/dev/null; do
-    now=$(rss_mib)
-    [ "$now" -gt "$rss_peak" ] && rss_peak=$now
-    sleep 0.2
-done
-big_rps=$(awk '/Requests\/sec/ {print $2}' "$work/big.txt")
+big_line=""
+if [ -z "$only" ]; then
+    # 64 clients downloading one 20 MiB poster at once: every download is
+    # served from one shared copy, so the server's memory barely moves.
+    big_url=$(upload_poster bench-big "$work/posters/big.png" | file_url)
+    big_bytes=$(curl -sf "http://127.0.0.1:$port$big_url" | wc -c)
+    rss_mib() { awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$server_pid/status"; }
+    rss_before=$(rss_mib)
+    rss_peak=$rss_before
+    taskset -c "$load_cpu" wrk -t1 -c64 -d"${duration}s" --timeout 60s "http://127.0.0.1:$port$big_url" >"$work/big.txt" 2>&1 &
+    wrk_pid=$!
+    while kill -0 "$wrk_pid" 2>/dev/null; do
+        now=$(rss_mib)
+        [ "$now" -gt "$rss_peak" ] && rss_peak=$now
+        sleep 0.2
+    done
+    big_rps=$(awk '/Requests\/sec/ {print $2}' "$work/big.txt")
+    big_line="64 concurrent downloads of a $((big_bytes / 1048576)) MiB poster for ${duration} s: ${big_rps} downloads/s; server RSS ${rss_before} MiB before, ${rss_peak} MiB at most during ($((rss_peak - rss_before)) MiB growth)."
+fi
 
 date_tag=$(date +%F)
 if [ -z "$out" ]; then
-    if [ "$smoke" = 1 ]; then out="$work/results.md"; else out="$root/benches/results/$date_tag-$backend$([ "$cache_mb" = 0 ] && echo -uncached || true).md"; fi
+    if [ "$smoke" = 1 ]; then out="$work/results.md"; else out="$root/benches/results/$date_tag-$backend$([ "$cache_mb" = 0 ] && echo -uncached || true)$([ "$scale" = 1 ] || echo "-x$scale").md"; fi
 fi
 mkdir -p "$(dirname "$out")"
 {
@@ -238,8 +253,7 @@ mkdir -p "$(dirname "$out")"
     echo
     echo "Skipped (endpoint not built yet): ${skipped[*]:-none}."
     echo
-    echo "64 concurrent downloads of a $((big_bytes / 1048576)) MiB poster for ${duration} s: ${big_rps} downloads/s;" \
-        "server RSS ${rss_before} MiB before, ${rss_peak} MiB at most during ($((rss_peak - rss_before)) MiB growth)."
+    echo "$big_line"
 } >"$out"
 cat "$out"
 [ "$smoke" = 1 ] || echo "wrote $out" >&2
