@@ -60,7 +60,14 @@ pub fn regions() -> Result<Vec<RegionRow>, String> {
 /// bundled notices and campaigns through the ordinary import path, all in one
 /// transaction: a crash half-way leaves the database as it was, and several
 /// processes starting at once on PostgreSQL do this one after another.
+///
+/// A database already migrated and loaded takes no write transaction: every
+/// write bumps the shared data version, and a restart that bumped it emptied
+/// every other server's read cache and search lists.
 pub fn prepare(conn: &mut DbConn) -> DbResult<()> {
+    if !db::has_pending_migrations(conn)? && !db::import::is_empty(conn)? {
+        return Ok(());
+    }
     db::exclusive_transaction(conn, |conn| {
         db::migrate(conn)?;
         if !db::import::is_empty(conn)? {

@@ -91,3 +91,15 @@ pub fn prepare_database(url: &db::DatabaseUrl) -> db::DbResult<db::DbConn> {
     db::refresh_statistics(&mut conn, false)?;
     Ok(conn)
 }
+
+/// Returns the free memory at the top of the heap to the system. The server
+/// sets glibc's trim threshold high (`main.rs`: per-request buffers must not
+/// be unmapped and remapped), so a rare large transient allocation, such as
+/// a search-list build, would otherwise stay resident.
+pub fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

@@ -521,6 +521,15 @@ pub fn migrate(conn: &mut DbConn) -> DbResult<Vec<String>> {
     Ok(applied.iter().map(ToString::to_string).collect())
 }
 
+/// Whether some migration of this build is not applied yet.
+pub fn has_pending_migrations(conn: &mut DbConn) -> DbResult<bool> {
+    match conn {
+        DbConn::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+        DbConn::Pg(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+    }
+    .map_err(migration_error)
+}
+
 /// Reverts every applied migration (used to prove down.sql works).
 pub fn revert_all(conn: &mut DbConn) -> DbResult<usize> {
     let reverted = match conn {

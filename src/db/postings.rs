@@ -310,6 +310,9 @@ impl Slot {
             postings.bytes() / 1024,
             started.elapsed()
         );
+        // The build's transient rows are freed in one go; hand the memory
+        // back rather than keep it in the heap (see `crate::trim_heap`).
+        crate::trim_heap();
         Ok(postings)
     }
 

@@ -295,9 +295,22 @@ impl TextIndex {
                 self.tokens
             ),
         };
-        for entry in diesel::sql_query(sql).load_iter::<Entry, _>(conn)? {
-            let entry = entry?;
-            each(entry.key, &entry.title, &entry.body);
+        let query = diesel::sql_query(sql);
+        match conn {
+            DbConn::Sqlite(c) => {
+                for entry in query.load_iter::<Entry, diesel::connection::DefaultLoadingMode>(c)? {
+                    let entry = entry?;
+                    each(entry.key, &entry.title, &entry.body);
+                }
+            }
+            DbConn::Pg(c) => {
+                // Row by row: libpq otherwise buffers the whole result (the
+                // tokens of 200,000 certificates) before the first row.
+                for entry in query.load_iter::<Entry, diesel::pg::PgRowByRowLoadingMode>(c)? {
+                    let entry = entry?;
+                    each(entry.key, &entry.title, &entry.body);
+                }
+            }
         }
         Ok(())
     }

@@ -86,3 +86,18 @@ async fn a_write_by_another_process_reaches_the_cache_within_a_second() {
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[actix_web::test]
+async fn restarting_a_server_leaves_other_servers_caches_alone() {
+    // A restart finds the database migrated and loaded and writes nothing,
+    // so the shared data version (and every other server's read cache and
+    // search lists with it) stays as it was.
+    let (db, _pool) = TestDb::bundled();
+    let before = ticweek::db::data_version(&mut db.connect()).unwrap();
+    ticweek::prepare_database(&db.url).unwrap();
+    ticweek::prepare_database(&db.url).unwrap();
+    assert_eq!(
+        ticweek::db::data_version(&mut db.connect()).unwrap(),
+        before
+    );
+}
