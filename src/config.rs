@@ -37,12 +37,12 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(0..=65_536))]
     pub cache_mb: u64,
 
-    /// Event and product search through in-memory posting lists (`on`,
-    /// about 15 MiB for 200,000 certificates, rebuilt after writes), or
-    /// through the database's text index alone (`off`).
-    #[arg(long, global = true, env = "TICWEEK_SEARCH_LISTS", default_value = "on",
+    /// Event and product search and nearby open days through in-memory
+    /// indexes (`on`: about 15 MiB for 200,000 certificates and 5 MiB for
+    /// 60,000 sessions, rebuilt after writes), or through SQL alone (`off`).
+    #[arg(long, global = true, env = "TICWEEK_MEMORY_INDEXES", default_value = "on",
           value_parser = ["on", "off"])]
-    pub search_lists: String,
+    pub memory_indexes: String,
 
     /// Who is rate-limited: everyone (`on`), everyone but this machine's own
     /// clients (`remote`: benchmarks, tests), or nobody (`off`).

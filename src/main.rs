@@ -217,7 +217,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 fn serve(url: &DatabaseUrl, cli: &Cli) -> Result<(), String> {
     let mut state = ticweek::AppState::starting(ticweek::db::pool(url, cli.pool_size))
         .with_read_cache(cli.cache_mb * 1024 * 1024)
-        .with_search_lists(cli.search_lists == "on");
+        .with_memory_indexes(cli.memory_indexes == "on");
     if cli.rate_limit != Mode::Off {
         use ticweek::api::limits::{Budget, Budgets, RateLimits};
         let budget = |burst, seconds| Budget {
@@ -251,7 +251,7 @@ fn serve(url: &DatabaseUrl, cli: &Cli) -> Result<(), String> {
             match ticweek::prepare_database(&setup_url) {
                 Ok(_) => {
                     setup_state.mark_ready();
-                    setup_state.search.warm();
+                    setup_state.indexes.warm();
                     log::info!("database ready ({})", setup_url.backend());
                     return;
                 }

@@ -561,6 +561,7 @@ async fn fetch_open_days(
     state: &AppState,
     request: OpenDayRequest,
 ) -> Result<(Vec<OpenDay>, Option<String>), ApiError> {
+    let nearby = state.indexes.open_days.clone();
     run(state, move |conn| {
         let (hits, more) = crate::db::labs::list_open_days(
             conn,
@@ -568,6 +569,7 @@ async fn fetch_open_days(
             request.order,
             request.after.as_ref(),
             request.limit,
+            &nearby,
         )?;
         let next = more
             .then(|| {

@@ -41,8 +41,8 @@ pub struct AppState {
     placement: Arc<AtomicU8>,
     /// Per-client rate limits; none in-process (tests), set by `serve`.
     limits: Option<Arc<limits::RateLimits>>,
-    /// In-memory posting lists behind event and product search.
-    pub search: Arc<crate::db::postings::SearchLists>,
+    /// In-memory indexes behind search and nearby open days.
+    pub indexes: Arc<crate::db::memory::Indexes>,
 }
 
 /// Where `run` executes a read.
@@ -66,7 +66,7 @@ impl AppState {
     /// For a database that is already prepared.
     pub fn new(pool: DbPool) -> Self {
         Self {
-            search: Arc::new(crate::db::postings::SearchLists::new(&pool, true)),
+            indexes: Arc::new(crate::db::memory::Indexes::new(&pool, true)),
             pool,
             ready: Arc::new(AtomicBool::new(true)),
             cache: Arc::new(caching::ReadCache::new(caching::DEFAULT_CACHE_BYTES)),
@@ -102,10 +102,10 @@ impl AppState {
         self
     }
 
-    /// With `false`, searches use the database's text index only, never
-    /// the in-memory posting lists (to compare the two).
-    pub fn with_search_lists(mut self, enabled: bool) -> Self {
-        self.search = Arc::new(crate::db::postings::SearchLists::new(&self.pool, enabled));
+    /// With `false`, every request uses SQL alone, never the in-memory
+    /// indexes (search posting lists, nearby open days): to compare the two.
+    pub fn with_memory_indexes(mut self, enabled: bool) -> Self {
+        self.indexes = Arc::new(crate::db::memory::Indexes::new(&self.pool, enabled));
         self
     }
 

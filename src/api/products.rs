@@ -348,7 +348,7 @@ type Fetched = (
 );
 
 async fn fetch(state: &AppState, request: ProductRequest) -> Result<Fetched, ApiError> {
-    let lists = state.search.products.clone();
+    let lists = state.indexes.products.clone();
     run(state, move |conn| {
         let (hits, more) = crate::db::products::list(
             conn,

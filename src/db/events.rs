@@ -10,7 +10,8 @@ use diesel::helper_types::InnerJoinQuerySource;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
-use super::postings::{Postings, Slot};
+use super::memory::Slot;
+use super::postings::Postings;
 use super::schema::{campaigns, events, regions};
 use super::search::{Dialect, Field, EVENTS};
 use super::{Backend, DbConn, DbError, DbResult};
@@ -199,7 +200,7 @@ pub fn list(
     order: Order,
     after: Option<&EventKey>,
     limit: i64,
-    lists: &Arc<Slot>,
+    lists: &Arc<Slot<Postings>>,
 ) -> DbResult<(Vec<EventHit>, bool)> {
     let dialect = Dialect::of(conn);
     let level = super::regions::filter_level(conn, filter.region.as_ref())?;

@@ -1,6 +1,7 @@
 //! Labs and their open-day sessions: filters, keyset pages, nearby search.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 use diesel::expression::BoxableExpression;
@@ -8,6 +9,8 @@ use diesel::helper_types::InnerJoinQuerySource;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Double};
 
+use super::memory::Slot;
+use super::nearby::Nearby;
 use super::schema::{labs, open_days, regions};
 use super::search::{Dialect, Field, LABS};
 use super::{Backend, DbConn, DbError, DbResult};
@@ -457,6 +460,27 @@ fn page_of_ids(
 /// circle's candidates are examined on average (1.5 queries).
 const NEARBY_STEPS: [f64; 2] = [0.25, 0.5];
 
+/// Ids and chords of the next `limit + 1` sessions, from SQL.
+fn page_by_sql(
+    conn: &mut DbConn,
+    filter: &OpenDayFilter,
+    level: Option<RegionLevel>,
+    order: OpenDayOrder,
+    after: Option<&OpenDayKey>,
+    limit: i64,
+) -> DbResult<Vec<(String, f64)>> {
+    if let (OpenDayOrder::Distance, Some((point, radius))) = (order, filter.near) {
+        for fraction in NEARBY_STEPS {
+            let near = Some((point, radius.scaled(fraction)));
+            let page = page_of_ids(conn, filter, near, level, order, after, limit)?;
+            if page.len() as i64 > limit {
+                return Ok(page);
+            }
+        }
+    }
+    page_of_ids(conn, filter, filter.near, level, order, after, limit)
+}
+
 /// One page of sessions (with their labs) in `order`, after `after`.
 ///
 /// Two steps: the page's session ids are chosen, filtered, ordered and
@@ -465,28 +489,32 @@ const NEARBY_STEPS: [f64; 2] = [0.25, 0.5];
 /// city holds hundreds of sessions) cost twice as much. (One statement with
 /// an `IN (subquery)` would do, but diesel's multi-backend connection cannot
 /// nest a boxed query.)
+///
+/// A nearest-first page comes from the in-memory `Nearby` index when it is
+/// current: the same ids in the same order, without reading the circle's
+/// candidates.
 pub fn list_open_days(
     conn: &mut DbConn,
     filter: &OpenDayFilter,
     order: OpenDayOrder,
     after: Option<&OpenDayKey>,
     limit: i64,
+    nearby: &Arc<Slot<Nearby>>,
 ) -> DbResult<(Vec<OpenDayHit>, bool)> {
     let level = super::regions::filter_level(conn, filter.region.as_ref())?;
-    let mut page = Vec::new();
-    if let (OpenDayOrder::Distance, Some((point, radius))) = (order, filter.near) {
-        for fraction in NEARBY_STEPS {
-            let near = Some((point, radius.scaled(fraction)));
-            page = page_of_ids(conn, filter, near, level, order, after, limit)?;
-            if page.len() as i64 > limit {
-                break;
-            }
+    let index = match (order, filter.near) {
+        (OpenDayOrder::Distance, Some(near)) => nearby.current(conn)?.zip(Some(near)),
+        _ => None,
+    };
+    let page = match index {
+        Some((index, near)) => {
+            let wanted = usize::try_from(limit + 1).unwrap_or(usize::MAX);
+            index.page(filter, level, near, after, wanted)
         }
-    }
-    if page.len() as i64 <= limit {
-        page = page_of_ids(conn, filter, filter.near, level, order, after, limit)?;
-    }
+        None => page_by_sql(conn, filter, level, order, after, limit)?,
+    };
     let ids: Vec<&str> = page.iter().map(|(id, _)| id.as_str()).collect();
+
     let loaded = if ids.is_empty() {
         Vec::new()
     } else {

@@ -7,6 +7,8 @@ pub mod changes;
 pub mod events;
 pub mod import;
 pub mod labs;
+pub mod memory;
+pub mod nearby;
 pub mod notices;
 pub mod posters;
 pub mod postings;

@@ -11,26 +11,17 @@
 //! from the database, by key, so every field is current.
 //!
 //! The lists are built from the database's own text index (`TextIndex::
-//! entries`), so they hold exactly the tokens the SQL search would match,
-//! and are labelled with the data version read before the build. A search
-//! uses them only while the database's data version is that label: after
-//! any write, by this process or another, searches fall back to the SQL
-//! index until a rebuild for the new version is in place.
+//! for_each_entry`), so they hold exactly the tokens the SQL search would
+//! match; `memory::Slot` keeps them current with the data.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
 
 use roaring::RoaringBitmap;
 
-use super::search::{Field, TextIndex};
-use super::{DbConn, DbPool, DbResult};
+use super::memory::Snapshot;
+use super::search::Field;
+use super::DbResult;
 use crate::domain::SearchQuery;
-
-/// Indexes with at most this many records are rebuilt by the search that
-/// finds them stale (a few milliseconds: 3,018 events took 18 ms); larger
-/// ones in the background while searches use the SQL index.
-const REBUILD_INLINE_MAX: usize = 1_000;
 
 /// The posting lists of one text index at one data version.
 pub struct Postings {
@@ -82,31 +73,6 @@ impl Postings {
         })
     }
 
-    /// Bytes the lists take (their serialized size, about their memory).
-    pub fn bytes(&self) -> usize {
-        let lists: usize = self
-            .title
-            .iter()
-            .chain(&self.everything)
-            .map(|(token, bitmap)| token.len() + bitmap.serialized_size())
-            .sum();
-        lists + self.keys.len() * std::mem::size_of::<i64>()
-    }
-
-    /// The data version these lists were built from.
-    pub fn version(&self) -> i64 {
-        self.version
-    }
-
-    /// How many records the lists cover.
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
     /// The records whose `field` holds every token of `query`.
     pub fn matching(&self, query: &SearchQuery, field: Field) -> Matches<'_> {
         let lists = match field {
@@ -141,6 +107,27 @@ impl Postings {
             postings: self,
             ordinals: RoaringBitmap::new(),
         }
+    }
+}
+
+impl Snapshot for Postings {
+    fn version(&self) -> i64 {
+        self.version
+    }
+
+    fn records(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Their serialized size, about their memory.
+    fn bytes(&self) -> usize {
+        let lists: usize = self
+            .title
+            .iter()
+            .chain(&self.everything)
+            .map(|(token, bitmap)| token.len() + bitmap.serialized_size())
+            .sum();
+        lists + self.keys.len() * std::mem::size_of::<i64>()
     }
 }
 
@@ -209,150 +196,6 @@ fn add(lists: &mut HashMap<Box<str>, RoaringBitmap>, token: &str, ordinal: u32) 
             let mut bitmap = RoaringBitmap::new();
             bitmap.insert(ordinal);
             lists.insert(token.into(), bitmap);
-        }
-    }
-}
-
-/// The current posting lists of one text index, and their rebuilding.
-pub struct Slot {
-    index: TextIndex,
-    /// Where background rebuilds get their connection.
-    pool: DbPool,
-    current: RwLock<Option<Arc<Postings>>>,
-    building: Arc<AtomicBool>,
-    /// Whether lists never built yet may be built by a search (tests, and
-    /// servers that did not `warm` them: their size is unknown).
-    inline_first: AtomicBool,
-    /// Off: every search uses the SQL index (to compare the two).
-    enabled: bool,
-}
-
-impl Slot {
-    fn new(index: TextIndex, pool: &DbPool, enabled: bool) -> Self {
-        Self {
-            enabled,
-            index,
-            pool: pool.clone(),
-            current: RwLock::new(None),
-            building: Arc::new(AtomicBool::new(false)),
-            inline_first: AtomicBool::new(true),
-        }
-    }
-
-    /// The lists if they are those of the database's current data version.
-    /// Otherwise `None`, and a rebuild: on this connection when the index
-    /// is small, else in the background on a pooled connection (one rebuild
-    /// at a time), so that this search is answered by the SQL index and a
-    /// later one by the new lists.
-    pub fn current(self: &Arc<Self>, conn: &mut DbConn) -> DbResult<Option<Arc<Postings>>> {
-        if !self.enabled {
-            return Ok(None);
-        }
-        let version = super::data_version(conn)?;
-        let held = self
-            .current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some(postings) = &held {
-            if postings.version == version {
-                return Ok(held);
-            }
-        }
-        let small = match &held {
-            Some(postings) => postings.len() <= REBUILD_INLINE_MAX,
-            None => self.inline_first.load(Ordering::Relaxed),
-        };
-        if small && !self.building.load(Ordering::Acquire) {
-            let postings = Arc::new(self.build(conn)?);
-            self.store(postings.clone());
-            return Ok((postings.version == version).then_some(postings));
-        }
-        self.rebuild_in_background();
-        Ok(None)
-    }
-
-    /// Starts a rebuild on its own thread unless one is running.
-    fn rebuild_in_background(self: &Arc<Self>) {
-        if !self.building.swap(true, Ordering::AcqRel) {
-            let slot = Arc::clone(self);
-            std::thread::spawn(move || {
-                slot.rebuild();
-                slot.building.store(false, Ordering::Release);
-            });
-        }
-    }
-
-    fn rebuild(&self) {
-        let built = self
-            .pool
-            .get()
-            .map_err(super::DbError::from)
-            .and_then(|mut conn| self.build(&mut conn));
-        match built {
-            Ok(postings) => self.store(Arc::new(postings)),
-            Err(err) => log::warn!("search lists of {}: {err}", self.index.name()),
-        }
-    }
-
-    fn build(&self, conn: &mut DbConn) -> DbResult<Postings> {
-        // The version first: a write landing during the read makes the
-        // lists newer than their label, never older, and the next search
-        // rebuilds them.
-        let version = super::data_version(conn)?;
-        let started = std::time::Instant::now();
-        let index = self.index;
-        let postings = Postings::build(version, |each| index.for_each_entry(conn, each))?;
-        log::info!(
-            "search lists of {}: {} records, {} KiB, at data version {version} in {:?}",
-            index.name(),
-            postings.len(),
-            postings.bytes() / 1024,
-            started.elapsed()
-        );
-        // The build's transient rows are freed in one go; hand the memory
-        // back rather than keep it in the heap (see `crate::trim_heap`).
-        crate::trim_heap();
-        Ok(postings)
-    }
-
-    fn store(&self, postings: Arc<Postings>) {
-        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
-        // Never replace newer lists by older ones (two builds racing).
-        if current
-            .as_ref()
-            .is_none_or(|held| held.version <= postings.version)
-        {
-            *current = Some(postings);
-        }
-    }
-}
-
-/// The posting lists of every searchable resource.
-pub struct SearchLists {
-    pub events: Arc<Slot>,
-    pub products: Arc<Slot>,
-}
-
-impl SearchLists {
-    /// Lists over the database of `pool`, built when first searched; or,
-    /// not `enabled`, none: searches use the SQL index.
-    pub fn new(pool: &DbPool, enabled: bool) -> Self {
-        Self {
-            events: Arc::new(Slot::new(super::search::EVENTS, pool, enabled)),
-            products: Arc::new(Slot::new(super::search::PRODUCTS, pool, enabled)),
-        }
-    }
-
-    /// Builds every list in the background now, so that the first searches
-    /// after start-up find them.
-    pub fn warm(&self) {
-        for slot in [&self.events, &self.products] {
-            if !slot.enabled {
-                continue;
-            }
-            slot.inline_first.store(false, Ordering::Relaxed);
-            slot.rebuild_in_background();
         }
     }
 }

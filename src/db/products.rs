@@ -11,7 +11,8 @@ use diesel::helper_types::InnerJoinQuerySource;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Date};
 
-use super::postings::{Postings, Slot};
+use super::memory::Slot;
+use super::postings::Postings;
 use super::schema::{organic_code_ranges, product_status_changes, products, regions};
 use super::search::{Dialect, Field, PRODUCTS};
 use super::{Backend, DbConn, DbError, DbResult};
@@ -276,7 +277,7 @@ pub fn list(
     order: ProductOrder,
     after: Option<&ProductKey>,
     limit: i64,
-    lists: &Arc<Slot>,
+    lists: &Arc<Slot<Postings>>,
 ) -> DbResult<(Vec<ProductHit>, bool)> {
     let dialect = Dialect::of(conn);
     let level = super::regions::filter_level(conn, filter.region.as_ref())?;

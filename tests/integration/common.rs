@@ -101,8 +101,8 @@ pub async fn app_with_import(
     app_with_import_searching(doc, true).await
 }
 
-/// `app_with_import`, searching through the in-memory posting lists or,
-/// without `lists`, through the database's text index alone.
+/// `app_with_import`, answering through the in-memory indexes (search
+/// lists, nearby open days) or, without `lists`, through SQL alone.
 pub async fn app_with_import_searching(
     doc: &Value,
     lists: bool,
@@ -116,7 +116,7 @@ pub async fn app_with_import_searching(
     assert!(report.errors.is_empty(), "{report}");
     let state = ticweek::AppState::new(pool)
         .with_read_cache(0)
-        .with_search_lists(lists);
+        .with_memory_indexes(lists);
     (test_db, test::init_service(ticweek::app(state)).await)
 }
 
@@ -137,7 +137,7 @@ pub async fn app_searching(
     impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>,
 ) {
     let (test_db, pool) = TestDb::bundled();
-    let state = ticweek::AppState::new(pool).with_search_lists(lists);
+    let state = ticweek::AppState::new(pool).with_memory_indexes(lists);
     (test_db, test::init_service(ticweek::app(state)).await)
 }
 

@@ -112,7 +112,11 @@ fn fixture() -> (Value, Located) {
     (json!({ "labs": labs }), located)
 }
 
-async fn app_with_labs() -> (
+/// The fixture's app, answering nearby pages from the in-memory index or,
+/// without `indexes`, from SQL alone.
+async fn app_with_labs(
+    indexes: bool,
+) -> (
     TestDb,
     impl actix_web::dev::Service<
         actix_http::Request,
@@ -121,18 +125,21 @@ async fn app_with_labs() -> (
     >,
     Located,
 ) {
-    let (test_db, pool) = TestDb::bundled();
     let (doc, located) = fixture();
-    let mut conn = test_db.connect();
-    let report = ticweek::import::run(&mut conn, &doc.to_string(), false).unwrap();
-    assert!(report.errors.is_empty(), "{report}");
-    let app = actix_web::test::init_service(ticweek::app(ticweek::AppState::new(pool))).await;
+    let (test_db, app) = crate::common::app_with_import_searching(&doc, indexes).await;
     (test_db, app, located)
 }
 
 #[actix_web::test]
 async fn nearby_open_days_are_exactly_those_within_the_radius_closest_first() {
-    let (_db, app, located) = app_with_labs().await;
+    // The same answers from the in-memory nearby index and from SQL.
+    for indexes in [true, false] {
+        nearby_within_radius(indexes).await;
+    }
+}
+
+async fn nearby_within_radius(indexes: bool) {
+    let (_db, app, located) = app_with_labs(indexes).await;
     let uri = format!(
         "/api/v1/open-days?near={},{}&radius_km=30&limit=3",
         HERE.0, HERE.1
@@ -198,9 +205,180 @@ async fn nearby_open_days_are_exactly_those_within_the_radius_closest_first() {
     }
 }
 
+/// Many labs scattered around HERE, every fourth at the same point as the
+/// one before (ties in distance), three sessions each at spread start times
+/// (some equal), alternating activities, booking and county.
+fn crowd() -> Value {
+    let mut seed: u64 = 0x7469_6377_6565_6b21;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut labs = Vec::new();
+    let mut point = HERE;
+    for i in 0..120 {
+        if i % 4 != 3 {
+            point = (HERE.0 + (next() - 0.5) * 0.8, HERE.1 + (next() - 0.5) * 0.8);
+        }
+        let sessions: Vec<Value> = (0..3)
+            .map(|k| {
+                let offset = 1 + ((i * 7 + k * 11) % 30) as i64;
+                json!({
+                    "id": format!("crowd-{i:03}-{k}"),
+                    "starts_at": day(offset),
+                    "ends_at": day(offset).replace("T09:", "T12:"),
+                    "activities": if (i + k) % 3 == 0 { json!(["free_testing"]) } else { json!(["lab_tour"]) },
+                    "booking": if (i + k) % 2 == 0 {
+                        json!({"required": true, "url": null, "phone": "0791-88888888"})
+                    } else {
+                        json!({"required": false, "url": null, "phone": null})
+                    },
+                    "status": "scheduled"
+                })
+            })
+            .collect();
+        labs.push(json!({
+            "id": format!("crowd-{i:03}"),
+            "name": format!("人群检测实验室{i}"),
+            "fields": ["food"],
+            "region": if i % 2 == 0 { "360102" } else { "360100" },
+            "lat": (point.0 * 1e5).round() / 1e5,
+            "lon": (point.1 * 1e5).round() / 1e5,
+            "precision": "exact",
+            "open_days": sessions,
+            "source": "test fixture"
+        }));
+    }
+    json!({ "labs": labs })
+}
+
+/// Pages fetched in turn from `first` and `second`, following the cursors:
+/// the ids and distances of every item.
+async fn walk_across<S1, B1, S2, B2>(first: &S1, second: &S2, uri: &str) -> Vec<(String, f64)>
+where
+    S1: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B1>,
+        Error = actix_web::Error,
+    >,
+    B1: actix_web::body::MessageBody,
+    S2: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B2>,
+        Error = actix_web::Error,
+    >,
+    B2: actix_web::body::MessageBody,
+{
+    let start = uri;
+    let mut items = Vec::new();
+    let mut next = Some(uri.to_owned());
+    let mut turn = 0;
+    while let Some(uri) = next.take() {
+        let reply = if turn % 2 == 0 {
+            get(first, &uri).await
+        } else {
+            get(second, &uri).await
+        };
+        turn += 1;
+        assert_eq!(reply.status, actix_web::http::StatusCode::OK, "{uri}");
+        let body = reply.json();
+        for item in body["items"].as_array().unwrap() {
+            items.push((
+                item["id"].as_str().unwrap().to_owned(),
+                item["distance_km"].as_f64().unwrap(),
+            ));
+        }
+        next = body["next_cursor"]
+            .as_str()
+            .map(|cursor| format!("{start}&cursor={cursor}"));
+        assert!(turn < 500, "{start}: the walk does not end");
+    }
+    items
+}
+
+#[actix_web::test]
+async fn the_nearby_index_answers_what_sql_answers() {
+    let (test_db, pool) = TestDb::bundled();
+    let mut conn = test_db.connect();
+    let report = ticweek::import::run(&mut conn, &crowd().to_string(), false).unwrap();
+    assert!(report.errors.is_empty(), "{report}");
+    let indexed = actix_web::test::init_service(ticweek::app(
+        ticweek::AppState::new(pool.clone()).with_memory_indexes(true),
+    ))
+    .await;
+    let plain = actix_web::test::init_service(ticweek::app(
+        ticweek::AppState::new(pool).with_memory_indexes(false),
+    ))
+    .await;
+    let to = &day(12)[..10];
+    let near = format!("near={},{}", HERE.0, HERE.1);
+    let queries = [
+        format!("{near}&radius_km=30&limit=7"),
+        format!("{near}&radius_km=50&activity=free_testing&limit=5"),
+        format!("{near}&radius_km=40&bookable=true&region=360102&limit=4"),
+        format!("{near}&radius_km=25&to={to}&limit=3"),
+        format!("{near}&radius_km=60&lab=crowd-007"),
+        format!("{near}&radius_km=500&limit=50"),
+        format!("{near}&radius_km=30&region=110000"),
+        "near=39.9,116.4&radius_km=10".to_owned(),
+        "near=89.99,179.99&radius_km=500".to_owned(),
+    ];
+    for query in &queries {
+        let uri = format!("/api/v1/open-days?{query}");
+        let from_sql = walk_across(&plain, &plain, &uri).await;
+        // Ties in distance are broken alike: start time, then id.
+        let mut ordered = from_sql.clone();
+        ordered.sort_by(|a, b| a.1.total_cmp(&b.1));
+        assert_eq!(
+            ordered.iter().map(|i| i.1).collect::<Vec<_>>(),
+            from_sql.iter().map(|i| i.1).collect::<Vec<_>>(),
+            "{uri}"
+        );
+        assert_eq!(
+            walk_across(&indexed, &indexed, &uri).await,
+            from_sql,
+            "{uri}"
+        );
+        // A cursor from either path continues on the other.
+        assert_eq!(walk_across(&indexed, &plain, &uri).await, from_sql, "{uri}");
+        assert_eq!(walk_across(&plain, &indexed, &uri).await, from_sql, "{uri}");
+    }
+    let everyone = walk_across(&plain, &plain, &format!("/api/v1/open-days?{}", queries[5])).await;
+    assert!(
+        everyone.len() > 300,
+        "the crowd is within 500 km: {}",
+        everyone.len()
+    );
+
+    // A write is seen by the next request, not after a rebuild.
+    let newcomer = json!({"labs": [{
+        "id": "crowd-newcomer",
+        "name": "新开实验室",
+        "fields": ["food"],
+        "region": "360102",
+        "lat": HERE.0,
+        "lon": HERE.1,
+        "precision": "exact",
+        "open_days": [{"id": "crowd-newcomer-0", "starts_at": day(2),
+                       "ends_at": day(2).replace("T09:", "T12:"), "status": "scheduled"}],
+        "source": "test fixture"
+    }]});
+    let report = ticweek::import::run(&mut conn, &newcomer.to_string(), false).unwrap();
+    assert!(report.errors.is_empty(), "{report}");
+    let first = ids(get(
+        &indexed,
+        &format!("/api/v1/open-days?{near}&radius_km=5&limit=1"),
+    )
+    .await
+    .json());
+    assert_eq!(first, ["crowd-newcomer-0"]);
+}
+
 #[actix_web::test]
 async fn past_sessions_are_left_out_unless_asked_for() {
-    let (_db, app, _) = app_with_labs().await;
+    let (_db, app, _) = app_with_labs(true).await;
     let (items, _) = walk(&app, "/api/v1/open-days?limit=100").await;
     assert!(!items.is_empty());
     assert!(items
@@ -241,7 +419,7 @@ async fn past_sessions_are_left_out_unless_asked_for() {
 
 #[actix_web::test]
 async fn open_day_filters_combine() {
-    let (_db, app, _) = app_with_labs().await;
+    let (_db, app, _) = app_with_labs(true).await;
     let bookable = ids(get(&app, "/api/v1/open-days?bookable=true&limit=100")
         .await
         .json());
@@ -291,7 +469,7 @@ async fn open_day_filters_combine() {
 
 #[actix_web::test]
 async fn labs_list_filters_search_and_detail() {
-    let (_db, app, _) = app_with_labs().await;
+    let (_db, app, _) = app_with_labs(true).await;
     let (all, _) = walk(&app, "/api/v1/labs?limit=4").await;
     assert_eq!(all.len(), 10, "7 fixture labs and 3 bundled");
     let food = ids(get(&app, "/api/v1/labs?field=food&region=360000&limit=100")
@@ -348,7 +526,7 @@ async fn labs_list_filters_search_and_detail() {
 
 #[actix_web::test]
 async fn geojson_is_rfc_7946_and_matches_the_json_list() {
-    let (_db, app, _) = app_with_labs().await;
+    let (_db, app, _) = app_with_labs(true).await;
     for (json_uri, geo_uri) in [
         (
             format!("/api/v1/open-days?near={},{}&radius_km=30", HERE.0, HERE.1),
@@ -403,7 +581,7 @@ async fn geojson_is_rfc_7946_and_matches_the_json_list() {
 
 #[actix_web::test]
 async fn chinese_map_coordinates_on_output_and_input() {
-    let (_db, app, _) = app_with_labs().await;
+    let (_db, app, _) = app_with_labs(true).await;
     let wgs = get(&app, "/api/v1/labs/lab-centre").await.json();
     let gcj = get(&app, "/api/v1/labs/lab-centre?coord_sys=gcj02")
         .await
@@ -468,7 +646,7 @@ async fn chinese_map_coordinates_on_output_and_input() {
 
 #[actix_web::test]
 async fn bad_input_is_a_400_naming_the_parameter() {
-    let (_db, app, _) = app_with_labs().await;
+    let (_db, app, _) = app_with_labs(true).await;
     for (query, field) in [
         ("near=91,0", "near"),
         ("near=0,181", "near"),

@@ -450,7 +450,7 @@ pub async fn fetch(
     ),
     ApiError,
 > {
-    let lists = state.search.events.clone();
+    let lists = state.indexes.events.clone();
     run(state, move |conn| {
         let (hits, more) = crate::db::events::list(
             conn,

@@ -1,0 +1,214 @@
+//! In-memory indexes in front of the database, rebuilt when the data changes.
+//!
+//! Some questions are asked far more often than the data changes and cost
+//! the database more than the answer is worth: a one-character search, the
+//! sessions within 30 km of a point. An index here answers which records
+//! make a page; the records themselves are still read from the database, by
+//! key, so every field shown is current.
+//!
+//! Each index is labelled with the data version read before it was built.
+//! A request uses it only while the database's data version is that label:
+//! after any write, by this process or another, requests fall back to the
+//! SQL path until a rebuild for the new version is in place. So an index is
+//! never used stale, and both paths must answer alike (the tests run both).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use super::nearby::Nearby;
+use super::postings::Postings;
+use super::search::TextIndex;
+use super::{DbConn, DbPool, DbResult};
+
+/// Indexes with at most this many records are rebuilt by the request that
+/// finds them stale (a few milliseconds: 3,018 events took 18 ms); larger
+/// ones in the background while requests use the SQL path.
+const REBUILD_INLINE_MAX: usize = 1_000;
+
+/// What an index reports about itself.
+pub trait Snapshot: Send + Sync + 'static {
+    /// The data version it was built from.
+    fn version(&self) -> i64;
+    /// How many records it covers.
+    fn records(&self) -> usize;
+    /// About how much memory it takes.
+    fn bytes(&self) -> usize;
+}
+
+type Builder<T> = Box<dyn Fn(&mut DbConn, i64) -> DbResult<T> + Send + Sync>;
+
+/// The current index of one kind, and its rebuilding.
+pub struct Slot<T> {
+    name: &'static str,
+    /// Builds the index of the data at a version (read just before).
+    build: Builder<T>,
+    /// Where background rebuilds get their connection.
+    pool: DbPool,
+    current: RwLock<Option<Arc<T>>>,
+    building: Arc<AtomicBool>,
+    /// Whether an index never built yet may be built by a request (tests,
+    /// and servers that did not `warm` it: its size is unknown).
+    inline_first: AtomicBool,
+    /// Off: every request uses the SQL path (to compare the two).
+    enabled: bool,
+}
+
+impl<T: Snapshot> Slot<T> {
+    fn new(name: &'static str, pool: &DbPool, enabled: bool, build: Builder<T>) -> Self {
+        Self {
+            name,
+            build,
+            enabled,
+            pool: pool.clone(),
+            current: RwLock::new(None),
+            building: Arc::new(AtomicBool::new(false)),
+            inline_first: AtomicBool::new(true),
+        }
+    }
+
+    /// The index if it is that of the database's current data version.
+    /// Otherwise `None`, and a rebuild: on this connection when the index is
+    /// small, else in the background on a pooled connection (one rebuild at
+    /// a time), so that this request is answered by SQL and a later one by
+    /// the new index.
+    pub fn current(self: &Arc<Self>, conn: &mut DbConn) -> DbResult<Option<Arc<T>>> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let version = super::data_version(conn)?;
+        let held = self
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(index) = &held {
+            if index.version() == version {
+                return Ok(held);
+            }
+        }
+        let small = match &held {
+            Some(index) => index.records() <= REBUILD_INLINE_MAX,
+            None => self.inline_first.load(Ordering::Relaxed),
+        };
+        if small && !self.building.load(Ordering::Acquire) {
+            let index = Arc::new(self.build(conn)?);
+            self.store(index.clone());
+            return Ok((index.version() == version).then_some(index));
+        }
+        self.rebuild_in_background();
+        Ok(None)
+    }
+
+    /// Builds the index in the background now, so that the first requests
+    /// after start-up find it.
+    fn warm(self: &Arc<Self>) {
+        if self.enabled {
+            self.inline_first.store(false, Ordering::Relaxed);
+            self.rebuild_in_background();
+        }
+    }
+
+    /// Starts a rebuild on its own thread unless one is running.
+    fn rebuild_in_background(self: &Arc<Self>) {
+        if !self.building.swap(true, Ordering::AcqRel) {
+            let slot = Arc::clone(self);
+            std::thread::spawn(move || {
+                slot.rebuild();
+                slot.building.store(false, Ordering::Release);
+            });
+        }
+    }
+
+    fn rebuild(&self) {
+        let built = self
+            .pool
+            .get()
+            .map_err(super::DbError::from)
+            .and_then(|mut conn| self.build(&mut conn));
+        match built {
+            Ok(index) => self.store(Arc::new(index)),
+            Err(err) => log::warn!("{}: {err}", self.name),
+        }
+    }
+
+    fn build(&self, conn: &mut DbConn) -> DbResult<T> {
+        // The version first: a write landing during the read makes the
+        // index newer than its label, never older, and the next request
+        // rebuilds it.
+        let version = super::data_version(conn)?;
+        let started = std::time::Instant::now();
+        let index = (self.build)(conn, version)?;
+        log::info!(
+            "{}: {} records, {} KiB, at data version {version} in {:?}",
+            self.name,
+            index.records(),
+            index.bytes() / 1024,
+            started.elapsed()
+        );
+        // The build's transient rows are freed in one go; hand the memory
+        // back rather than keep it in the heap (see `crate::trim_heap`).
+        crate::trim_heap();
+        Ok(index)
+    }
+
+    fn store(&self, index: Arc<T>) {
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        // Never replace a newer index by an older one (two builds racing).
+        if current
+            .as_ref()
+            .is_none_or(|held| held.version() <= index.version())
+        {
+            *current = Some(index);
+        }
+    }
+}
+
+fn posting_lists(index: TextIndex) -> Builder<Postings> {
+    Box::new(move |conn, version| Postings::build(version, |each| index.for_each_entry(conn, each)))
+}
+
+/// Every in-memory index of the API.
+pub struct Indexes {
+    /// Event search.
+    pub events: Arc<Slot<Postings>>,
+    /// Certificate search.
+    pub products: Arc<Slot<Postings>>,
+    /// Open-day sessions near a point.
+    pub open_days: Arc<Slot<Nearby>>,
+}
+
+impl Indexes {
+    /// Indexes over the database of `pool`, built when first used; or, not
+    /// `enabled`, none: every request uses the SQL path.
+    pub fn new(pool: &DbPool, enabled: bool) -> Self {
+        let events = super::search::EVENTS;
+        let products = super::search::PRODUCTS;
+        Self {
+            events: Arc::new(Slot::new(
+                "search lists of events",
+                pool,
+                enabled,
+                posting_lists(events),
+            )),
+            products: Arc::new(Slot::new(
+                "search lists of products",
+                pool,
+                enabled,
+                posting_lists(products),
+            )),
+            open_days: Arc::new(Slot::new(
+                "nearby index of open days",
+                pool,
+                enabled,
+                Box::new(Nearby::build),
+            )),
+        }
+    }
+
+    /// Builds every index in the background now.
+    pub fn warm(&self) {
+        self.events.warm();
+        self.products.warm();
+        self.open_days.warm();
+    }
+}
