@@ -38,7 +38,7 @@ pub struct Cli {
     pub cache_mb: u64,
 
     /// Event and product search and nearby open days through in-memory
-    /// indexes (`on`: about 15 MiB for 200,000 certificates and 5 MiB for
+    /// indexes (`on`: about 15 MiB for 200,000 certificates and 7 MiB for
     /// 60,000 sessions, rebuilt after writes), or through SQL alone (`off`).
     #[arg(long, global = true, env = "TICWEEK_MEMORY_INDEXES", default_value = "on",
           value_parser = ["on", "off"])]

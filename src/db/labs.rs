@@ -506,35 +506,51 @@ pub fn list_open_days(
         (OpenDayOrder::Distance, Some(near)) => nearby.current(conn)?.zip(Some(near)),
         _ => None,
     };
-    let page = match index {
+    let shown = usize::try_from(limit).unwrap_or(usize::MAX);
+    // A page is chosen with one extra id, which only says that another page
+    // follows: its row is not read. A session deleted between the two reads
+    // just leaves the page.
+    let (rows, more): (Vec<(OpenDayRow, LabSummary, f64)>, bool) = match index {
         Some((index, near)) => {
-            let wanted = usize::try_from(limit + 1).unwrap_or(usize::MAX);
-            index.page(filter, level, near, after, wanted)
+            let mut page = index.page(filter, level, near, after, shown.saturating_add(1));
+            let more = page.len() > shown;
+            page.truncate(shown);
+            let ids: Vec<&str> = page.iter().map(|(id, ..)| *id).collect();
+            let mut loaded = sessions_by_id(conn, &ids)?;
+            let rows = page
+                .into_iter()
+                .filter_map(|(id, chord2, lab)| {
+                    loaded.remove(id).map(|row| (row, lab.clone(), chord2))
+                })
+                .collect();
+            (rows, more)
         }
-        None => page_by_sql(conn, filter, level, order, after, limit)?,
+        None => {
+            let mut page = page_by_sql(conn, filter, level, order, after, limit)?;
+            let more = page.len() > shown;
+            page.truncate(shown);
+            let ids: Vec<&str> = page.iter().map(|(id, _)| id.as_str()).collect();
+            let mut loaded: HashMap<String, (OpenDayRow, LabSummary)> = if ids.is_empty() {
+                HashMap::new()
+            } else {
+                sessions_with_labs(conn, &ids)?
+                    .into_iter()
+                    .map(|(row, lab)| (row.id.clone(), (row, lab)))
+                    .collect()
+            };
+            let rows = page
+                .into_iter()
+                .filter_map(|(id, chord2)| loaded.remove(&id).map(|(row, lab)| (row, lab, chord2)))
+                .collect();
+            (rows, more)
+        }
     };
-    let ids: Vec<&str> = page.iter().map(|(id, _)| id.as_str()).collect();
-
-    let loaded = if ids.is_empty() {
-        Vec::new()
-    } else {
-        sessions_with_labs(conn, &ids)?
-    };
-    let mut rows: HashMap<String, (OpenDayRow, LabSummary)> = loaded
-        .into_iter()
-        .map(|(row, lab)| (row.id.clone(), (row, lab)))
-        .collect();
-    // A session deleted between the two reads just leaves the page.
-    let rows: Vec<(OpenDayRow, LabSummary, f64)> = page
-        .into_iter()
-        .filter_map(|(id, chord2)| rows.remove(&id).map(|(row, lab)| (row, lab, chord2)))
-        .collect();
     if rows.is_empty() {
         if let Some(lab) = &filter.lab {
             require_lab(conn, lab)?;
         }
     }
-    let mut hits: Vec<OpenDayHit> = rows
+    let hits: Vec<OpenDayHit> = rows
         .into_iter()
         .map(|(row, lab, chord2)| OpenDayHit {
             distance_km: filter
@@ -545,8 +561,6 @@ pub fn list_open_days(
             chord2,
         })
         .collect();
-    let more = hits.len() as i64 > limit;
-    hits.truncate(limit as usize);
     Ok((hits, more))
 }
 
@@ -570,6 +584,18 @@ fn sessions_with_labs(conn: &mut DbConn, ids: &[&str]) -> DbResult<Vec<(OpenDayR
         ))
         .filter(super::one_of::<_, DB, _>(open_days::id, ids))
         .load(c))?)
+}
+
+/// Sessions by id (at most `MAX_ONE_OF`), by id.
+fn sessions_by_id(conn: &mut DbConn, ids: &[&str]) -> DbResult<HashMap<String, OpenDayRow>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<OpenDayRow> = super::on_backend!(conn, |c, DB| open_days::table
+        .select(open_days::all_columns)
+        .filter(super::one_of::<_, DB, _>(open_days::id, ids))
+        .load(c))?;
+    Ok(rows.into_iter().map(|row| (row.id.clone(), row)).collect())
 }
 
 /// One session with its lab.

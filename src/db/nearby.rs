@@ -20,7 +20,7 @@ use std::ops::Range;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::labs::{OpenDayFilter, OpenDayKey, MAX_SESSION_DAYS};
+use super::labs::{LabSummary, OpenDayFilter, OpenDayKey, MAX_SESSION_DAYS};
 use super::memory::Snapshot;
 use super::schema::{labs, open_days};
 use super::{DbConn, DbResult};
@@ -41,12 +41,10 @@ pub struct Nearby {
 }
 
 struct Lab {
-    id: Box<str>,
-    region: Box<str>,
+    /// What a session shows of its lab: a page needs no join.
+    summary: LabSummary,
     province: Box<str>,
     city: Option<Box<str>>,
-    lat: f64,
-    lon: f64,
     /// The stored unit vector (`labs.x`, `y`, `z`), not a recomputed one.
     unit: [f64; 3],
     sessions: Range<usize>,
@@ -60,17 +58,7 @@ struct Session {
     bookable: bool,
 }
 
-type LabColumns = (
-    String,
-    String,
-    String,
-    Option<String>,
-    f64,
-    f64,
-    f64,
-    f64,
-    f64,
-);
+type LabColumns = (LabSummary, String, Option<String>, f64, f64, f64);
 type SessionColumns = (String, String, NaiveDateTime, NaiveDateTime, i64, bool);
 
 fn cell_of(degrees: f64) -> i32 {
@@ -82,12 +70,17 @@ impl Nearby {
     pub fn build(conn: &mut DbConn, version: i64) -> DbResult<Self> {
         let lab_rows: Vec<LabColumns> = labs::table
             .select((
-                labs::id,
-                labs::region,
+                (
+                    labs::id,
+                    labs::name,
+                    labs::address,
+                    labs::region,
+                    labs::lat,
+                    labs::lon,
+                    labs::precision,
+                ),
                 labs::province,
                 labs::city,
-                labs::lat,
-                labs::lon,
                 labs::x,
                 labs::y,
                 labs::z,
@@ -116,23 +109,20 @@ impl Nearby {
         let mut labs: Vec<Lab> = Vec::with_capacity(lab_rows.len());
         let mut cells: HashMap<(i32, i32), Vec<u32>> = HashMap::new();
         let mut ordinal: HashMap<String, usize> = HashMap::with_capacity(lab_rows.len());
-        for (id, region, province, city, lat, lon, x, y, z) in lab_rows {
+        for (summary, province, city, x, y, z) in lab_rows {
             let at = labs.len();
             cells
-                .entry((cell_of(lat), cell_of(lon)))
+                .entry((cell_of(summary.lat), cell_of(summary.lon)))
                 .or_default()
                 .push(u32::try_from(at).expect("fewer than 2^32 labs"));
+            ordinal.insert(summary.id.clone(), at);
             labs.push(Lab {
-                id: id.as_str().into(),
-                region: region.into(),
+                summary,
                 province: province.into(),
                 city: city.map(Into::into),
-                lat,
-                lon,
                 unit: [x, y, z],
                 sessions: 0..0,
             });
-            ordinal.insert(id, at);
         }
         let mut sessions: Vec<Session> = Vec::with_capacity(session_rows.len());
         let mut current: Option<(String, usize)> = None;
@@ -166,9 +156,10 @@ impl Nearby {
         }
     }
 
-    /// Ids and squared chords of the first `n` sessions of `filter` within
-    /// `radius` of `point`, nearest first, then by start time and id, after
-    /// `after`: what `labs::page_of_ids` selects in SQL.
+    /// The first `n` sessions of `filter` within `radius` of `point`,
+    /// nearest first, then by start time and id, after `after`: what
+    /// `labs::page_of_ids` selects in SQL. Each comes as its id, squared
+    /// chord and lab.
     pub fn page(
         &self,
         filter: &OpenDayFilter,
@@ -176,7 +167,7 @@ impl Nearby {
         (point, radius): (LatLon, RadiusKm),
         after: Option<&OpenDayKey>,
         n: usize,
-    ) -> Vec<(String, f64)> {
+    ) -> Vec<(&str, f64, &LabSummary)> {
         let b = point.bounding_box(radius);
         let within = radius.chord2();
         let [px, py, pz] = point.unit_vector();
@@ -184,11 +175,8 @@ impl Nearby {
         let mut near: Vec<(f64, u32)> = Vec::new();
         self.labs_in(&b, |at| {
             let lab = &self.labs[at as usize];
-            if !(b.min_lat <= lab.lat
-                && lab.lat <= b.max_lat
-                && b.min_lon <= lab.lon
-                && lab.lon <= b.max_lon)
-            {
+            let (lat, lon) = (lab.summary.lat, lab.summary.lon);
+            if !(b.min_lat <= lat && lat <= b.max_lat && b.min_lon <= lon && lon <= b.max_lon) {
                 return;
             }
             let [x, y, z] = lab.unit;
@@ -202,7 +190,7 @@ impl Nearby {
         });
         near.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
 
-        let mut page: Vec<(f64, &Session)> = Vec::new();
+        let mut page: Vec<(f64, &Session, &LabSummary)> = Vec::new();
         let mut next = 0;
         // Labs at one distance (the same address, or a city's centroid)
         // are taken together: their sessions interleave by start time.
@@ -216,7 +204,7 @@ impl Nearby {
                     sessions
                         .iter()
                         .filter(|s| s.passes(filter) && s.after(chord2, after))
-                        .map(|s| (chord2, s)),
+                        .map(|s| (chord2, s, &lab.summary)),
                 );
                 next += 1;
             }
@@ -225,7 +213,7 @@ impl Nearby {
         }
         page.truncate(n);
         page.into_iter()
-            .map(|(chord2, session)| (session.id.to_string(), chord2))
+            .map(|(chord2, session, lab)| (&*session.id, chord2, lab))
             .collect()
     }
 
@@ -257,9 +245,13 @@ impl Lab {
             None => true,
             Some((code, RegionLevel::Province)) => &*self.province == code,
             Some((code, RegionLevel::City)) => self.city.as_deref() == Some(code),
-            Some((code, RegionLevel::County)) => &*self.region == code,
+            Some((code, RegionLevel::County)) => self.summary.region == code,
         };
-        in_region && filter.lab.as_deref().is_none_or(|lab| lab == &*self.id)
+        in_region
+            && filter
+                .lab
+                .as_deref()
+                .is_none_or(|lab| lab == self.summary.id)
     }
 }
 
@@ -316,9 +308,13 @@ impl Snapshot for Nearby {
             .labs
             .iter()
             .map(|lab| {
+                let summary = &lab.summary;
                 std::mem::size_of::<Lab>()
-                    + lab.id.len()
-                    + lab.region.len()
+                    + summary.id.len()
+                    + summary.name.len()
+                    + summary.address.as_ref().map_or(0, |address| address.len())
+                    + summary.region.len()
+                    + summary.precision.len()
                     + lab.province.len()
                     + lab.city.as_ref().map_or(0, |city| city.len())
             })
