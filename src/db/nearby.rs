@@ -70,15 +70,7 @@ impl Nearby {
     pub fn build(conn: &mut DbConn, version: i64) -> DbResult<Self> {
         let lab_rows: Vec<LabColumns> = labs::table
             .select((
-                (
-                    labs::id,
-                    labs::name,
-                    labs::address,
-                    labs::region,
-                    labs::lat,
-                    labs::lon,
-                    labs::precision,
-                ),
+                LabSummary::as_select(),
                 labs::province,
                 labs::city,
                 labs::x,
