@@ -237,7 +237,7 @@ fi
 
 date_tag=$(date +%F)
 if [ -z "$out" ]; then
-    if [ "$smoke" = 1 ]; then out="$work/results.md"; else out="$root/benches/results/$date_tag-$backend$([ "$cache_mb" = 0 ] && echo -uncached || true)$([ "$scale" = 1 ] || echo "-x$scale").md"; fi
+    if [ "$smoke" = 1 ]; then out="$work/results.md"; else out="$root/benches/results/$date_tag-$backend$([ "$cache_mb" = 0 ] && echo -uncached || true)$([ "$scale" = 1 ] || echo "-x$scale")$([ -z "$only" ] || [ "$scale" != 1 ] || echo "-partial").md"; fi
 fi
 mkdir -p "$(dirname "$out")"
 {
