@@ -53,7 +53,6 @@ pub fn after(conn: &mut DbConn, after: i64, limit: i64) -> DbResult<(Vec<ChangeR
         .limit(limit + 1)
         .select(ChangeRow::as_select())
         .load(conn)?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
+    let more = super::cut_page(&mut rows, limit);
     Ok((rows, more))
 }

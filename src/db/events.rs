@@ -227,8 +227,7 @@ pub fn list(
             hit.distance_km = Some(super::distance_km(point, hit.row.lat, hit.row.lon));
         }
     }
-    let more = hits.len() as i64 > limit;
-    hits.truncate(limit as usize);
+    let more = super::cut_page(&mut hits, limit);
     Ok((hits, more))
 }
 

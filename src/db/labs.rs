@@ -331,8 +331,7 @@ pub fn list_labs(
             chord2,
         })
         .collect();
-    let more = hits.len() as i64 > limit;
-    hits.truncate(limit as usize);
+    let more = super::cut_page(&mut hits, limit);
     Ok((hits, more))
 }
 
@@ -506,15 +505,19 @@ pub fn list_open_days(
         (OpenDayOrder::Distance, Some(near)) => nearby.current(conn)?.zip(Some(near)),
         _ => None,
     };
-    let shown = usize::try_from(limit).unwrap_or(usize::MAX);
     // A page is chosen with one extra id, which only says that another page
     // follows: its row is not read. A session deleted between the two reads
     // just leaves the page.
     let (rows, more): (Vec<(OpenDayRow, LabSummary, f64)>, bool) = match index {
         Some((index, near)) => {
-            let mut page = index.page(filter, level, near, after, shown.saturating_add(1));
-            let more = page.len() > shown;
-            page.truncate(shown);
+            let mut page = index.page(
+                filter,
+                level,
+                near,
+                after,
+                usize::try_from(limit + 1).unwrap_or(0),
+            );
+            let more = super::cut_page(&mut page, limit);
             let ids: Vec<&str> = page.iter().map(|(id, ..)| *id).collect();
             let mut loaded = sessions_by_id(conn, &ids)?;
             let rows = page
@@ -527,17 +530,13 @@ pub fn list_open_days(
         }
         None => {
             let mut page = page_by_sql(conn, filter, level, order, after, limit)?;
-            let more = page.len() > shown;
-            page.truncate(shown);
+            let more = super::cut_page(&mut page, limit);
             let ids: Vec<&str> = page.iter().map(|(id, _)| id.as_str()).collect();
-            let mut loaded: HashMap<String, (OpenDayRow, LabSummary)> = if ids.is_empty() {
-                HashMap::new()
-            } else {
+            let mut loaded: HashMap<String, (OpenDayRow, LabSummary)> =
                 sessions_with_labs(conn, &ids)?
                     .into_iter()
                     .map(|(row, lab)| (row.id.clone(), (row, lab)))
-                    .collect()
-            };
+                    .collect();
             let rows = page
                 .into_iter()
                 .filter_map(|(id, chord2)| loaded.remove(&id).map(|(row, lab)| (row, lab, chord2)))
@@ -566,6 +565,9 @@ pub fn list_open_days(
 
 /// Sessions by id with their labs, in no order (at most `MAX_ONE_OF`).
 fn sessions_with_labs(conn: &mut DbConn, ids: &[&str]) -> DbResult<Vec<(OpenDayRow, LabSummary)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     // On the concrete connection (see `db::on_backend!`): columns rather
     // than `as_select()`, which is typed for one backend.
     Ok(super::on_backend!(conn, |c, DB| open_days::table

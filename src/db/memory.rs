@@ -181,20 +181,18 @@ impl Indexes {
     /// Indexes over the database of `pool`, built when first used; or, not
     /// `enabled`, none: every request uses the SQL path.
     pub fn new(pool: &DbPool, enabled: bool) -> Self {
-        let events = super::search::EVENTS;
-        let products = super::search::PRODUCTS;
         Self {
             events: Arc::new(Slot::new(
                 "search lists of events",
                 pool,
                 enabled,
-                posting_lists(events),
+                posting_lists(super::search::EVENTS),
             )),
             products: Arc::new(Slot::new(
                 "search lists of products",
                 pool,
                 enabled,
-                posting_lists(products),
+                posting_lists(super::search::PRODUCTS),
             )),
             open_days: Arc::new(Slot::new(
                 "nearby index of open days",

@@ -381,6 +381,15 @@ pub fn local_writes() -> u64 {
     LOCAL_WRITES.load(Ordering::Acquire)
 }
 
+/// Cuts a page read with one row more than `limit` back to `limit` rows,
+/// saying whether that extra row was there: whether another page follows.
+pub(crate) fn cut_page<T>(rows: &mut Vec<T>, limit: i64) -> bool {
+    let limit = usize::try_from(limit).unwrap_or(0);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    more
+}
+
 /// The database-wide data version, bumped by every committed write of any
 /// process.
 pub fn data_version(conn: &mut DbConn) -> DbResult<i64> {

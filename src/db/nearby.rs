@@ -117,16 +117,16 @@ impl Nearby {
             });
         }
         let mut sessions: Vec<Session> = Vec::with_capacity(session_rows.len());
-        let mut current: Option<(String, usize)> = None;
+        let mut current: Option<usize> = None;
         for (lab_id, id, starts_at, ends_at, activity_mask, bookable) in session_rows {
             // A session whose lab is not in the lab rows (deleted between
             // the two reads) is left out.
             let Some(&lab) = ordinal.get(&lab_id) else {
                 continue;
             };
-            if current.as_ref().is_none_or(|(held, _)| *held != lab_id) {
+            if current != Some(lab) {
                 labs[lab].sessions = sessions.len()..sessions.len();
-                current = Some((lab_id, lab));
+                current = Some(lab);
             }
             sessions.push(Session {
                 id: id.into(),

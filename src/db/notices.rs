@@ -100,8 +100,7 @@ pub fn list(conn: &mut DbConn, filter: &NoticeFilter) -> DbResult<(Vec<NoticeWit
         .order((notices::year.desc(), notices::id.asc()))
         .limit(filter.limit + 1)
         .load(conn)?;
-    let more = rows.len() as i64 > filter.limit;
-    rows.truncate(filter.limit as usize);
+    let more = super::cut_page(&mut rows, filter.limit);
     if rows.is_empty() {
         // An empty page may mean the region filter names no region at all.
         if let Some(region) = &filter.region {

@@ -152,8 +152,7 @@ pub fn list(
         query = query.filter(posters::id.gt(after.to_owned()));
     }
     let mut rows = query.load(conn)?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
+    let more = super::cut_page(&mut rows, limit);
     Ok((with_files(conn, rows)?, more))
 }
 

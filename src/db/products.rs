@@ -307,8 +307,7 @@ pub fn list(
     };
     let rows: Vec<(ProductRow, String)> = query.limit(limit + 1).load(conn)?;
     let mut found = hits(conn, rows)?;
-    let more = found.len() as i64 > limit;
-    found.truncate(limit as usize);
+    let more = super::cut_page(&mut found, limit);
     Ok((found, more))
 }
 
@@ -349,8 +348,7 @@ fn search_lists(
         },
     )?;
     let mut found = hits(conn, rows)?;
-    let more = found.len() as i64 > limit;
-    found.truncate(limit as usize);
+    let more = super::cut_page(&mut found, limit);
     Ok((found, more))
 }
 
@@ -406,8 +404,7 @@ fn search_sqlite(
         batch = (batch * 4).min(MAX_SEARCH_BATCH);
     }
     let mut found = hits(conn, rows)?;
-    let more = found.len() as i64 > limit;
-    found.truncate(limit as usize);
+    let more = super::cut_page(&mut found, limit);
     Ok((found, more))
 }
 
@@ -465,8 +462,7 @@ pub fn history(
         .limit(limit + 1)
         .select(StatusChangeRow::as_select())
         .load(conn)?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
+    let more = super::cut_page(&mut rows, limit);
     Ok((rows, more))
 }
 
@@ -539,8 +535,7 @@ pub fn changes_since(
             },
         )
         .collect();
-    let more = found.len() as i64 > limit;
-    found.truncate(limit as usize);
+    let more = super::cut_page(&mut found, limit);
     Ok((found, more))
 }
 

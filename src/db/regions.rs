@@ -53,8 +53,7 @@ pub fn list(conn: &mut DbConn, filter: &RegionFilter) -> DbResult<(Vec<RegionRow
     if let (true, Some(parent)) = (rows.is_empty(), &filter.parent) {
         require_known(conn, "parent", parent)?;
     }
-    let more = rows.len() as i64 > filter.limit;
-    rows.truncate(filter.limit as usize);
+    let more = super::cut_page(&mut rows, filter.limit);
     Ok((rows, more))
 }
 

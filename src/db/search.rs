@@ -259,11 +259,6 @@ impl TextIndex {
         Ok(keys.into_iter().map(|k| k.rowid).collect())
     }
 
-    /// The indexed table's name, for logs.
-    pub fn name(self) -> &'static str {
-        self.records
-    }
-
     /// Calls `each` with every entry of the index, highest key first: key,
     /// title tokens and body tokens (which may repeat title tokens), each
     /// space-separated. Rows are streamed, never all held: for the in-memory
