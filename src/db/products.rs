@@ -410,27 +410,41 @@ fn search_sqlite(
 
 /// One certificate, by its normalized number.
 pub fn get(conn: &mut DbConn, certificate_no: &str) -> DbResult<ProductHit> {
+    // One statement: the certificate, its region's name and one row per
+    // organic-code range (one row with none for a certificate without).
     let query = products::table
         .inner_join(regions::table)
+        .left_join(organic_code_ranges::table)
         .filter(products::certificate_no.eq(certificate_no))
         // Columns, not `as_select()`: that one is typed for one backend.
-        .select((products::all_columns, regions::name));
-    let row: (ProductRow, String) = super::on_backend!(conn, |c| query.first(c).optional())?
-        .ok_or_else(|| not_found(certificate_no))?;
-    let ranges: Vec<(i64, i64)> = if row.0.scheme == Scheme::Organic.as_str() {
-        let query = organic_code_ranges::table
-            .filter(organic_code_ranges::certificate_no.eq(certificate_no))
-            .order(organic_code_ranges::first_code)
-            .select((
-                organic_code_ranges::first_code,
-                organic_code_ranges::last_code,
-            ));
-        super::on_backend!(conn, |c| query.load(c))?
-    } else {
-        Vec::new()
-    };
-    let (row, region_name) = row;
-    Ok(ProductHit {
+        .select((products::all_columns, regions::name, RANGE.nullable()));
+    let rows: Vec<HitRow> = super::on_backend!(conn, |c| query.load(c))?;
+    hit_of(rows).ok_or_else(|| not_found(certificate_no))
+}
+
+/// A certificate's row, its region's name and one of its organic-code ranges.
+type HitRow = (ProductRow, String, Option<(i64, i64)>);
+
+const RANGE: (
+    organic_code_ranges::first_code,
+    organic_code_ranges::last_code,
+) = (
+    organic_code_ranges::first_code,
+    organic_code_ranges::last_code,
+);
+
+/// The certificate of `rows` (all of one certificate). Its ranges are
+/// sorted here rather than by the statement, which would sort in a
+/// temporary B-tree.
+fn hit_of(rows: Vec<HitRow>) -> Option<ProductHit> {
+    let mut rows = rows.into_iter();
+    let (row, region_name, first) = rows.next()?;
+    let mut ranges: Vec<(i64, i64)> = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, _, range)| range))
+        .collect();
+    ranges.sort_unstable();
+    Some(ProductHit {
         row,
         region_name,
         ranges,
@@ -540,19 +554,39 @@ pub fn changes_since(
 }
 
 /// The certificate whose organic-code range holds `code`, if any.
+///
+/// One statement: ranges never overlap, so the range of `code` is the one
+/// with the greatest first code not above it — if it reaches `code`.
 pub fn by_organic_code(conn: &mut DbConn, code: i64) -> DbResult<Option<ProductHit>> {
-    let query = organic_code_ranges::table
-        .filter(organic_code_ranges::first_code.le(code))
-        .order(organic_code_ranges::first_code.desc())
-        .select((
-            organic_code_ranges::last_code,
-            organic_code_ranges::certificate_no,
-        ));
-    let range: Option<(i64, String)> = super::on_backend!(conn, |c| query.first(c).optional())?;
-    match range {
-        Some((last, certificate_no)) if last >= code => get(conn, &certificate_no).map(Some),
-        _ => Ok(None),
-    }
+    let (held, floor) = diesel::alias!(
+        organic_code_ranges as held_range,
+        organic_code_ranges as floor_range
+    );
+    let floor_of_code = floor
+        .filter(floor.field(organic_code_ranges::first_code).le(code))
+        .select(diesel::dsl::max(
+            floor.field(organic_code_ranges::first_code),
+        ))
+        .single_value();
+    let query = held
+        .inner_join(
+            products::table
+                .on(products::certificate_no.eq(held.field(organic_code_ranges::certificate_no))),
+        )
+        .inner_join(regions::table.on(regions::adcode.eq(products::region)))
+        .left_join(
+            organic_code_ranges::table
+                .on(organic_code_ranges::certificate_no.eq(products::certificate_no)),
+        )
+        .filter(
+            held.field(organic_code_ranges::first_code)
+                .nullable()
+                .eq(floor_of_code),
+        )
+        .filter(held.field(organic_code_ranges::last_code).ge(code))
+        .select((products::all_columns, regions::name, RANGE.nullable()));
+    let rows: Vec<HitRow> = super::on_backend!(conn, |c| query.load(c))?;
+    Ok(hit_of(rows))
 }
 
 /// The certifier (name, approval number) whose organic-code prefix is `code`.

@@ -443,6 +443,50 @@ async fn organic_codes_decode_or_say_which_rule_they_break() {
 }
 
 #[actix_web::test]
+async fn a_certificate_with_several_code_ranges_answers_for_each_and_not_between() {
+    // Ranges listed out of order, with gaps: the look-up lists them in
+    // order, a code in any of them finds the certificate with all of them,
+    // a code in a gap or below them all is on no certificate.
+    let ranges = json!([
+        {"first": code(50_000), "last": code(50_099)},
+        {"first": code(20_000), "last": code(20_009)},
+        {"first": code(70_000), "last": code(70_000)},
+    ]);
+    let mut doc = fixture();
+    doc["products"].as_array_mut().unwrap().push(certificate(
+        "T-ORG-009",
+        "organic",
+        json!([{"name": "有机核桃", "category": "fruit"}]),
+        "360121",
+        -10,
+        300,
+        "valid",
+        ranges,
+    ));
+    let (_db, app) = crate::common::app_with_import(&doc).await;
+    let in_order = json!([
+        {"first": code(20_000), "last": code(20_009)},
+        {"first": code(50_000), "last": code(50_099)},
+        {"first": code(70_000), "last": code(70_000)},
+    ]);
+    let look_up = get(&app, "/api/v1/products/T-ORG-009").await;
+    assert_eq!(look_up.status, 200);
+    assert_eq!(look_up.json()["organic_codes"], in_order);
+    for serial in [20_000, 20_009, 50_050, 70_000] {
+        let reply = get(&app, &format!("/api/v1/organic-codes/{}", code(serial))).await;
+        assert_eq!(reply.status, 200, "{serial}");
+        let body = reply.json();
+        assert_eq!(body["certificate"]["certificate_no"], "T-ORG-009");
+        assert_eq!(body["certificate"]["organic_codes"], in_order);
+    }
+    for serial in [19_999, 20_010, 49_999, 50_100, 70_001] {
+        get(&app, &format!("/api/v1/organic-codes/{}", code(serial)))
+            .await
+            .assert_problem(404);
+    }
+}
+
+#[actix_web::test]
 async fn csv_and_json_exports_import_back_unchanged() {
     let (db, app) = app_with_products().await;
     let csv = get(&app, "/api/v1/products.csv?limit=1000").await;
