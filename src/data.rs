@@ -2,8 +2,12 @@
 //! transcribed from the notices in `data/`. Compiled into the binary so a
 //! fresh `ticweek` needs no files besides itself.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use crate::db::regions::RegionRow;
 use crate::db::{self, DbConn, DbError, DbResult};
+use crate::domain::RegionLevel;
 
 const REGIONS_CSV: &str = include_str!("../data/regions.csv");
 const BUNDLED_JSON: &str = include_str!("../data/bundled.json");
@@ -54,6 +58,47 @@ pub fn regions() -> Result<Vec<RegionRow>, String> {
         });
     }
     Ok(rows)
+}
+
+/// Name and level of every bundled division, by adcode.
+///
+/// The region table is this table: `prepare` loads it into an empty
+/// database and nothing writes it afterwards. So a read takes a record's
+/// region name and a filter's region level from here, rather than joining
+/// the table on every row or querying it on every request.
+pub struct Divisions {
+    by_code: HashMap<String, (String, RegionLevel)>,
+}
+
+impl Divisions {
+    /// The name of division `adcode`. Every stored record's region is a
+    /// division (a foreign key), so only a broken invariant finds none:
+    /// the adcode itself is shown then.
+    pub fn name<'a>(&'a self, adcode: &'a str) -> &'a str {
+        let found = self.by_code.get(adcode).map(|(name, _)| name.as_str());
+        debug_assert!(found.is_some(), "no bundled division {adcode}");
+        found.unwrap_or(adcode)
+    }
+
+    /// The level of division `adcode`; `None` for a code no division has.
+    pub fn level(&self, adcode: &str) -> Option<RegionLevel> {
+        self.by_code.get(adcode).map(|&(_, level)| level)
+    }
+}
+
+/// The bundled divisions, parsed once.
+pub fn divisions() -> &'static Divisions {
+    static DIVISIONS: LazyLock<Divisions> = LazyLock::new(|| Divisions {
+        by_code: regions()
+            .expect("the bundled region table is checked by a test")
+            .into_iter()
+            .map(|row| {
+                let level = row.level.parse().unwrap_or(RegionLevel::County);
+                (row.adcode, (row.name, level))
+            })
+            .collect(),
+    });
+    &DIVISIONS
 }
 
 /// Migrates, and on an empty database loads the regions and then the

@@ -3,7 +3,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::schema::{campaigns, regions};
+use super::schema::campaigns;
 use super::{Backend, DbConn, DbError, DbResult, YearIdKey};
 use crate::domain::{Adcode, CampaignKind};
 
@@ -41,8 +41,7 @@ pub fn list(
     filter: &CampaignFilter,
 ) -> DbResult<(Vec<CampaignWithRegion>, bool)> {
     let mut query = campaigns::table
-        .left_join(regions::table.on(campaigns::region.eq(regions::adcode.nullable())))
-        .select((CampaignRow::as_select(), regions::name.nullable()))
+        .select(CampaignRow::as_select())
         .into_boxed::<Backend>();
     if let Some(year) = filter.year {
         query = query.filter(campaigns::year.eq(year));
@@ -64,7 +63,7 @@ pub fn list(
                 .and(campaigns::id.gt(after.id.clone()))),
         );
     }
-    let mut rows: Vec<(CampaignRow, Option<String>)> = query
+    let mut rows: Vec<CampaignRow> = query
         .order((campaigns::year.desc(), campaigns::id.asc()))
         .limit(filter.limit + 1)
         .load(conn)?;
@@ -72,29 +71,38 @@ pub fn list(
     if rows.is_empty() {
         // An empty page may mean the region filter names no region at all.
         if let Some(region) = &filter.region {
-            super::regions::require_known(conn, "region", region)?;
+            super::regions::require_known("region", region)?;
         }
     }
-    Ok((rows, more))
+    Ok((rows.into_iter().map(with_region).collect(), more))
+}
+
+/// A campaign with its region's name, from the bundled divisions
+/// (`crate::data::divisions`) rather than a join per row.
+fn with_region(row: CampaignRow) -> CampaignWithRegion {
+    let name = (row.region.as_deref()).map(|code| crate::data::divisions().name(code).to_owned());
+    (row, name)
 }
 
 pub fn get(conn: &mut DbConn, id: &str) -> DbResult<CampaignWithRegion> {
     campaigns::table
-        .left_join(regions::table.on(campaigns::region.eq(regions::adcode.nullable())))
         .filter(campaigns::id.eq(id))
-        .select((CampaignRow::as_select(), regions::name.nullable()))
+        .select(CampaignRow::as_select())
         .first(conn)
         .optional()?
+        .map(with_region)
         .ok_or_else(|| DbError::NotFound(format!("no campaign with id {id:?}")))
 }
 
 /// Every campaign, in id order, for `ticweek export`.
 pub fn all(conn: &mut DbConn) -> DbResult<Vec<CampaignWithRegion>> {
     Ok(campaigns::table
-        .left_join(regions::table.on(campaigns::region.eq(regions::adcode.nullable())))
-        .select((CampaignRow::as_select(), regions::name.nullable()))
+        .select(CampaignRow::as_select())
         .order(campaigns::id)
-        .load(conn)?)
+        .load(conn)?
+        .into_iter()
+        .map(with_region)
+        .collect())
 }
 
 /// Inserts or replaces by id.

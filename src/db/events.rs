@@ -6,7 +6,6 @@ use std::sync::Arc;
 use chrono::NaiveDateTime;
 use diesel::dsl::count_star;
 use diesel::expression::BoxableExpression;
-use diesel::helper_types::InnerJoinQuerySource;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
@@ -125,7 +124,7 @@ impl EventHit {
 /// Longest an event may last; enforced on write, relied on by window queries.
 pub const MAX_EVENT_DAYS: i64 = 366;
 
-type Source = InnerJoinQuerySource<events::table, regions::table>;
+type Source = events::table;
 type Predicate = Box<dyn BoxableExpression<Source, Backend, SqlType = Bool>>;
 
 fn always() -> Predicate {
@@ -183,13 +182,10 @@ fn predicate(filter: &EventFilter, level: Option<RegionLevel>, dialect: Dialect)
     p
 }
 
-fn base() -> diesel::dsl::Select<
-    diesel::dsl::InnerJoin<events::table, regions::table>,
-    (diesel::dsl::AsSelect<EventRow, Backend>, regions::name),
-> {
-    events::table
-        .inner_join(regions::table)
-        .select((EventRow::as_select(), regions::name))
+/// Event rows; a hit's region name comes from the bundled divisions
+/// (`crate::data::divisions`), not from a join per row.
+fn base() -> diesel::dsl::Select<events::table, diesel::dsl::AsSelect<EventRow, Backend>> {
+    events::table.select(EventRow::as_select())
 }
 
 /// One page of events in `order`, after `after`; `more` tells whether another
@@ -203,7 +199,7 @@ pub fn list(
     lists: &Arc<Slot<Postings>>,
 ) -> DbResult<(Vec<EventHit>, bool)> {
     let dialect = Dialect::of(conn);
-    let level = super::regions::filter_level(conn, filter.region.as_ref())?;
+    let level = super::regions::filter_level(filter.region.as_ref())?;
     let scope = Scope {
         filter,
         level,
@@ -244,16 +240,22 @@ impl Scope<'_> {
     }
 }
 
-fn hits(rows: Vec<(EventRow, String)>, phase: u8) -> Vec<EventHit> {
+fn hits(rows: Vec<EventRow>, phase: u8) -> Vec<EventHit> {
     rows.into_iter()
-        .map(|(row, region_name)| EventHit {
+        .map(|row| EventHit::new(row, phase, 0.0))
+        .collect()
+}
+
+impl EventHit {
+    fn new(row: EventRow, phase: u8, chord2: f64) -> Self {
+        Self {
+            region_name: crate::data::divisions().name(&row.region).to_owned(),
             row,
-            region_name,
             distance_km: None,
             phase,
-            chord2: 0.0,
-        })
-        .collect()
+            chord2,
+        }
+    }
 }
 
 /// Keyset scan ordered by (starts_at, id), ascending or descending.
@@ -365,7 +367,7 @@ fn relevance_from_lists(
             matches,
             below,
             wanted,
-            |(row, _): &(EventRow, String)| row.search_key,
+            |row: &EventRow| row.search_key,
             |keys| {
                 Ok(base()
                     .filter(predicate(&others, scope.level, scope.dialect))
@@ -389,12 +391,7 @@ fn nearby(
 ) -> DbResult<Vec<EventHit>> {
     let (point, _) = scope.filter.near.expect("nearby needs a point");
     let mut query = events::table
-        .inner_join(regions::table)
-        .select((
-            EventRow::as_select(),
-            regions::name,
-            super::chord2!(events, point),
-        ))
+        .select((EventRow::as_select(), super::chord2!(events, point)))
         .filter(scope.predicate())
         .into_boxed::<Backend>();
     if let Some(EventKey::Distance { chord2, id }) = after {
@@ -406,19 +403,13 @@ fn nearby(
                     .and(events::id.gt(id.clone()))),
         );
     }
-    let rows: Vec<(EventRow, String, f64)> = query
+    let rows: Vec<(EventRow, f64)> = query
         .order((super::chord2!(events, point).asc(), events::id.asc()))
         .limit(limit + 1)
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(row, region_name, chord2)| EventHit {
-            row,
-            region_name,
-            distance_km: None,
-            phase: 0,
-            chord2,
-        })
+        .map(|(row, chord2)| EventHit::new(row, 0, chord2))
         .collect())
 }
 
@@ -442,7 +433,7 @@ fn require_campaign(conn: &mut DbConn, filter: &EventFilter) -> DbResult<()> {
 pub fn get(conn: &mut DbConn, id: &str) -> DbResult<EventHit> {
     let row = base()
         .filter(events::id.eq(id))
-        .first::<(EventRow, String)>(conn)
+        .first::<EventRow>(conn)
         .optional()?
         .ok_or_else(|| DbError::NotFound(format!("no event with id {id:?}")))?;
     Ok(hits(vec![row], 0).remove(0))
@@ -461,12 +452,11 @@ pub struct FacetCounts {
 
 pub fn facets(conn: &mut DbConn, filter: &EventFilter) -> DbResult<FacetCounts> {
     let dialect = Dialect::of(conn);
-    let level = super::regions::filter_level(conn, filter.region.as_ref())?;
+    let level = super::regions::filter_level(filter.region.as_ref())?;
     // (kind, region, province, city, status, year, count)
     type Group = (String, String, String, Option<String>, String, i32, i64);
     // One grouped query over the exact filtered set (the radius test is SQL too).
     let groups: Vec<Group> = events::table
-        .inner_join(regions::table)
         .filter(predicate(filter, level, dialect))
         .group_by((
             events::kind,
@@ -495,14 +485,8 @@ pub fn facets(conn: &mut DbConn, filter: &EventFilter) -> DbResult<FacetCounts> 
         let bucket = super::regions::facet_bucket(level, &province, city.as_deref(), &region);
         *buckets.entry(bucket).or_default() += n;
     }
-    let names: HashMap<String, String> = regions::table
-        .filter(regions::adcode.eq_any(buckets.keys().cloned().collect::<Vec<_>>()))
-        .select((regions::adcode, regions::name))
-        .load(conn)?
-        .into_iter()
-        .collect();
     for (code, n) in buckets {
-        let name = names.get(&code).cloned().unwrap_or_default();
+        let name = crate::data::divisions().name(&code).to_owned();
         counts.region.insert((code, name), n);
     }
     Ok(counts)

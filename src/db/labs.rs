@@ -11,7 +11,7 @@ use diesel::sql_types::{Bool, Double};
 
 use super::memory::Slot;
 use super::nearby::Nearby;
-use super::schema::{labs, open_days, regions};
+use super::schema::{labs, open_days};
 use super::search::{Dialect, Field, LABS};
 use super::{Backend, DbConn, DbError, DbResult};
 use crate::domain::{
@@ -93,6 +93,19 @@ pub struct LabHit {
     pub distance_km: Option<f64>,
     /// Squared chord to the `near` point, for distance cursors.
     pub chord2: f64,
+}
+
+impl LabHit {
+    /// A lab away from any point; its region's name comes from the bundled
+    /// divisions (`crate::data::divisions`), not a join per row.
+    fn new(row: LabRow) -> Self {
+        Self {
+            region_name: crate::data::divisions().name(&row.region).to_owned(),
+            row,
+            distance_km: None,
+            chord2: 0.0,
+        }
+    }
 }
 
 /// A session with its lab and, for nearby searches, its distance.
@@ -194,7 +207,7 @@ impl OpenDayHit {
     }
 }
 
-type LabSource = InnerJoinQuerySource<labs::table, regions::table>;
+type LabSource = labs::table;
 type OpenDaySource = InnerJoinQuerySource<open_days::table, labs::table>;
 type Predicate<QS> = Box<dyn BoxableExpression<QS, Backend, SqlType = Bool>>;
 type Number<QS> = Box<dyn BoxableExpression<QS, Backend, SqlType = Double>>;
@@ -288,14 +301,9 @@ pub fn list_labs(
     limit: i64,
 ) -> DbResult<(Vec<LabHit>, bool)> {
     let dialect = Dialect::of(conn);
-    let level = super::regions::filter_level(conn, filter.region.as_ref())?;
+    let level = super::regions::filter_level(filter.region.as_ref())?;
     let mut query = labs::table
-        .inner_join(regions::table)
-        .select((
-            LabRow::as_select(),
-            regions::name,
-            chord::<LabSource>(filter.near),
-        ))
+        .select((LabRow::as_select(), chord::<LabSource>(filter.near)))
         .filter(lab_predicate::<LabSource>(
             filter.region.as_ref().zip(level),
             filter.field,
@@ -321,14 +329,13 @@ pub fn list_labs(
         LabOrder::Relevance => query.order(labs::search_key.desc()),
         LabOrder::Distance => query.order((chord::<LabSource>(filter.near).asc(), labs::id.asc())),
     };
-    let rows: Vec<(LabRow, String, f64)> = query.limit(limit + 1).load(conn)?;
+    let rows: Vec<(LabRow, f64)> = query.limit(limit + 1).load(conn)?;
     let mut hits: Vec<LabHit> = rows
         .into_iter()
-        .map(|(row, region_name, chord2)| LabHit {
+        .map(|(row, chord2)| LabHit {
             distance_km: filter.near.map(|(point, _)| distance_to(point, &row)),
-            row,
-            region_name,
             chord2,
+            ..LabHit::new(row)
         })
         .collect();
     let more = super::cut_page(&mut hits, limit);
@@ -338,17 +345,11 @@ pub fn list_labs(
 /// One lab, by id.
 pub fn get_lab(conn: &mut DbConn, id: &str) -> DbResult<LabHit> {
     labs::table
-        .inner_join(regions::table)
         .filter(labs::id.eq(id))
-        .select((LabRow::as_select(), regions::name))
-        .first::<(LabRow, String)>(conn)
+        .select(LabRow::as_select())
+        .first::<LabRow>(conn)
         .optional()?
-        .map(|(row, region_name)| LabHit {
-            row,
-            region_name,
-            distance_km: None,
-            chord2: 0.0,
-        })
+        .map(LabHit::new)
         .ok_or_else(|| DbError::NotFound(format!("no lab with id {id}")))
 }
 
@@ -500,7 +501,7 @@ pub fn list_open_days(
     limit: i64,
     nearby: &Arc<Slot<Nearby>>,
 ) -> DbResult<(Vec<OpenDayHit>, bool)> {
-    let level = super::regions::filter_level(conn, filter.region.as_ref())?;
+    let level = super::regions::filter_level(filter.region.as_ref())?;
     let index = match (order, filter.near) {
         (OpenDayOrder::Distance, Some(near)) => nearby.current(conn)?.zip(Some(near)),
         _ => None,
@@ -711,9 +712,8 @@ pub fn delete(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> DbResult<()> {
 
 /// Every lab with its sessions, for export.
 pub fn all(conn: &mut DbConn) -> DbResult<Vec<(LabHit, Vec<OpenDayRow>)>> {
-    let rows: Vec<(LabRow, String)> = labs::table
-        .inner_join(regions::table)
-        .select((LabRow::as_select(), regions::name))
+    let rows: Vec<LabRow> = labs::table
+        .select(LabRow::as_select())
         .order(labs::id)
         .load(conn)?;
     let sessions: Vec<OpenDayRow> = open_days::table
@@ -729,17 +729,9 @@ pub fn all(conn: &mut DbConn) -> DbResult<Vec<(LabHit, Vec<OpenDayRow>)>> {
     }
     Ok(rows
         .into_iter()
-        .map(|(row, region_name)| {
+        .map(|row| {
             let sessions = by_lab.remove(&row.id).unwrap_or_default();
-            (
-                LabHit {
-                    row,
-                    region_name,
-                    distance_km: None,
-                    chord2: 0.0,
-                },
-                sessions,
-            )
+            (LabHit::new(row), sessions)
         })
         .collect())
 }

@@ -104,7 +104,7 @@ pub fn list(conn: &mut DbConn, filter: &NoticeFilter) -> DbResult<(Vec<NoticeWit
     if rows.is_empty() {
         // An empty page may mean the region filter names no region at all.
         if let Some(region) = &filter.region {
-            super::regions::require_known(conn, "region", region)?;
+            super::regions::require_known("region", region)?;
         }
     }
     Ok((rows, more))

@@ -7,13 +7,12 @@ use std::sync::Arc;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::dsl::{count_star, sql};
 use diesel::expression::BoxableExpression;
-use diesel::helper_types::InnerJoinQuerySource;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Date};
 
 use super::memory::Slot;
 use super::postings::Postings;
-use super::schema::{organic_code_ranges, product_status_changes, products, regions};
+use super::schema::{organic_code_ranges, product_status_changes, products};
 use super::search::{Dialect, Field, PRODUCTS};
 use super::{Backend, DbConn, DbError, DbResult};
 use crate::domain::{Adcode, ProductCategory, ProductStatus, RegionLevel, Scheme, SearchQuery};
@@ -136,7 +135,7 @@ impl ProductHit {
     }
 }
 
-type Source = InnerJoinQuerySource<products::table, regions::table>;
+type Source = products::table;
 type Predicate = Box<dyn BoxableExpression<Source, Backend, SqlType = Bool>>;
 
 const EXPIRABLE: [&str; 2] = ["valid", "suspended"];
@@ -252,21 +251,32 @@ fn group_ranges(rows: Vec<(String, i64, i64)>) -> HashMap<String, Vec<(i64, i64)
     by_certificate
 }
 
-fn hits(conn: &mut DbConn, rows: Vec<(ProductRow, String)>) -> DbResult<Vec<ProductHit>> {
+fn hits(conn: &mut DbConn, rows: Vec<ProductRow>) -> DbResult<Vec<ProductHit>> {
     let numbers: Vec<String> = rows
         .iter()
-        .filter(|(row, _)| row.scheme == Scheme::Organic.as_str())
-        .map(|(row, _)| row.certificate_no.clone())
+        .filter(|row| row.scheme == Scheme::Organic.as_str())
+        .map(|row| row.certificate_no.clone())
         .collect();
     let mut ranges = ranges_of(conn, &numbers)?;
     Ok(rows
         .into_iter()
-        .map(|(row, region_name)| ProductHit {
-            ranges: ranges.remove(&row.certificate_no).unwrap_or_default(),
-            row,
-            region_name,
+        .map(|row| {
+            let ranges = ranges.remove(&row.certificate_no).unwrap_or_default();
+            ProductHit::new(row, ranges)
         })
         .collect())
+}
+
+impl ProductHit {
+    /// A certificate with its ranges; its region's name comes from the
+    /// bundled divisions (`crate::data::divisions`), not a join per row.
+    fn new(row: ProductRow, ranges: Vec<(i64, i64)>) -> Self {
+        Self {
+            region_name: crate::data::divisions().name(&row.region).to_owned(),
+            row,
+            ranges,
+        }
+    }
 }
 
 /// One page of certificates in `order`, after `after`; `more` tells whether
@@ -280,7 +290,7 @@ pub fn list(
     lists: &Arc<Slot<Postings>>,
 ) -> DbResult<(Vec<ProductHit>, bool)> {
     let dialect = Dialect::of(conn);
-    let level = super::regions::filter_level(conn, filter.region.as_ref())?;
+    let level = super::regions::filter_level(filter.region.as_ref())?;
     if let (Some(q), ProductOrder::Relevance) = (&filter.q, order) {
         if let Some(lists) = lists.current(conn)? {
             return search_lists(conn, filter, q, &lists, level, after, limit);
@@ -290,8 +300,7 @@ pub fn list(
         }
     }
     let mut query = products::table
-        .inner_join(regions::table)
-        .select((ProductRow::as_select(), regions::name))
+        .select(ProductRow::as_select())
         .filter(predicate(filter, level, dialect))
         .into_boxed::<Backend>();
     query = match after {
@@ -305,7 +314,7 @@ pub fn list(
         ProductOrder::CertificateNo => query.order(products::certificate_no.asc()),
         ProductOrder::Relevance => query.order(products::search_key.desc()),
     };
-    let rows: Vec<(ProductRow, String)> = query.limit(limit + 1).load(conn)?;
+    let rows: Vec<ProductRow> = query.limit(limit + 1).load(conn)?;
     let mut found = hits(conn, rows)?;
     let more = super::cut_page(&mut found, limit);
     Ok((found, more))
@@ -337,11 +346,10 @@ fn search_lists(
         &matches,
         below,
         limit as usize + 1,
-        |(row, _): &(ProductRow, String)| row.search_key,
+        |row: &ProductRow| row.search_key,
         |keys| {
             Ok(products::table
-                .inner_join(regions::table)
-                .select((ProductRow::as_select(), regions::name))
+                .select(ProductRow::as_select())
                 .filter(predicate(&rest, level, dialect))
                 .filter(PRODUCTS.among(dialect, keys))
                 .load(conn)?)
@@ -378,12 +386,11 @@ fn search_sqlite(
         _ => None,
     };
     let mut batch = (limit + 1) * 4;
-    let mut rows: Vec<(ProductRow, String)> = Vec::new();
+    let mut rows: Vec<ProductRow> = Vec::new();
     loop {
         let wanted = limit + 1 - rows.len() as i64;
-        let found: Vec<(ProductRow, String)> = products::table
-            .inner_join(regions::table)
-            .select((ProductRow::as_select(), regions::name))
+        let found: Vec<ProductRow> = products::table
+            .select(ProductRow::as_select())
             .filter(predicate(&rest, level, Dialect::Sqlite))
             .filter(PRODUCTS.sqlite_batch::<Source>(q, Field::Everything, below, batch))
             .order(products::search_key.desc())
@@ -410,20 +417,19 @@ fn search_sqlite(
 
 /// One certificate, by its normalized number.
 pub fn get(conn: &mut DbConn, certificate_no: &str) -> DbResult<ProductHit> {
-    // One statement: the certificate, its region's name and one row per
-    // organic-code range (one row with none for a certificate without).
+    // One statement: the certificate and one row per organic-code range
+    // (one row with none for a certificate without).
     let query = products::table
-        .inner_join(regions::table)
         .left_join(organic_code_ranges::table)
         .filter(products::certificate_no.eq(certificate_no))
         // Columns, not `as_select()`: that one is typed for one backend.
-        .select((products::all_columns, regions::name, RANGE.nullable()));
+        .select((products::all_columns, RANGE.nullable()));
     let rows: Vec<HitRow> = super::on_backend!(conn, |c| query.load(c))?;
     hit_of(rows).ok_or_else(|| not_found(certificate_no))
 }
 
-/// A certificate's row, its region's name and one of its organic-code ranges.
-type HitRow = (ProductRow, String, Option<(i64, i64)>);
+/// A certificate's row and one of its organic-code ranges.
+type HitRow = (ProductRow, Option<(i64, i64)>);
 
 const RANGE: (
     organic_code_ranges::first_code,
@@ -438,17 +444,13 @@ const RANGE: (
 /// temporary B-tree.
 fn hit_of(rows: Vec<HitRow>) -> Option<ProductHit> {
     let mut rows = rows.into_iter();
-    let (row, region_name, first) = rows.next()?;
+    let (row, first) = rows.next()?;
     let mut ranges: Vec<(i64, i64)> = first
         .into_iter()
-        .chain(rows.filter_map(|(_, _, range)| range))
+        .chain(rows.filter_map(|(_, range)| range))
         .collect();
     ranges.sort_unstable();
-    Some(ProductHit {
-        row,
-        region_name,
-        ranges,
-    })
+    Some(ProductHit::new(row, ranges))
 }
 
 fn not_found(certificate_no: &str) -> DbError {
@@ -507,14 +509,13 @@ pub fn changes_since(
     limit: i64,
 ) -> DbResult<(Vec<ChangeHit>, bool)> {
     let mut query = product_status_changes::table
-        .inner_join(products::table.inner_join(regions::table))
+        .inner_join(products::table)
         .filter(product_status_changes::changed_on.ge(since))
         .select((
             StatusChangeRow::as_select(),
             products::holder_name,
             products::scheme,
             products::region,
-            regions::name,
         ))
         .into_boxed::<Backend>();
     if !to.is_empty() {
@@ -530,7 +531,7 @@ pub fn changes_since(
             ),
         );
     }
-    let rows: Vec<(StatusChangeRow, String, String, String, String)> = query
+    let rows: Vec<(StatusChangeRow, String, String, String)> = query
         .order((
             product_status_changes::changed_on.asc(),
             product_status_changes::id.asc(),
@@ -539,15 +540,13 @@ pub fn changes_since(
         .load(conn)?;
     let mut found: Vec<ChangeHit> = rows
         .into_iter()
-        .map(
-            |(change, holder_name, scheme, region, region_name)| ChangeHit {
-                change,
-                holder_name,
-                scheme,
-                region,
-                region_name,
-            },
-        )
+        .map(|(change, holder_name, scheme, region)| ChangeHit {
+            change,
+            holder_name,
+            scheme,
+            region_name: crate::data::divisions().name(&region).to_owned(),
+            region,
+        })
         .collect();
     let more = super::cut_page(&mut found, limit);
     Ok((found, more))
@@ -573,7 +572,6 @@ pub fn by_organic_code(conn: &mut DbConn, code: i64) -> DbResult<Option<ProductH
             products::table
                 .on(products::certificate_no.eq(held.field(organic_code_ranges::certificate_no))),
         )
-        .inner_join(regions::table.on(regions::adcode.eq(products::region)))
         .left_join(
             organic_code_ranges::table
                 .on(organic_code_ranges::certificate_no.eq(products::certificate_no)),
@@ -584,7 +582,7 @@ pub fn by_organic_code(conn: &mut DbConn, code: i64) -> DbResult<Option<ProductH
                 .eq(floor_of_code),
         )
         .filter(held.field(organic_code_ranges::last_code).ge(code))
-        .select((products::all_columns, regions::name, RANGE.nullable()));
+        .select((products::all_columns, RANGE.nullable()));
     let rows: Vec<HitRow> = super::on_backend!(conn, |c| query.load(c))?;
     Ok(hit_of(rows))
 }
@@ -614,12 +612,8 @@ pub struct FacetCounts {
 /// One grouped query per wanted dimension over the filtered set.
 pub fn facets(conn: &mut DbConn, filter: &ProductFilter, wanted: &[&str]) -> DbResult<FacetCounts> {
     let dialect = Dialect::of(conn);
-    let level = super::regions::filter_level(conn, filter.region.as_ref())?;
-    let base = || {
-        products::table
-            .inner_join(regions::table)
-            .filter(predicate(filter, level, dialect))
-    };
+    let level = super::regions::filter_level(filter.region.as_ref())?;
+    let base = || products::table.filter(predicate(filter, level, dialect));
     let mut counts = FacetCounts::default();
     if wanted.contains(&"scheme") {
         counts.scheme = base()
@@ -689,14 +683,8 @@ pub fn facets(conn: &mut DbConn, filter: &ProductFilter, wanted: &[&str]) -> DbR
             let bucket = super::regions::facet_bucket(level, &province, city.as_deref(), &region);
             *buckets.entry(bucket).or_default() += n;
         }
-        let names: HashMap<String, String> = regions::table
-            .filter(regions::adcode.eq_any(buckets.keys().cloned().collect::<Vec<_>>()))
-            .select((regions::adcode, regions::name))
-            .load::<(String, String)>(conn)?
-            .into_iter()
-            .collect();
         for (code, n) in buckets {
-            let name = names.get(&code).cloned().unwrap_or_default();
+            let name = crate::data::divisions().name(&code).to_owned();
             counts.region.insert((code, name), n);
         }
     }
@@ -916,9 +904,8 @@ pub fn delete(conn: &mut DbConn, certificate_no: &str, at: NaiveDateTime) -> DbR
 
 /// Every certificate, for export, in number order.
 pub fn all(conn: &mut DbConn) -> DbResult<Vec<ProductHit>> {
-    let rows: Vec<(ProductRow, String)> = products::table
-        .inner_join(regions::table)
-        .select((ProductRow::as_select(), regions::name))
+    let rows: Vec<ProductRow> = products::table
+        .select(ProductRow::as_select())
         .order(products::certificate_no)
         .load(conn)?;
     let ranges: Vec<(String, i64, i64)> = organic_code_ranges::table
@@ -928,12 +915,11 @@ pub fn all(conn: &mut DbConn) -> DbResult<Vec<ProductHit>> {
     let mut by_certificate = group_ranges(ranges);
     Ok(rows
         .into_iter()
-        .map(|(row, region_name)| ProductHit {
-            ranges: by_certificate
+        .map(|row| {
+            let ranges = by_certificate
                 .remove(&row.certificate_no)
-                .unwrap_or_default(),
-            row,
-            region_name,
+                .unwrap_or_default();
+            ProductHit::new(row, ranges)
         })
         .collect())
 }

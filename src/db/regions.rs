@@ -51,7 +51,7 @@ pub fn list(conn: &mut DbConn, filter: &RegionFilter) -> DbResult<(Vec<RegionRow
     }
     let mut rows = query.load(conn)?;
     if let (true, Some(parent)) = (rows.is_empty(), &filter.parent) {
-        require_known(conn, "parent", parent)?;
+        require_known("parent", parent)?;
     }
     let more = super::cut_page(&mut rows, filter.limit);
     Ok((rows, more))
@@ -68,31 +68,24 @@ pub fn get(conn: &mut DbConn, adcode: &Adcode) -> DbResult<RegionRow> {
 
 /// A well-formed adcode used as a filter must name a known division: an
 /// unknown one is a client error (400 naming `field`), not an empty list.
-pub fn require_known(conn: &mut DbConn, field: &str, adcode: &Adcode) -> DbResult<()> {
-    let found: i64 = regions::table
-        .filter(regions::adcode.eq(adcode.as_str()))
-        .count()
-        .get_result(conn)?;
-    if found == 0 {
-        return Err(unknown(field, adcode));
+pub fn require_known(field: &str, adcode: &Adcode) -> DbResult<()> {
+    match crate::data::divisions().level(adcode.as_str()) {
+        Some(_) => Ok(()),
+        None => Err(unknown(field, adcode)),
     }
-    Ok(())
 }
 
-/// The level of a `region` filter, read once per request: it picks the one
+/// The level of a `region` filter (from the bundled divisions): it picks the one
 /// indexed column (`province`, `city` or `region`) that the filter compares.
 /// `None` without a filter; an unknown adcode is a 400.
-pub fn filter_level(conn: &mut DbConn, region: Option<&Adcode>) -> DbResult<Option<RegionLevel>> {
+pub fn filter_level(region: Option<&Adcode>) -> DbResult<Option<RegionLevel>> {
     let Some(adcode) = region else {
         return Ok(None);
     };
-    let level: Option<String> = regions::table
-        .find(adcode.as_str())
-        .select(regions::level)
-        .first(conn)
-        .optional()?;
-    let level = level.ok_or_else(|| unknown("region", adcode))?;
-    Ok(Some(level.parse().unwrap_or(RegionLevel::County)))
+    crate::data::divisions()
+        .level(adcode.as_str())
+        .map(Some)
+        .ok_or_else(|| unknown("region", adcode))
 }
 
 /// The adcodes of `code` and every division below it, as an inclusive

@@ -30,6 +30,26 @@ async fn the_full_national_table_is_loaded() {
 }
 
 #[actix_web::test]
+async fn records_name_their_regions_as_the_region_table_does() {
+    // Records take region names and filter levels from the bundled table
+    // in memory, not from the database: every division served by
+    // /regions must read the same there.
+    let (_db, app) = app().await;
+    let (all, _) = walk(&app, "/api/v1/regions?limit=100").await;
+    assert_eq!(all.len(), 3_212);
+    let divisions = ticweek::data::divisions();
+    for region in &all {
+        let adcode = region["adcode"].as_str().unwrap();
+        assert_eq!(divisions.name(adcode), region["name"], "{adcode}");
+        assert_eq!(
+            divisions.level(adcode).map(|l| l.as_str()),
+            region["level"].as_str(),
+            "{adcode}"
+        );
+    }
+}
+
+#[actix_web::test]
 async fn children_of_a_parent_and_name_search() {
     let (_db, app) = app().await;
     let body = get(&app, "/api/v1/regions?parent=360000&limit=100")
