@@ -564,14 +564,14 @@ pub fn list_open_days(
     Ok((hits, more))
 }
 
-/// Sessions by id with their labs, in no order (at most `MAX_ONE_OF`).
+/// Sessions by id with their labs, in no order.
 fn sessions_with_labs(conn: &mut DbConn, ids: &[&str]) -> DbResult<Vec<(OpenDayRow, LabSummary)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     // On the concrete connection (see `db::on_backend!`): columns rather
     // than `as_select()`, which is typed for one backend.
-    Ok(super::on_backend!(conn, |c, DB| open_days::table
+    Ok(super::on_backend!(conn, |c| open_days::table
         .inner_join(labs::table)
         .select((
             open_days::all_columns,
@@ -585,18 +585,18 @@ fn sessions_with_labs(conn: &mut DbConn, ids: &[&str]) -> DbResult<Vec<(OpenDayR
                 labs::precision,
             ),
         ))
-        .filter(super::one_of::<_, DB, _>(open_days::id, ids))
+        .filter(super::one_of(open_days::id, ids))
         .load(c))?)
 }
 
-/// Sessions by id (at most `MAX_ONE_OF`), by id.
+/// Sessions by id, by id.
 fn sessions_by_id(conn: &mut DbConn, ids: &[&str]) -> DbResult<HashMap<String, OpenDayRow>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<OpenDayRow> = super::on_backend!(conn, |c, DB| open_days::table
+    let rows: Vec<OpenDayRow> = super::on_backend!(conn, |c| open_days::table
         .select(open_days::all_columns)
-        .filter(super::one_of::<_, DB, _>(open_days::id, ids))
+        .filter(super::one_of(open_days::id, ids))
         .load(c))?;
     Ok(rows.into_iter().map(|row| (row.id.clone(), row)).collect())
 }

@@ -416,9 +416,8 @@ pub(crate) use chord2;
 /// Through `MultiConnection` every execution first renders the statement's
 /// SQL text (even to collect its binds); on the concrete connection a static
 /// query is found in the statement cache by its type alone. For the hottest
-/// look-ups that was a measurable share of a request.
-/// With `|c, DB|`, `DB` names the concrete backend inside the body, for
-/// expressions boxed per backend (see `one_of`).
+/// look-ups that was a measurable share of a request. Also where a
+/// fragment written per backend (`one_of`) is used.
 macro_rules! on_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
         match $conn {
@@ -426,67 +425,77 @@ macro_rules! on_backend {
             $crate::db::DbConn::Pg($c) => $body,
         }
     };
-    ($conn:expr, |$c:ident, $db:ident| $body:expr) => {
-        match $conn {
-            $crate::db::DbConn::Sqlite($c) => {
-                #[allow(clippy::upper_case_acronyms)]
-                type $db = diesel::sqlite::Sqlite;
-                $body
-            }
-            $crate::db::DbConn::Pg($c) => {
-                #[allow(clippy::upper_case_acronyms)]
-                type $db = diesel::pg::Pg;
-                $body
-            }
-        }
-    };
 }
 pub(crate) use on_backend;
 
-/// `column IN (keys…)` written as `column = ? OR …`, padded with the last
-/// key to the next power of two: diesel never keeps a statement with an
-/// `IN` list in its cache (the list's length varies), and a query prepared
-/// anew for every page cost more than running it. With a few fixed arities
-/// the statement is prepared once per connection and arity. Both backends
-/// plan the chain as index look-ups. At most `MAX_ONE_OF` keys (each term
-/// nests one level deeper in SQLite's expression tree); never empty.
-fn one_of<QS, DB, C>(
-    column: C,
-    keys: &[&str],
-) -> Box<dyn BoxableExpression<QS, DB, SqlType = diesel::sql_types::Bool>>
-where
-    DB: diesel::backend::Backend + 'static,
-    QS: 'static,
-    C: Expression<SqlType = diesel::sql_types::Text> + Copy,
-    diesel::dsl::Eq<C, String>:
-        BoxableExpression<QS, DB, SqlType = diesel::sql_types::Bool> + 'static,
-    diesel::dsl::Or<
-        Box<dyn BoxableExpression<QS, DB, SqlType = diesel::sql_types::Bool>>,
-        diesel::dsl::Eq<C, String>,
-    >: BoxableExpression<QS, DB, SqlType = diesel::sql_types::Bool> + 'static,
-{
-    assert!(
-        !keys.is_empty() && keys.len() <= MAX_ONE_OF,
-        "one_of takes 1 to {MAX_ONE_OF} keys"
-    );
-    let last = keys[keys.len() - 1];
-    let arity = keys.len().next_power_of_two();
-    let mut keys = keys
-        .iter()
-        .copied()
-        .chain(std::iter::repeat(last))
-        .take(arity);
-    let first = keys.next().unwrap_or(last);
-    let mut any: Box<dyn BoxableExpression<QS, DB, SqlType = diesel::sql_types::Bool>> =
-        Box::new(column.eq(first.to_owned()));
-    for key in keys {
-        any = Box::new(any.or(column.eq(key.to_owned())));
+/// `column IN (keys…)` with the keys in one bound parameter, a JSON array
+/// (read by `json_each` on SQLite, `jsonb_array_elements_text` on
+/// PostgreSQL): the statement text is the same for any number of keys, so
+/// it stays in the connection's statement cache (diesel keeps no statement
+/// with an `IN` list, whose length varies), and the keys are data, never
+/// SQL. Both backends plan it as one index look-up per key. (It replaced a
+/// chain of `column = ? OR …` padded to a power of two: 21 keys were 32
+/// look-ups.)
+fn one_of<C>(column: C, keys: &[&str]) -> OneOf<C> {
+    OneOf {
+        column,
+        keys: serde_json::to_string(keys).expect("a list of strings is JSON"),
     }
-    any
 }
 
-/// Most keys `one_of` takes: a page and its look-ahead row, with room.
-const MAX_ONE_OF: usize = 256;
+#[derive(Debug, Clone)]
+struct OneOf<C> {
+    column: C,
+    /// The keys as a JSON array of strings.
+    keys: String,
+}
+
+impl<C> Expression for OneOf<C> {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<C: diesel::AppearsOnTable<QS>, QS> diesel::AppearsOnTable<QS> for OneOf<C> {}
+
+impl<C: diesel::SelectableExpression<QS>, QS> diesel::SelectableExpression<QS> for OneOf<C> {}
+
+impl<C> diesel::expression::ValidGrouping<()> for OneOf<C> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl<C> diesel::query_builder::QueryId for OneOf<C> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<C: diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>>
+    diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for OneOf<C>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        self.column.walk_ast(out.reborrow())?;
+        out.push_sql(" IN (SELECT value FROM json_each(");
+        out.push_bind_param::<diesel::sql_types::Text, _>(&self.keys)?;
+        out.push_sql("))");
+        Ok(())
+    }
+}
+
+impl<C: diesel::query_builder::QueryFragment<diesel::pg::Pg>>
+    diesel::query_builder::QueryFragment<diesel::pg::Pg> for OneOf<C>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        self.column.walk_ast(out.reborrow())?;
+        out.push_sql(" IN (SELECT jsonb_array_elements_text(CAST(");
+        out.push_bind_param::<diesel::sql_types::Text, _>(&self.keys)?;
+        out.push_sql(" AS jsonb)))");
+        Ok(())
+    }
+}
 
 /// The predicate every row satisfies, to AND filters onto: a bound `true`
 /// rather than SQL text, so that the statement stays cacheable.

@@ -87,8 +87,8 @@ fn with_files(conn: &mut DbConn, rows: Vec<PosterRow>) -> DbResult<Vec<PosterHit
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     let mut by_poster: HashMap<String, Vec<FileRow>> = HashMap::new();
     if !ids.is_empty() {
-        let files: Vec<FileRow> = super::on_backend!(conn, |c, DB| poster_files::table
-            .filter(super::one_of::<_, DB, _>(poster_files::poster_id, &ids))
+        let files: Vec<FileRow> = super::on_backend!(conn, |c| poster_files::table
+            .filter(super::one_of(poster_files::poster_id, &ids))
             .select((
                 poster_files::poster_id,
                 poster_files::variant,

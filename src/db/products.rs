@@ -208,12 +208,9 @@ fn ranges_of(
         return Ok(HashMap::new());
     }
     let numbers: Vec<&str> = certificates.iter().map(String::as_str).collect();
-    let rows: Vec<(String, i64, i64)> = super::on_backend!(conn, |c, DB| {
+    let rows: Vec<(String, i64, i64)> = super::on_backend!(conn, |c| {
         organic_code_ranges::table
-            .filter(super::one_of::<_, DB, _>(
-                organic_code_ranges::certificate_no,
-                &numbers,
-            ))
+            .filter(super::one_of(organic_code_ranges::certificate_no, &numbers))
             .order(RANGE_ORDER)
             .select(RANGE_COLUMNS)
             .load(c)
