@@ -228,6 +228,15 @@ const RANGE_COLUMNS: (
     organic_code_ranges::first_code,
     organic_code_ranges::last_code,
 );
+/// A range without its certificate, for rows of one certificate.
+const RANGE: (
+    organic_code_ranges::first_code,
+    organic_code_ranges::last_code,
+) = (
+    organic_code_ranges::first_code,
+    organic_code_ranges::last_code,
+);
+
 const RANGE_ORDER: (
     organic_code_ranges::certificate_no,
     organic_code_ranges::first_code,
@@ -427,14 +436,6 @@ pub fn get(conn: &mut DbConn, certificate_no: &str) -> DbResult<ProductHit> {
 
 /// A certificate's row and one of its organic-code ranges.
 type HitRow = (ProductRow, Option<(i64, i64)>);
-
-const RANGE: (
-    organic_code_ranges::first_code,
-    organic_code_ranges::last_code,
-) = (
-    organic_code_ranges::first_code,
-    organic_code_ranges::last_code,
-);
 
 /// The certificate of `rows` (all of one certificate). Its ranges are
 /// sorted here rather than by the statement, which would sort in a

@@ -69,23 +69,22 @@ pub fn get(conn: &mut DbConn, adcode: &Adcode) -> DbResult<RegionRow> {
 /// A well-formed adcode used as a filter must name a known division: an
 /// unknown one is a client error (400 naming `field`), not an empty list.
 pub fn require_known(field: &str, adcode: &Adcode) -> DbResult<()> {
-    match crate::data::divisions().level(adcode.as_str()) {
-        Some(_) => Ok(()),
-        None => Err(unknown(field, adcode)),
-    }
+    level_of(field, adcode).map(drop)
+}
+
+/// The level of division `adcode`, from the bundled divisions; an unknown
+/// adcode is a client error naming `field`.
+fn level_of(field: &str, adcode: &Adcode) -> DbResult<RegionLevel> {
+    crate::data::divisions()
+        .level(adcode.as_str())
+        .ok_or_else(|| unknown(field, adcode))
 }
 
 /// The level of a `region` filter (from the bundled divisions): it picks the one
 /// indexed column (`province`, `city` or `region`) that the filter compares.
 /// `None` without a filter; an unknown adcode is a 400.
 pub fn filter_level(region: Option<&Adcode>) -> DbResult<Option<RegionLevel>> {
-    let Some(adcode) = region else {
-        return Ok(None);
-    };
-    crate::data::divisions()
-        .level(adcode.as_str())
-        .map(Some)
-        .ok_or_else(|| unknown("region", adcode))
+    region.map(|adcode| level_of("region", adcode)).transpose()
 }
 
 /// The adcodes of `code` and every division below it, as an inclusive
