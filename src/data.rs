@@ -60,43 +60,65 @@ pub fn regions() -> Result<Vec<RegionRow>, String> {
     Ok(rows)
 }
 
-/// Name and level of every bundled division, by adcode.
+/// Every bundled division, in adcode order and by adcode.
 ///
 /// The region table is this table: `prepare` loads it into an empty
-/// database and nothing writes it afterwards. So a read takes a record's
-/// region name and a filter's region level from here, rather than joining
-/// the table on every row or querying it on every request.
+/// database and nothing writes it afterwards. So `/regions` is answered
+/// from here, and a read takes a record's region name and a filter's
+/// region level from here, rather than joining the table on every row or
+/// querying it on every request. (Notice filters still join the stored
+/// table; a test checks it holds exactly these rows.)
 pub struct Divisions {
-    by_code: HashMap<String, (String, RegionLevel)>,
+    rows: Vec<RegionRow>,
+    levels: Vec<RegionLevel>,
+    by_code: HashMap<String, usize>,
 }
 
 impl Divisions {
+    fn new(mut rows: Vec<RegionRow>) -> Self {
+        rows.sort_by(|a, b| a.adcode.cmp(&b.adcode));
+        let levels = (rows.iter())
+            .map(|row| row.level.parse().unwrap_or(RegionLevel::County))
+            .collect();
+        let by_code = (rows.iter().enumerate())
+            .map(|(i, row)| (row.adcode.clone(), i))
+            .collect();
+        Self {
+            rows,
+            levels,
+            by_code,
+        }
+    }
+
+    /// Every division, ordered by adcode.
+    pub fn all(&self) -> &[RegionRow] {
+        &self.rows
+    }
+
+    /// Division `adcode`, if there is one.
+    pub fn get(&self, adcode: &str) -> Option<&RegionRow> {
+        self.by_code.get(adcode).map(|&i| &self.rows[i])
+    }
+
     /// The name of division `adcode`. Every stored record's region is a
     /// division (a foreign key), so only a broken invariant finds none:
     /// the adcode itself is shown then.
     pub fn name<'a>(&'a self, adcode: &'a str) -> &'a str {
-        let found = self.by_code.get(adcode).map(|(name, _)| name.as_str());
+        let found = self.get(adcode).map(|row| row.name.as_str());
         debug_assert!(found.is_some(), "no bundled division {adcode}");
         found.unwrap_or(adcode)
     }
 
     /// The level of division `adcode`; `None` for a code no division has.
     pub fn level(&self, adcode: &str) -> Option<RegionLevel> {
-        self.by_code.get(adcode).map(|&(_, level)| level)
+        self.by_code.get(adcode).map(|&i| self.levels[i])
     }
 }
 
 /// The bundled divisions, parsed once.
 pub fn divisions() -> &'static Divisions {
-    static DIVISIONS: LazyLock<Divisions> = LazyLock::new(|| Divisions {
-        by_code: regions()
-            .expect("the bundled region table is checked by a test")
-            .into_iter()
-            .map(|row| {
-                let level = row.level.parse().unwrap_or(RegionLevel::County);
-                (row.adcode, (row.name, level))
-            })
-            .collect(),
+    static DIVISIONS: LazyLock<Divisions> = LazyLock::new(|| {
+        Divisions::new(regions().expect("the bundled region table is checked by a test"))
     });
     &DIVISIONS
 }

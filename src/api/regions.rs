@@ -6,7 +6,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::paging::{self, Page};
 use super::query::{Checker, CoordQuery, Params};
-use super::{run, AppState};
 use crate::db::regions::{RegionFilter, RegionRow};
 use crate::domain::{Adcode, CoordSys, LatLon, RegionLevel, SearchQuery};
 use crate::error::{ApiError, Problem};
@@ -132,11 +131,10 @@ impl RegionsQuery {
 #[get("/regions")]
 pub async fn list_regions(
     req: HttpRequest,
-    state: web::Data<AppState>,
     Params(query): Params<RegionsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (filter, coord) = query.into_filter()?;
-    let (rows, more) = run(&state, move |conn| crate::db::regions::list(conn, &filter)).await?;
+    let (rows, more) = crate::db::regions::list(&filter)?;
     let next_cursor = more
         .then(|| rows.last().map(|r| paging::encode("regions", &r.adcode)))
         .flatten();
@@ -165,7 +163,6 @@ pub async fn list_regions(
 )]
 #[get("/regions/{adcode}")]
 pub async fn get_region(
-    state: web::Data<AppState>,
     path: web::Path<String>,
     Params(coord): Params<CoordQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -173,6 +170,6 @@ pub async fn get_region(
     let adcode: Adcode = path
         .parse()
         .map_err(|crate::domain::Invalid(msg)| ApiError::invalid("adcode", msg))?;
-    let row = run(&state, move |conn| crate::db::regions::get(conn, &adcode)).await?;
+    let row = crate::db::regions::get(&adcode)?;
     Ok(HttpResponse::Ok().json(Region::new(row, coord)))
 }

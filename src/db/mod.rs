@@ -565,29 +565,6 @@ pub fn ping(conn: &mut DbConn) -> DbResult<()> {
     conn.batch_execute("SELECT 1").map_err(DbError::from)
 }
 
-diesel::define_sql_function! {
-    /// Case folding for search: used on both backends so that `q=vr` finds
-    /// `VR` on PostgreSQL (case-sensitive LIKE) as on SQLite.
-    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
-
-/// The `LIKE` pattern for "contains `needle`", with `\` as escape character:
-/// user input is data, so `%` and `_` match themselves (SQLite has no default
-/// escape character, hence the explicit `ESCAPE`).
-pub(crate) fn contains_pattern(needle: &str) -> String {
-    let needle = needle.to_lowercase();
-    let mut pattern = String::with_capacity(needle.len() + 2);
-    pattern.push('%');
-    for ch in needle.chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(ch);
-    }
-    pattern.push('%');
-    pattern
-}
-
 /// Keyset position after the last item of a page ordered by (year DESC, id).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YearIdKey {

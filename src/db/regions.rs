@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::regions;
-use super::{contains_pattern, lower, Backend, DbConn, DbError, DbResult};
+use super::{DbConn, DbError, DbResult};
 use crate::domain::{Adcode, RegionLevel};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -29,27 +29,28 @@ pub struct RegionFilter {
     pub limit: i64,
 }
 
-/// One page plus whether more rows follow (fetched as `limit + 1`).
-pub fn list(conn: &mut DbConn, filter: &RegionFilter) -> DbResult<(Vec<RegionRow>, bool)> {
-    let mut query = regions::table
-        .select(RegionRow::as_select())
-        .order(regions::adcode)
-        .limit(filter.limit + 1)
-        .into_boxed::<Backend>();
-    if let Some(parent) = &filter.parent {
-        query = query.filter(regions::parent.eq(parent.as_str().to_owned()));
-    }
-    if let Some(level) = filter.level {
-        query = query.filter(regions::level.eq(level.as_str()));
-    }
-    if let Some(q) = &filter.q {
-        // The table is the fixed national list (~3,200 rows), so this scan is bounded.
-        query = query.filter(lower(regions::name).like(contains_pattern(q)).escape('\\'));
-    }
-    if let Some(after) = &filter.after {
-        query = query.filter(regions::adcode.gt(after.clone()));
-    }
-    let mut rows = query.load(conn)?;
+/// One page plus whether more rows follow, from the bundled divisions: the
+/// stored table is the same fixed national list (~3,200 rows), so a page
+/// scans at most that many in memory and runs no statement.
+pub fn list(filter: &RegionFilter) -> DbResult<(Vec<RegionRow>, bool)> {
+    let all = crate::data::divisions().all();
+    let start = (filter.after.as_deref()).map_or(0, |after| {
+        all.partition_point(|r| r.adcode.as_str() <= after)
+    });
+    let needle = filter.q.as_deref().map(str::to_lowercase);
+    let mut rows: Vec<RegionRow> = all[start..]
+        .iter()
+        .filter(|r| {
+            filter
+                .parent
+                .as_ref()
+                .is_none_or(|p| r.parent.as_deref() == Some(p.as_str()))
+                && filter.level.is_none_or(|level| r.level == level.as_str())
+                && (needle.as_deref()).is_none_or(|q| r.name.to_lowercase().contains(q))
+        })
+        .take(usize::try_from(filter.limit).unwrap_or(0) + 1)
+        .cloned()
+        .collect();
     if let (true, Some(parent)) = (rows.is_empty(), &filter.parent) {
         require_known("parent", parent)?;
     }
@@ -57,13 +58,19 @@ pub fn list(conn: &mut DbConn, filter: &RegionFilter) -> DbResult<(Vec<RegionRow
     Ok((rows, more))
 }
 
-pub fn get(conn: &mut DbConn, adcode: &Adcode) -> DbResult<RegionRow> {
-    regions::table
-        .find(adcode.as_str())
-        .select(RegionRow::as_select())
-        .first(conn)
-        .optional()?
+/// Division `adcode`, from the bundled divisions.
+pub fn get(adcode: &Adcode) -> DbResult<RegionRow> {
+    (crate::data::divisions().get(adcode.as_str()).cloned())
         .ok_or_else(|| DbError::NotFound(format!("no region with adcode {adcode}")))
+}
+
+/// The stored region table, in adcode order: notice filters join it, so it
+/// must hold exactly the bundled divisions (a test compares them).
+pub fn stored(conn: &mut DbConn) -> DbResult<Vec<RegionRow>> {
+    Ok(regions::table
+        .select(RegionRow::as_select())
+        .order(regions::adcode)
+        .load(conn)?)
 }
 
 /// A well-formed adcode used as a filter must name a known division: an

@@ -30,21 +30,28 @@ async fn the_full_national_table_is_loaded() {
 }
 
 #[actix_web::test]
-async fn records_name_their_regions_as_the_region_table_does() {
-    // Records take region names and filter levels from the bundled table
-    // in memory, not from the database: every division served by
-    // /regions must read the same there.
-    let (_db, app) = app().await;
-    let (all, _) = walk(&app, "/api/v1/regions?limit=100").await;
-    assert_eq!(all.len(), 3_212);
+async fn the_stored_region_table_is_the_bundled_one_that_regions_serves() {
+    // /regions, record region names and filter levels read the bundled
+    // divisions in memory; notice filters join the stored table. Both must
+    // be the same divisions, named and placed the same.
+    let (db, app) = app().await;
+    let (served, _) = walk(&app, "/api/v1/regions?limit=100").await;
+    let stored = ticweek::db::regions::stored(&mut db.connect()).unwrap();
+    assert_eq!(served.len(), 3_212);
+    assert_eq!(stored.len(), served.len());
     let divisions = ticweek::data::divisions();
-    for region in &all {
-        let adcode = region["adcode"].as_str().unwrap();
-        assert_eq!(divisions.name(adcode), region["name"], "{adcode}");
+    for (row, region) in stored.iter().zip(&served) {
+        let adcode = row.adcode.as_str();
+        assert_eq!(region["adcode"], adcode);
+        assert_eq!(region["name"], row.name, "{adcode}");
+        assert_eq!(region["level"], row.level, "{adcode}");
+        assert_eq!(region["parent"].as_str(), row.parent.as_deref(), "{adcode}");
+        assert_eq!(region["lat"].as_f64(), Some(row.lat), "{adcode}");
+        assert_eq!(region["lon"].as_f64(), Some(row.lon), "{adcode}");
+        assert_eq!(divisions.name(adcode), row.name, "{adcode}");
         assert_eq!(
             divisions.level(adcode).map(|l| l.as_str()),
-            region["level"].as_str(),
-            "{adcode}"
+            Some(row.level.as_str())
         );
     }
 }
