@@ -560,6 +560,17 @@ pub fn revert_all(conn: &mut DbConn) -> DbResult<usize> {
     Ok(reverted.len())
 }
 
+/// Reverts the last applied migration and gives its version (used to prove a
+/// migration's down.sql and up.sql keep the data).
+pub fn revert_last(conn: &mut DbConn) -> DbResult<String> {
+    let reverted = match conn {
+        DbConn::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS),
+        DbConn::Pg(c) => c.revert_last_migration(POSTGRES_MIGRATIONS),
+    }
+    .map_err(migration_error)?;
+    Ok(reverted.to_string())
+}
+
 /// `SELECT 1` on a pooled connection: the readiness probe.
 pub fn ping(conn: &mut DbConn) -> DbResult<()> {
     conn.batch_execute("SELECT 1").map_err(DbError::from)

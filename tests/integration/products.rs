@@ -487,6 +487,42 @@ async fn a_certificate_with_several_code_ranges_answers_for_each_and_not_between
 }
 
 #[actix_web::test]
+async fn code_ranges_survive_the_migration_that_rebuilt_their_table() {
+    // The range table was rebuilt on its first code by migration 000009
+    // (organic_code_ranges_by_first_code): taken
+    // down and up again over imported ranges, every range still answers.
+    let (test_db, pool) = TestDb::bundled();
+    let mut conn = test_db.connect();
+    let report = ticweek::import::run(&mut conn, &fixture().to_string(), false).unwrap();
+    assert!(report.errors.is_empty(), "{report}");
+    let mut reverted = 0;
+    while ticweek::db::revert_last(&mut conn).unwrap() != "20261122000009" {
+        reverted += 1;
+    }
+    let applied = ticweek::db::migrate(&mut conn).unwrap();
+    assert_eq!(applied.len(), reverted + 1);
+    let state = ticweek::AppState::new(pool).with_read_cache(0);
+    let app = actix_web::test::init_service(ticweek::app(state)).await;
+    let look_up = get(&app, "/api/v1/products/T-ORG-001").await.json();
+    assert_eq!(
+        look_up["organic_codes"],
+        json!([{"first": code(0), "last": code(9_999)}])
+    );
+    for (serial, number) in [
+        (0, "T-ORG-001"),
+        (9_999, "T-ORG-001"),
+        (10_000, "T-ORG-002"),
+    ] {
+        let reply = get(&app, &format!("/api/v1/organic-codes/{}", code(serial))).await;
+        assert_eq!(reply.status, 200, "{serial}");
+        assert_eq!(reply.json()["certificate"]["certificate_no"], number);
+    }
+    get(&app, &format!("/api/v1/organic-codes/{}", code(10_500)))
+        .await
+        .assert_problem(404);
+}
+
+#[actix_web::test]
 async fn csv_and_json_exports_import_back_unchanged() {
     let (db, app) = app_with_products().await;
     let csv = get(&app, "/api/v1/products.csv?limit=1000").await;

@@ -1,0 +1,2 @@
+DROP INDEX organic_code_ranges_certificate;
+CREATE INDEX organic_code_ranges_certificate ON organic_code_ranges (certificate_no);
