@@ -9,6 +9,7 @@ use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
+use super::dates::Stamp;
 use super::memory::Slot;
 use super::postings::Postings;
 use super::schema::{campaigns, events, regions};
@@ -29,7 +30,9 @@ pub struct EventRow {
     pub description: String,
     /// JSON array of activity names.
     pub activities: String,
+    #[diesel(deserialize_as = Stamp)]
     pub starts_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub ends_at: NaiveDateTime,
     pub period_text: Option<String>,
     pub venue_name: Option<String>,
@@ -53,6 +56,7 @@ pub struct EventRow {
     pub attendance: String,
     pub status: String,
     pub source: String,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 

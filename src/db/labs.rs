@@ -9,6 +9,7 @@ use diesel::helper_types::InnerJoinQuerySource;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Double};
 
+use super::dates::Stamp;
 use super::memory::Slot;
 use super::nearby::Nearby;
 use super::schema::{labs, open_days};
@@ -45,6 +46,7 @@ pub struct LabRow {
     /// Search order key; assigned by `upsert`.
     pub search_key: i64,
     pub source: String,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 
@@ -54,7 +56,9 @@ pub struct OpenDayRow {
     pub id: String,
     pub lab_id: String,
     pub event_id: Option<String>,
+    #[diesel(deserialize_as = Stamp)]
     pub starts_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub ends_at: NaiveDateTime,
     pub period_text: Option<String>,
     pub description: Option<String>,
@@ -69,6 +73,7 @@ pub struct OpenDayRow {
     pub bookable: bool,
     pub online_url: Option<String>,
     pub status: String,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 

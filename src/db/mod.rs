@@ -4,6 +4,7 @@
 pub mod access;
 pub mod campaigns;
 pub mod changes;
+pub mod dates;
 pub mod events;
 pub mod import;
 pub mod labs;

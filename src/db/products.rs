@@ -10,6 +10,7 @@ use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Date};
 
+use super::dates::{Day, Stamp};
 use super::memory::Slot;
 use super::postings::Postings;
 use super::schema::{organic_code_ranges, product_status_changes, products};
@@ -39,13 +40,16 @@ pub struct ProductRow {
     /// The certifier's code in organic codes.
     pub certifier_code: String,
     pub standard: String,
+    #[diesel(deserialize_as = Day)]
     pub issued_on: NaiveDate,
+    #[diesel(deserialize_as = Day)]
     pub expires_on: NaiveDate,
     /// As the registry records it (never `expired`).
     pub status: String,
     /// Search order key; assigned by `upsert`.
     pub search_key: i64,
     pub source: String,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 
