@@ -185,6 +185,17 @@ async fn cors_is_open_for_reads_without_credentials() {
         .contains("GET"));
 }
 
+/// A gzip body as a client decodes it (header, deflate, CRC and length
+/// checked by the decoder).
+fn gunzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .read_to_end(&mut plain)
+        .expect("a valid gzip stream");
+    plain
+}
+
 #[actix_web::test]
 async fn responses_are_gzipped_when_asked() {
     let (_db, app) = app().await;
@@ -199,6 +210,19 @@ async fn responses_are_gzipped_when_asked() {
     .await;
     assert_eq!(gzipped.header("content-encoding"), Some("gzip"));
     assert!(gzipped.body.len() < plain.body.len() / 2);
+    assert_eq!(gunzip(&gzipped.body), plain.body);
+    // The next body (compressed with the same reused state) is whole too.
+    let next_plain = get(&app, "/api/v1/regions?level=county&limit=100").await;
+    let next = send(
+        &app,
+        TestRequest::get()
+            .uri("/api/v1/regions?level=county&limit=100")
+            .insert_header((header::ACCEPT_ENCODING, "gzip"))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(next.header("content-encoding"), Some("gzip"));
+    assert_eq!(gunzip(&next.body), next_plain.body);
     // Different bytes, different strong validator.
     assert_ne!(gzipped.header("etag"), plain.header("etag"));
     // Both say they vary, so a shared cache never hands gzip to a client
