@@ -43,6 +43,7 @@ pub struct Campaign {
     /// Where this record comes from.
     pub source: String,
     /// Last change of this record, Asia/Shanghai.
+    #[serde(serialize_with = "crate::domain::rfc3339")]
     pub updated_at: DateTime<FixedOffset>,
 }
 

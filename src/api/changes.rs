@@ -24,6 +24,7 @@ pub struct Change {
     #[schema(value_type = ChangeAction)]
     pub action: String,
     /// When, Asia/Shanghai.
+    #[serde(serialize_with = "crate::domain::rfc3339")]
     pub changed_at: DateTime<FixedOffset>,
 }
 

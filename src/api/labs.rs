@@ -40,8 +40,10 @@ pub struct Session {
     /// The event this session is announced as, if any.
     pub event_id: Option<String>,
     /// Start, Asia/Shanghai. For a session the notice places only in a window, the window's start.
+    #[serde(serialize_with = "crate::domain::rfc3339")]
     pub starts_at: DateTime<FixedOffset>,
     /// End (exclusive), Asia/Shanghai.
+    #[serde(serialize_with = "crate::domain::rfc3339")]
     pub ends_at: DateTime<FixedOffset>,
     /// The notice's own wording when it gives a window, not exact times.
     pub period_text: Option<String>,
@@ -62,6 +64,7 @@ pub struct Session {
     /// Whether it takes place as planned.
     pub status: EventStatus,
     /// Last change, Asia/Shanghai.
+    #[serde(serialize_with = "crate::domain::rfc3339")]
     pub updated_at: DateTime<FixedOffset>,
 }
 
@@ -169,6 +172,7 @@ pub struct Lab {
     /// The notice or import this record comes from.
     pub source: String,
     /// Last change, Asia/Shanghai.
+    #[serde(serialize_with = "crate::domain::rfc3339")]
     pub updated_at: DateTime<FixedOffset>,
     /// Distance from `near`, in km (only with `near`).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -70,6 +70,7 @@ pub struct Notice {
     /// Where this record comes from (the notice or import it was transcribed from).
     pub source: String,
     /// Last change of this record, Asia/Shanghai.
+    #[serde(serialize_with = "crate::domain::rfc3339")]
     pub updated_at: DateTime<FixedOffset>,
 }
 

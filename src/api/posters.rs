@@ -70,6 +70,7 @@ pub struct Poster {
     pub region: Option<String>,
     pub files: Vec<PosterFile>,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "crate::domain::rfc3339")]
     pub updated_at: DateTime<FixedOffset>,
 }
 

@@ -99,6 +99,7 @@ pub struct Product {
     /// Where the record comes from.
     pub source: String,
     /// Last change, Asia/Shanghai.
+    #[serde(serialize_with = "crate::domain::rfc3339")]
     pub updated_at: DateTime<FixedOffset>,
 }
 

@@ -111,7 +111,7 @@ pub use product::{
     OrganicCodeLayout, ProductCategory, ProductStatus, Scheme,
 };
 pub use search::{index_tokens, SearchQuery};
-pub use time::{parse_date, to_shanghai, today_in_shanghai, SHANGHAI};
+pub use time::{parse_date, rfc3339, to_shanghai, today_in_shanghai, SHANGHAI};
 
 /// Lower-case hex of `bytes` (digests, random ids).
 pub fn hex(bytes: &[u8]) -> String {

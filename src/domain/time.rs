@@ -14,6 +14,19 @@ pub fn to_shanghai(utc: NaiveDateTime) -> DateTime<FixedOffset> {
     Utc.from_utc_datetime(&utc).with_timezone(&SHANGHAI)
 }
 
+/// Serializes a time exactly as chrono's `Serialize` does (RFC 3339, as many
+/// fraction digits as needed, the offset as `+08:00`), for fields marked
+/// `#[serde(serialize_with = "crate::domain::rfc3339")]`. chrono
+/// hands serde_json its `Display`, which serde_json then escapes one
+/// character at a time: 6.6 % of a nearby page (60 times per page) against
+/// one string here.
+pub fn rfc3339<S: serde::Serializer>(
+    time: &DateTime<FixedOffset>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
 /// Today's calendar date in Asia/Shanghai.
 pub fn today_in_shanghai() -> NaiveDate {
     Utc::now().with_timezone(&SHANGHAI).date_naive()
@@ -35,4 +48,38 @@ pub fn parse_date(raw: &str) -> Result<NaiveDate, Invalid> {
     }
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .map_err(|_| Invalid(format!("is not a calendar date: {raw:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Serialize)]
+    struct Both {
+        #[serde(serialize_with = "rfc3339")]
+        ours: DateTime<FixedOffset>,
+        chronos: DateTime<FixedOffset>,
+    }
+
+    /// The wire format does not change: what chrono would have written.
+    #[test]
+    fn times_serialize_as_chrono_serializes_them() {
+        let base = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        for nanos in [0, 500_000_000, 725_548_000, 725_548_123, 1_000, 1] {
+            let time = to_shanghai(base.and_hms_nano_opt(19, 5, 9, nanos).unwrap());
+            let json = serde_json::to_value(Both {
+                ours: time,
+                chronos: time,
+            })
+            .unwrap();
+            assert_eq!(json["ours"], json["chronos"], "{nanos}");
+        }
+        let noon = to_shanghai(base.and_hms_opt(4, 0, 0).unwrap());
+        let json = serde_json::to_value(Both {
+            ours: noon,
+            chronos: noon,
+        })
+        .unwrap();
+        assert_eq!(json["ours"], "2026-11-22T12:00:00+08:00");
+    }
 }

@@ -55,8 +55,10 @@ pub struct Event {
     /// What participants can do.
     pub activities: Vec<Activity>,
     /// Start, Asia/Shanghai. For an event the notice places only in a window, the window's start.
+    #[serde(serialize_with = "crate::domain::rfc3339")]
     pub starts_at: DateTime<FixedOffset>,
     /// End (exclusive), Asia/Shanghai.
+    #[serde(serialize_with = "crate::domain::rfc3339")]
     pub ends_at: DateTime<FixedOffset>,
     /// The notice's own wording when it gives a window, not exact times.
     pub period_text: Option<String>,
@@ -75,6 +77,7 @@ pub struct Event {
     /// The notice or import this record comes from.
     pub source: String,
     /// Last change, Asia/Shanghai.
+    #[serde(serialize_with = "crate::domain::rfc3339")]
     pub updated_at: DateTime<FixedOffset>,
     /// Distance from `near`, in km (only with `near`).
     #[serde(skip_serializing_if = "Option::is_none")]
