@@ -13,7 +13,7 @@
 //! never used stale, and both paths must answer alike (the tests run both).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use super::nearby::Nearby;
 use super::postings::Postings;
@@ -120,6 +120,12 @@ impl<T: Snapshot> Slot<T> {
     }
 
     fn rebuild(&self) {
+        // One rebuild at a time, across every index: a build holds its
+        // transient rows until it is done, and a write makes every index
+        // stale at once, so concurrent rebuilds stacked them (after one
+        // write, the peak RSS rose 31-34 MiB above the resident set).
+        static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let built = self
             .pool
             .get()
