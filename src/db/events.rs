@@ -435,12 +435,12 @@ fn require_campaign(conn: &mut DbConn, filter: &EventFilter) -> DbResult<()> {
 }
 
 pub fn get(conn: &mut DbConn, id: &str) -> DbResult<EventHit> {
-    let row = base()
+    base()
         .filter(events::id.eq(id))
         .first::<EventRow>(conn)
         .optional()?
-        .ok_or_else(|| DbError::NotFound(format!("no event with id {id:?}")))?;
-    Ok(hits(vec![row], 0).remove(0))
+        .map(|row| EventHit::new(row, 0, 0.0))
+        .ok_or_else(|| DbError::NotFound(format!("no event with id {id:?}")))
 }
 
 /// Counts of the filtered set by kind, region bucket, status and year, from one

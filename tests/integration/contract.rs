@@ -1,10 +1,13 @@
 //! The HTTP contract every endpoint shares: problem bodies, strict
 //! parameters, 405 with Allow, ETag/304, CORS and compression.
 
+use actix_http::Request;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{header, StatusCode};
 use actix_web::test::TestRequest;
 
-use crate::common::{app, get, send};
+use crate::common::{app, get, send, Reply};
 
 #[actix_web::test]
 async fn limit_outside_1_to_100_is_400() {
@@ -196,31 +199,30 @@ fn gunzip(body: &[u8]) -> Vec<u8> {
     plain
 }
 
+/// GET `uri` with `Accept-Encoding: accept`.
+async fn get_encoded<S, B>(app: &S, uri: &str, accept: &str) -> Reply
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let request = TestRequest::get()
+        .uri(uri)
+        .insert_header((header::ACCEPT_ENCODING, accept))
+        .to_request();
+    send(app, request).await
+}
+
 #[actix_web::test]
 async fn responses_are_gzipped_when_asked() {
     let (_db, app) = app().await;
     let plain = get(&app, "/api/v1/regions?limit=100").await;
-    let gzipped = send(
-        &app,
-        TestRequest::get()
-            .uri("/api/v1/regions?limit=100")
-            .insert_header((header::ACCEPT_ENCODING, "gzip"))
-            .to_request(),
-    )
-    .await;
+    let gzipped = get_encoded(&app, "/api/v1/regions?limit=100", "gzip").await;
     assert_eq!(gzipped.header("content-encoding"), Some("gzip"));
     assert!(gzipped.body.len() < plain.body.len() / 2);
     assert_eq!(gunzip(&gzipped.body), plain.body);
     // The next body (compressed with the same reused state) is whole too.
     let next_plain = get(&app, "/api/v1/regions?level=county&limit=100").await;
-    let next = send(
-        &app,
-        TestRequest::get()
-            .uri("/api/v1/regions?level=county&limit=100")
-            .insert_header((header::ACCEPT_ENCODING, "gzip"))
-            .to_request(),
-    )
-    .await;
+    let next = get_encoded(&app, "/api/v1/regions?level=county&limit=100", "gzip").await;
     assert_eq!(next.header("content-encoding"), Some("gzip"));
     assert_eq!(gunzip(&next.body), next_plain.body);
     // Different bytes, different strong validator.
@@ -233,14 +235,7 @@ async fn responses_are_gzipped_when_asked() {
         assert!(vary.contains("accept-encoding"), "Vary: {vary}");
     }
     // A client that refuses gzip (q=0) gets identity.
-    let refused = send(
-        &app,
-        TestRequest::get()
-            .uri("/api/v1/regions?limit=100")
-            .insert_header((header::ACCEPT_ENCODING, "gzip;q=0, identity"))
-            .to_request(),
-    )
-    .await;
+    let refused = get_encoded(&app, "/api/v1/regions?limit=100", "gzip;q=0, identity").await;
     assert_eq!(refused.header("content-encoding"), None);
     assert_eq!(refused.body, plain.body);
 }
