@@ -500,6 +500,7 @@ pub fn facets(conn: &mut DbConn, filter: &EventFilter) -> DbResult<FacetCounts> 
 /// Keeps the event's `search_key` while its start is unchanged, else takes
 /// the first free key at or after the start's microsecond.
 pub fn upsert(conn: &mut DbConn, event: &EventRow) -> DbResult<()> {
+    super::touch(super::Indexed::Events);
     let existing: Option<(i64, NaiveDateTime)> = events::table
         .find(&event.id)
         .select((events::search_key, events::starts_at))
@@ -542,6 +543,7 @@ fn free_search_key(conn: &mut DbConn, starts_at: NaiveDateTime) -> DbResult<i64>
 
 /// Deletes an event (its search entry goes with it) and logs the deletion.
 pub fn delete(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> DbResult<()> {
+    super::touch(super::Indexed::Events);
     super::exclusive_transaction(conn, |conn| {
         let key: i64 = events::table
             .find(id)

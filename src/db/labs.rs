@@ -637,6 +637,7 @@ fn require_lab(conn: &mut DbConn, id: &str) -> DbResult<()> {
 /// Creates or replaces a lab and its whole set of sessions (sessions not in
 /// `sessions` are removed), indexes it for search and logs the change.
 pub fn upsert(conn: &mut DbConn, lab: &LabRow, sessions: &[OpenDayRow]) -> DbResult<()> {
+    super::touch(super::Indexed::Labs);
     let existing: Option<i64> = labs::table
         .find(&lab.id)
         .select(labs::search_key)
@@ -701,6 +702,7 @@ pub fn upsert(conn: &mut DbConn, lab: &LabRow, sessions: &[OpenDayRow]) -> DbRes
 
 /// Deletes a lab with its sessions and search entry, and logs the deletion.
 pub fn delete(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> DbResult<()> {
+    super::touch(super::Indexed::Labs);
     super::exclusive_transaction(conn, |conn| {
         let key: i64 = labs::table
             .find(id)

@@ -6,11 +6,13 @@
 //! make a page; the records themselves are still read from the database, by
 //! key, so every field shown is current.
 //!
-//! Each index is labelled with the data version read before it was built.
-//! A request uses it only while the database's data version is that label:
-//! after any write, by this process or another, requests fall back to the
-//! SQL path until a rebuild for the new version is in place. So an index is
-//! never used stale, and both paths must answer alike (the tests run both).
+//! Each index is labelled with the version of its records (`Indexed`) read
+//! before it was built. A request uses it only while the database's version
+//! of those records is that label: after a write that changed them, by this
+//! process or another, requests fall back to the SQL path until a rebuild
+//! for the new version is in place. So an index is never used stale, and
+//! both paths must answer alike (the tests run both). Writes of anything
+//! else (a poster, a token, a campaign) leave every index in place.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -25,9 +27,32 @@ use super::{DbConn, DbPool, DbResult};
 /// ones in the background while requests use the SQL path.
 const REBUILD_INLINE_MAX: usize = 1_000;
 
+/// The kinds of records in-memory indexes are built from. Each has its own
+/// version counter in the database (`data_version.events_version`, …),
+/// bumped by every committed write that changed such records (`db::touch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Indexed {
+    /// Events (their search entries).
+    Events,
+    /// Labs and their open-day sessions.
+    Labs,
+    /// Certificates (their search entries).
+    Products,
+}
+
+impl Indexed {
+    pub(super) fn bit(self) -> u8 {
+        match self {
+            Self::Events => 1,
+            Self::Labs => 2,
+            Self::Products => 4,
+        }
+    }
+}
+
 /// What an index reports about itself.
 pub trait Snapshot: Send + Sync + 'static {
-    /// The data version it was built from.
+    /// The version of its records it was built from.
     fn version(&self) -> i64;
     /// How many records it covers.
     fn records(&self) -> usize;
@@ -40,6 +65,8 @@ type Builder<T> = Box<dyn Fn(&mut DbConn, i64) -> DbResult<T> + Send + Sync>;
 /// The current index of one kind, and its rebuilding.
 pub struct Slot<T> {
     name: &'static str,
+    /// What the index is built from.
+    records: Indexed,
     /// Builds the index of the data at a version (read just before).
     build: Builder<T>,
     /// Where background rebuilds get their connection.
@@ -54,9 +81,16 @@ pub struct Slot<T> {
 }
 
 impl<T: Snapshot> Slot<T> {
-    fn new(name: &'static str, pool: &DbPool, enabled: bool, build: Builder<T>) -> Self {
+    fn new(
+        name: &'static str,
+        records: Indexed,
+        pool: &DbPool,
+        enabled: bool,
+        build: Builder<T>,
+    ) -> Self {
         Self {
             name,
+            records,
             build,
             enabled,
             pool: pool.clone(),
@@ -66,7 +100,8 @@ impl<T: Snapshot> Slot<T> {
         }
     }
 
-    /// The index if it is that of the database's current data version.
+    /// The index if it is that of the database's current version of its
+    /// records.
     /// Otherwise `None`, and a rebuild: on this connection when the index is
     /// small, else in the background on a pooled connection (one rebuild at
     /// a time), so that this request is answered by SQL and a later one by
@@ -75,7 +110,7 @@ impl<T: Snapshot> Slot<T> {
         if !self.enabled {
             return Ok(None);
         }
-        let version = super::data_version(conn)?;
+        let version = super::index_version(conn, self.records)?;
         let held = self
             .current
             .read()
@@ -149,11 +184,11 @@ impl<T: Snapshot> Slot<T> {
         // The version first: a write landing during the read makes the
         // index newer than its label, never older, and the next request
         // rebuilds it.
-        let version = super::data_version(conn)?;
+        let version = super::index_version(conn, self.records)?;
         let started = std::time::Instant::now();
         let index = (self.build)(conn, version)?;
         log::info!(
-            "{}: {} records, {} KiB, at data version {version} in {:?}",
+            "{}: {} records, {} KiB, at version {version} of its records in {:?}",
             self.name,
             index.records(),
             index.bytes() / 1024,
@@ -195,18 +230,21 @@ impl Indexes {
         Self {
             events: Arc::new(Slot::new(
                 "search lists of events",
+                Indexed::Events,
                 pool,
                 enabled,
                 posting_lists(super::search::EVENTS),
             )),
             products: Arc::new(Slot::new(
                 "search lists of products",
+                Indexed::Products,
                 pool,
                 enabled,
                 posting_lists(super::search::PRODUCTS),
             )),
             open_days: Arc::new(Slot::new(
                 "nearby index of open days",
+                Indexed::Labs,
                 pool,
                 enabled,
                 Box::new(Nearby::build),

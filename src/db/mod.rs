@@ -27,6 +27,8 @@ use diesel::r2d2::Pool;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+pub use memory::Indexed;
+
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
@@ -300,7 +302,9 @@ pub fn connect(url: &DatabaseUrl) -> DbResult<DbConn> {
 /// against one empty database migrate and load it once, one after another.
 /// Every write goes through here: it bumps the shared data version inside
 /// the transaction, and this process's write count once it has committed, so
-/// that no cached representation outlives the data it was made from.
+/// that no cached representation outlives the data it was made from. It
+/// also bumps the version of each kind of record an in-memory index is
+/// built from that `work` wrote (see `touch`), and only those.
 pub fn exclusive_transaction<T>(
     conn: &mut DbConn,
     work: impl FnOnce(&mut DbConn) -> DbResult<T>,
@@ -321,6 +325,9 @@ pub fn exclusive_transaction<T>(
             .set(schema::data_version::version.eq(schema::data_version::version + 1))
             .execute(conn)
     };
+    // What an enclosing transaction on this thread wrote so far is its own
+    // to bump; this one starts from nothing and leaves it as it was.
+    let enclosing = TOUCHED.replace(0);
     let result = conn.transaction::<_, DbError, _>(|conn| {
         if let DbConn::Pg(pg) = conn {
             pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({SETUP_LOCK})"))?;
@@ -332,10 +339,43 @@ pub fn exclusive_transaction<T>(
         if !write_first {
             bump(conn)?;
         }
+        bump_indexed(conn, TOUCHED.get())?;
         Ok(result)
-    })?;
+    });
+    TOUCHED.set(enclosing);
+    let result = result?;
     LOCAL_WRITES.fetch_add(1, Ordering::Release);
     Ok(result)
+}
+
+thread_local! {
+    /// The kinds of indexed records written by the write transaction
+    /// running on this thread (`Indexed::bit`s).
+    static TOUCHED: std::cell::Cell<u8> = const { std::cell::Cell::new(0) };
+}
+
+/// Notes that the write transaction running on this thread changes records
+/// an in-memory index is built from: it bumps their version when it commits.
+/// Called by every function that writes such records (events, labs and
+/// their sessions, certificates), where it cannot be forgotten by a caller.
+pub(crate) fn touch(records: Indexed) {
+    TOUCHED.with(|touched| touched.set(touched.get() | records.bit()));
+}
+
+fn bump_indexed(conn: &mut DbConn, touched: u8) -> DbResult<()> {
+    use schema::data_version::dsl::*;
+    if touched == 0 {
+        return Ok(());
+    }
+    let by = |records: Indexed| i64::from(touched & records.bit() != 0);
+    diesel::update(data_version)
+        .set((
+            events_version.eq(events_version + by(Indexed::Events)),
+            labs_version.eq(labs_version + by(Indexed::Labs)),
+            products_version.eq(products_version + by(Indexed::Products)),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Tables whose statistics an import changes.
@@ -428,6 +468,17 @@ macro_rules! on_backend {
     };
 }
 pub(crate) use on_backend;
+
+/// The version of the records an in-memory index is built from, bumped by
+/// every committed write that changed them (of any process).
+pub fn index_version(conn: &mut DbConn, records: Indexed) -> DbResult<i64> {
+    use schema::data_version::dsl::*;
+    Ok(on_backend!(conn, |c| match records {
+        Indexed::Events => data_version.select(events_version).first(c),
+        Indexed::Labs => data_version.select(labs_version).first(c),
+        Indexed::Products => data_version.select(products_version).first(c),
+    })?)
+}
 
 /// `column IN (keys…)` with the keys in one bound parameter, a JSON array
 /// (read by `json_each` on SQLite, `jsonb_array_elements_text` on

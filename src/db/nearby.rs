@@ -30,7 +30,7 @@ use crate::domain::{BoundingBox, LatLon, RadiusKm, RegionLevel};
 /// 3 × 4 cells at Chinese latitudes.
 const CELL_DEGREES: f64 = 0.25;
 
-/// Labs and the filter columns of their sessions at one data version.
+/// Labs and the filter columns of their sessions at one version of the labs (`Indexed::Labs`).
 pub struct Nearby {
     version: i64,
     labs: Vec<Lab>,

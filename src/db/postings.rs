@@ -23,7 +23,7 @@ use super::search::Field;
 use super::DbResult;
 use crate::domain::SearchQuery;
 
-/// The posting lists of one text index at one data version.
+/// The posting lists of one text index at one version of its records.
 pub struct Postings {
     version: i64,
     /// Search keys, highest (newest) first: a bitmap's ordinals index this.

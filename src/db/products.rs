@@ -740,6 +740,9 @@ pub fn upsert_many(
     now: NaiveDateTime,
     mut progress: impl FnMut(usize),
 ) -> DbResult<()> {
+    if !writes.is_empty() {
+        super::touch(super::Indexed::Products);
+    }
     let mut next_key: i64 = products::table
         .select(diesel::dsl::max(products::search_key))
         .first::<Option<i64>>(conn)?
@@ -881,6 +884,7 @@ fn record_status(
 
 /// Deletes a certificate with its ranges, history and search entry.
 pub fn delete(conn: &mut DbConn, certificate_no: &str, at: NaiveDateTime) -> DbResult<()> {
+    super::touch(super::Indexed::Products);
     super::exclusive_transaction(conn, |conn| {
         let key: i64 = products::table
             .find(certificate_no)

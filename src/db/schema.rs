@@ -227,6 +227,9 @@ diesel::table! {
     data_version (id) {
         id -> Integer,
         version -> BigInt,
+        events_version -> BigInt,
+        labs_version -> BigInt,
+        products_version -> BigInt,
     }
 }
 

@@ -39,7 +39,7 @@ fn yy() -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn certificate(
+pub(crate) fn certificate(
     number: &str,
     kind: &str,
     products: Value,
