@@ -543,8 +543,8 @@ fn free_search_key(conn: &mut DbConn, starts_at: NaiveDateTime) -> DbResult<i64>
 
 /// Deletes an event (its search entry goes with it) and logs the deletion.
 pub fn delete(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> DbResult<()> {
-    super::touch(super::Indexed::Events);
     super::exclusive_transaction(conn, |conn| {
+        super::touch(super::Indexed::Events);
         let key: i64 = events::table
             .find(id)
             .select(events::search_key)

@@ -702,8 +702,8 @@ pub fn upsert(conn: &mut DbConn, lab: &LabRow, sessions: &[OpenDayRow]) -> DbRes
 
 /// Deletes a lab with its sessions and search entry, and logs the deletion.
 pub fn delete(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> DbResult<()> {
-    super::touch(super::Indexed::Labs);
     super::exclusive_transaction(conn, |conn| {
+        super::touch(super::Indexed::Labs);
         let key: i64 = labs::table
             .find(id)
             .select(labs::search_key)

@@ -327,7 +327,7 @@ pub fn exclusive_transaction<T>(
     };
     // What an enclosing transaction on this thread wrote so far is its own
     // to bump; this one starts from nothing and leaves it as it was.
-    let enclosing = TOUCHED.replace(0);
+    let enclosing = TOUCHED.replace(Some(0));
     let result = conn.transaction::<_, DbError, _>(|conn| {
         if let DbConn::Pg(pg) = conn {
             pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({SETUP_LOCK})"))?;
@@ -339,7 +339,7 @@ pub fn exclusive_transaction<T>(
         if !write_first {
             bump(conn)?;
         }
-        bump_indexed(conn, TOUCHED.get())?;
+        bump_indexed(conn, TOUCHED.get().unwrap_or(0))?;
         Ok(result)
     });
     TOUCHED.set(enclosing);
@@ -350,16 +350,22 @@ pub fn exclusive_transaction<T>(
 
 thread_local! {
     /// The kinds of indexed records written by the write transaction
-    /// running on this thread (`Indexed::bit`s).
-    static TOUCHED: std::cell::Cell<u8> = const { std::cell::Cell::new(0) };
+    /// running on this thread (`Indexed::bit`s); `None` outside one.
+    static TOUCHED: std::cell::Cell<Option<u8>> = const { std::cell::Cell::new(None) };
 }
 
 /// Notes that the write transaction running on this thread changes records
 /// an in-memory index is built from: it bumps their version when it commits.
 /// Called by every function that writes such records (events, labs and
 /// their sessions, certificates), where it cannot be forgotten by a caller.
+/// Only inside `exclusive_transaction`: a touch before it would be lost.
 pub(crate) fn touch(records: Indexed) {
-    TOUCHED.with(|touched| touched.set(touched.get() | records.bit()));
+    let touched = TOUCHED.get();
+    debug_assert!(
+        touched.is_some(),
+        "{records:?} written outside a write transaction"
+    );
+    TOUCHED.set(Some(touched.unwrap_or(0) | records.bit()));
 }
 
 fn bump_indexed(conn: &mut DbConn, touched: u8) -> DbResult<()> {

@@ -884,8 +884,8 @@ fn record_status(
 
 /// Deletes a certificate with its ranges, history and search entry.
 pub fn delete(conn: &mut DbConn, certificate_no: &str, at: NaiveDateTime) -> DbResult<()> {
-    super::touch(super::Indexed::Products);
     super::exclusive_transaction(conn, |conn| {
+        super::touch(super::Indexed::Products);
         let key: i64 = products::table
             .find(certificate_no)
             .select(products::search_key)

@@ -472,6 +472,20 @@ async fn a_certificate_with_several_code_ranges_answers_for_each_and_not_between
     let look_up = get(&app, "/api/v1/products/T-ORG-009").await;
     assert_eq!(look_up.status, 200);
     assert_eq!(look_up.json()["organic_codes"], in_order);
+    // Lists and searches show the same ranges, in order.
+    for list in [
+        "/api/v1/products?q=%E6%A0%B8%E6%A1%83",
+        "/api/v1/products?region=360121&scheme=organic",
+    ] {
+        let page = get(&app, list).await.json();
+        let item = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["certificate_no"] == "T-ORG-009")
+            .unwrap_or_else(|| panic!("{list}: {page}"));
+        assert_eq!(item["organic_codes"], in_order, "{list}");
+    }
     for serial in [20_000, 20_009, 50_050, 70_000] {
         let reply = get(&app, &format!("/api/v1/organic-codes/{}", code(serial))).await;
         assert_eq!(reply.status, 200, "{serial}");

@@ -936,6 +936,11 @@ async fn a_write_makes_stale_only_the_indexes_of_what_it_changed() {
     assert_eq!(deleted, 204);
     assert_eq!(moved(), [true, true, false, false], "an event");
 
+    // So does `ticweek delete`, which runs in a transaction of its own.
+    let now = chrono::Utc::now().naive_utc();
+    ticweek::db::labs::delete(&mut db.connect(), "lab-l2", now).unwrap();
+    assert_eq!(moved(), [true, false, true, false], "a lab deleted");
+
     // A refused write changes nothing.
     let again = call(
         &app,
