@@ -51,6 +51,10 @@ pub struct ProductRow {
     pub source: String,
     #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
+    /// A copy of its organic-code ranges (`encode_ranges`), so that a
+    /// certificate is read with them in one row; `organic_code_ranges`
+    /// holds the same ranges for look-ups by code.
+    pub code_ranges: Option<String>,
 }
 
 /// A certificate with its region's name and organic-code ranges.
@@ -203,89 +207,44 @@ fn predicate(filter: &ProductFilter, level: Option<RegionLevel>, dialect: Dialec
     p
 }
 
-/// The organic-code ranges of `certificates`, by certificate.
-fn ranges_of(
-    conn: &mut DbConn,
-    certificates: &[String],
-) -> DbResult<HashMap<String, Vec<(i64, i64)>>> {
-    if certificates.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let numbers: Vec<&str> = certificates.iter().map(String::as_str).collect();
-    let rows: Vec<(String, i64, i64)> = super::on_backend!(conn, |c| {
-        organic_code_ranges::table
-            .filter(super::one_of(organic_code_ranges::certificate_no, &numbers))
-            .order(RANGE_ORDER)
-            .select(RANGE_COLUMNS)
-            .load(c)
-    })?;
-    Ok(group_ranges(rows))
-}
-
-/// A range row: certificate, first and last code.
-const RANGE_COLUMNS: (
-    organic_code_ranges::certificate_no,
-    organic_code_ranges::first_code,
-    organic_code_ranges::last_code,
-) = (
-    organic_code_ranges::certificate_no,
-    organic_code_ranges::first_code,
-    organic_code_ranges::last_code,
-);
-/// A range without its certificate, for rows of one certificate.
-const RANGE: (
-    organic_code_ranges::first_code,
-    organic_code_ranges::last_code,
-) = (
-    organic_code_ranges::first_code,
-    organic_code_ranges::last_code,
-);
-
-const RANGE_ORDER: (
-    organic_code_ranges::certificate_no,
-    organic_code_ranges::first_code,
-) = (
-    organic_code_ranges::certificate_no,
-    organic_code_ranges::first_code,
-);
-
-/// Range rows (in `RANGE_ORDER`) by certificate.
-fn group_ranges(rows: Vec<(String, i64, i64)>) -> HashMap<String, Vec<(i64, i64)>> {
-    let mut by_certificate: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
-    for (certificate, first, last) in rows {
-        by_certificate
-            .entry(certificate)
-            .or_default()
-            .push((first, last));
-    }
-    by_certificate
-}
-
-fn hits(conn: &mut DbConn, rows: Vec<ProductRow>) -> DbResult<Vec<ProductHit>> {
-    let numbers: Vec<String> = rows
+/// How `ProductRow::code_ranges` stores ranges: `first:last` pairs in
+/// ascending order, joined by commas; `None` for none.
+pub fn encode_ranges(ranges: &[(i64, i64)]) -> Option<String> {
+    let mut sorted = ranges.to_vec();
+    sorted.sort_unstable();
+    let pairs: Vec<String> = sorted
         .iter()
-        .filter(|row| row.scheme == Scheme::Organic.as_str())
-        .map(|row| row.certificate_no.clone())
+        .map(|(first, last)| format!("{first}:{last}"))
         .collect();
-    let mut ranges = ranges_of(conn, &numbers)?;
-    Ok(rows
+    (!pairs.is_empty()).then(|| pairs.join(","))
+}
+
+fn decode_ranges(stored: Option<&str>) -> DbResult<Vec<(i64, i64)>> {
+    stored
         .into_iter()
-        .map(|row| {
-            let ranges = ranges.remove(&row.certificate_no).unwrap_or_default();
-            ProductHit::new(row, ranges)
+        .flat_map(|list| list.split(','))
+        .map(|pair| {
+            pair.split_once(':')
+                .and_then(|(first, last)| Some((first.parse().ok()?, last.parse().ok()?)))
+                .ok_or_else(|| DbError::Query(format!("a stored code range reads {pair:?}")))
         })
-        .collect())
+        .collect()
+}
+
+fn hits(rows: Vec<ProductRow>) -> DbResult<Vec<ProductHit>> {
+    rows.into_iter().map(ProductHit::new).collect()
 }
 
 impl ProductHit {
-    /// A certificate with its ranges; its region's name comes from the
-    /// bundled divisions (`crate::data::divisions`), not a join per row.
-    fn new(row: ProductRow, ranges: Vec<(i64, i64)>) -> Self {
-        Self {
+    /// A certificate with its ranges (from its row); its region's name
+    /// comes from the bundled divisions (`crate::data::divisions`), not a
+    /// join per row.
+    fn new(row: ProductRow) -> DbResult<Self> {
+        Ok(Self {
             region_name: crate::data::divisions().name(&row.region).to_owned(),
+            ranges: decode_ranges(row.code_ranges.as_deref())?,
             row,
-            ranges,
-        }
+        })
     }
 }
 
@@ -325,7 +284,7 @@ pub fn list(
         ProductOrder::Relevance => query.order(products::search_key.desc()),
     };
     let rows: Vec<ProductRow> = query.limit(limit + 1).load(conn)?;
-    let mut found = hits(conn, rows)?;
+    let mut found = hits(rows)?;
     let more = super::cut_page(&mut found, limit);
     Ok((found, more))
 }
@@ -365,7 +324,7 @@ fn search_lists(
                 .load(conn)?)
         },
     )?;
-    let mut found = hits(conn, rows)?;
+    let mut found = hits(rows)?;
     let more = super::cut_page(&mut found, limit);
     Ok((found, more))
 }
@@ -420,39 +379,19 @@ fn search_sqlite(
         }
         batch = (batch * 4).min(MAX_SEARCH_BATCH);
     }
-    let mut found = hits(conn, rows)?;
+    let mut found = hits(rows)?;
     let more = super::cut_page(&mut found, limit);
     Ok((found, more))
 }
 
 /// One certificate, by its normalized number.
 pub fn get(conn: &mut DbConn, certificate_no: &str) -> DbResult<ProductHit> {
-    // One statement: the certificate and one row per organic-code range
-    // (one row with none for a certificate without).
     let query = products::table
-        .left_join(organic_code_ranges::table)
-        .filter(products::certificate_no.eq(certificate_no))
+        .find(certificate_no)
         // Columns, not `as_select()`: that one is typed for one backend.
-        .select((products::all_columns, RANGE.nullable()));
-    let rows: Vec<HitRow> = super::on_backend!(conn, |c| query.load(c))?;
-    hit_of(rows).ok_or_else(|| not_found(certificate_no))
-}
-
-/// A certificate's row and one of its organic-code ranges.
-type HitRow = (ProductRow, Option<(i64, i64)>);
-
-/// The certificate of `rows` (all of one certificate). Its ranges are
-/// sorted here rather than by the statement, which would sort in a
-/// temporary B-tree.
-fn hit_of(rows: Vec<HitRow>) -> Option<ProductHit> {
-    let mut rows = rows.into_iter();
-    let (row, first) = rows.next()?;
-    let mut ranges: Vec<(i64, i64)> = first
-        .into_iter()
-        .chain(rows.filter_map(|(_, range)| range))
-        .collect();
-    ranges.sort_unstable();
-    Some(ProductHit::new(row, ranges))
+        .select(products::all_columns);
+    let row: Option<ProductRow> = super::on_backend!(conn, |c| query.first(c).optional())?;
+    ProductHit::new(row.ok_or_else(|| not_found(certificate_no))?)
 }
 
 fn not_found(certificate_no: &str) -> DbError {
@@ -574,19 +513,15 @@ pub fn by_organic_code(conn: &mut DbConn, code: i64) -> DbResult<Option<ProductH
             products::table
                 .on(products::certificate_no.eq(held.field(organic_code_ranges::certificate_no))),
         )
-        .left_join(
-            organic_code_ranges::table
-                .on(organic_code_ranges::certificate_no.eq(products::certificate_no)),
-        )
         .filter(
             held.field(organic_code_ranges::first_code)
                 .nullable()
                 .eq(floor_of_code),
         )
         .filter(held.field(organic_code_ranges::last_code).ge(code))
-        .select((products::all_columns, RANGE.nullable()));
-    let rows: Vec<HitRow> = super::on_backend!(conn, |c| query.load(c))?;
-    Ok(hit_of(rows))
+        .select(products::all_columns);
+    let row: Option<ProductRow> = super::on_backend!(conn, |c| query.first(c).optional())?;
+    row.map(ProductHit::new).transpose()
 }
 
 /// The certifier (name, approval number) whose organic-code prefix is `code`.
@@ -910,22 +845,10 @@ pub fn delete(conn: &mut DbConn, certificate_no: &str, at: NaiveDateTime) -> DbR
 
 /// Every certificate, for export, in number order.
 pub fn all(conn: &mut DbConn) -> DbResult<Vec<ProductHit>> {
-    let rows: Vec<ProductRow> = products::table
-        .select(ProductRow::as_select())
-        .order(products::certificate_no)
-        .load(conn)?;
-    let ranges: Vec<(String, i64, i64)> = organic_code_ranges::table
-        .order(RANGE_ORDER)
-        .select(RANGE_COLUMNS)
-        .load(conn)?;
-    let mut by_certificate = group_ranges(ranges);
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let ranges = by_certificate
-                .remove(&row.certificate_no)
-                .unwrap_or_default();
-            ProductHit::new(row, ranges)
-        })
-        .collect())
+    hits(
+        products::table
+            .select(ProductRow::as_select())
+            .order(products::certificate_no)
+            .load(conn)?,
+    )
 }

@@ -76,6 +76,7 @@ diesel::table! {
         search_key -> BigInt,
         source -> Text,
         updated_at -> Timestamp,
+        code_ranges -> Nullable<Text>,
     }
 }
 

@@ -329,6 +329,7 @@ fn product(
             search_key: 0,
             source: input.source,
             updated_at: now,
+            code_ranges: crate::db::products::encode_ranges(&ranges),
         },
         ranges,
         note: StatusNote {

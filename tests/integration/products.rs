@@ -463,7 +463,7 @@ async fn a_certificate_with_several_code_ranges_answers_for_each_and_not_between
         "valid",
         ranges,
     ));
-    let (_db, app) = crate::common::app_with_import(&doc).await;
+    let (db, app) = crate::common::app_with_import(&doc).await;
     let in_order = json!([
         {"first": code(20_000), "last": code(20_009)},
         {"first": code(50_000), "last": code(50_099)},
@@ -498,6 +498,31 @@ async fn a_certificate_with_several_code_ranges_answers_for_each_and_not_between
             .await
             .assert_problem(404);
     }
+
+    // Re-imported with one range: every way of reading it shows that one.
+    let mut narrowed = doc["products"].as_array().unwrap().last().unwrap().clone();
+    narrowed["organic_codes"] = json!([{"first": code(50_000), "last": code(50_099)}]);
+    let report = ticweek::import::run(
+        &mut db.connect(),
+        &json!({"products": [narrowed]}).to_string(),
+        false,
+    )
+    .unwrap();
+    assert!(report.errors.is_empty(), "{report}");
+    let one = json!([{"first": code(50_000), "last": code(50_099)}]);
+    let look_up = get(&app, "/api/v1/products/T-ORG-009").await.json();
+    assert_eq!(look_up["organic_codes"], one);
+    let page = get(&app, "/api/v1/products?q=%E6%A0%B8%E6%A1%83")
+        .await
+        .json();
+    assert_eq!(page["items"][0]["organic_codes"], one);
+    let check = get(&app, &format!("/api/v1/organic-codes/{}", code(50_050)))
+        .await
+        .json();
+    assert_eq!(check["certificate"]["organic_codes"], one);
+    get(&app, &format!("/api/v1/organic-codes/{}", code(20_000)))
+        .await
+        .assert_problem(404);
 }
 
 #[actix_web::test]
