@@ -215,7 +215,7 @@ pub async fn representations(
     let representation = Representation {
         // Only read when the entry is in the cache, where the slot's is set.
         generation: slot.as_ref().map(|(_, _, g)| *g),
-        headers: head.headers().clone(),
+        headers: std::mem::take(head.headers_mut()),
         body: bytes,
     };
     let response = respond(&representation, if_none_match.as_deref());

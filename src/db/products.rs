@@ -118,6 +118,29 @@ pub struct ProductFilter {
     pub today: NaiveDate,
 }
 
+impl ProductFilter {
+    /// Whether no filter narrows the set (`today` alone narrows nothing).
+    fn is_unfiltered(&self) -> bool {
+        let Self {
+            scheme,
+            q,
+            region,
+            certifier,
+            status,
+            category,
+            valid_on,
+            today: _,
+        } = self;
+        scheme.is_none()
+            && q.is_none()
+            && region.is_none()
+            && certifier.is_none()
+            && status.is_none()
+            && category.is_none()
+            && valid_on.is_none()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProductOrder {
     CertificateNo,
@@ -317,10 +340,18 @@ fn search_lists(
         limit as usize + 1,
         |row: &ProductRow| row.search_key,
         |keys| {
+            let among = PRODUCTS.among(dialect, keys);
+            if rest.is_unfiltered() {
+                // The common search, a term alone: a static statement on
+                // the concrete connection, which maps rows without the
+                // multi-backend wrappers (7 % of a search page).
+                let query = products::table.filter(among).select(products::all_columns);
+                return Ok(super::on_backend!(&mut *conn, |c| query.load(c))?);
+            }
             Ok(products::table
                 .select(ProductRow::as_select())
                 .filter(predicate(&rest, level, dialect))
-                .filter(PRODUCTS.among(dialect, keys))
+                .filter(among)
                 .load(conn)?)
         },
     )?;

@@ -378,10 +378,16 @@ impl diesel::query_builder::QueryId for AmongKeys {
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl diesel::query_builder::QueryFragment<Backend> for AmongKeys {
+/// For every backend, so that a query of keys alone runs on the concrete
+/// connection (`db::on_backend!`) as well as through `DbConn`.
+impl<DB> diesel::query_builder::QueryFragment<DB> for AmongKeys
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<Text>,
+    String: diesel::serialize::ToSql<Text, DB>,
+{
     fn walk_ast<'b>(
         &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, Backend>,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> QueryResult<()> {
         out.push_sql(self.records);
         match self.dialect {
