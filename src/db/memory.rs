@@ -13,6 +13,11 @@
 //! for the new version is in place. So an index is never used stale, and
 //! both paths must answer alike (the tests run both). Writes of anything
 //! else (a poster, a token, a campaign) leave every index in place.
+//!
+//! The version read is trusted for `VERSION_FRESH` while this process
+//! commits no write, so that most requests run no statement for it: a write
+//! by this process is seen by the next request, one by another process
+//! within that time (the read cache's own bound is a second).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -50,6 +55,19 @@ impl Indexed {
     }
 }
 
+/// How long a version read from the database is used without reading it
+/// again, while this process writes nothing.
+const VERSION_FRESH: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The last version of an index's records read from the database: its value,
+/// this process's write count before the read, and when.
+#[derive(Clone, Copy)]
+struct Seen {
+    version: i64,
+    local_writes: u64,
+    at: std::time::Instant,
+}
+
 /// What an index reports about itself.
 pub trait Snapshot: Send + Sync + 'static {
     /// The version of its records it was built from.
@@ -72,6 +90,7 @@ pub struct Slot<T> {
     /// Where background rebuilds get their connection.
     pool: DbPool,
     current: RwLock<Option<Arc<T>>>,
+    seen: Mutex<Option<Seen>>,
     building: Arc<AtomicBool>,
     /// Whether an index never built yet may be built by a request (tests,
     /// and servers that did not `warm` it: its size is unknown).
@@ -95,6 +114,7 @@ impl<T: Snapshot> Slot<T> {
             enabled,
             pool: pool.clone(),
             current: RwLock::new(None),
+            seen: Mutex::new(None),
             building: Arc::new(AtomicBool::new(false)),
             inline_first: AtomicBool::new(true),
         }
@@ -110,14 +130,16 @@ impl<T: Snapshot> Slot<T> {
         if !self.enabled {
             return Ok(None);
         }
-        let version = super::index_version(conn, self.records)?;
+        let version = self.version(conn)?;
         let held = self
             .current
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         if let Some(index) = &held {
-            if index.version() == version {
+            // Newer than the version seen is current too: that was read
+            // before the index's build read its own.
+            if index.version() >= version {
                 return Ok(held);
             }
         }
@@ -128,10 +150,32 @@ impl<T: Snapshot> Slot<T> {
         if small && !self.building.load(Ordering::Acquire) {
             let index = Arc::new(self.build(conn)?);
             self.store(index.clone());
-            return Ok((index.version() == version).then_some(index));
+            return Ok((index.version() >= version).then_some(index));
         }
         self.rebuild_in_background();
         Ok(None)
+    }
+
+    /// The database's version of the index's records: as last read, if
+    /// that was within `VERSION_FRESH` and this process has committed no
+    /// write since; else read now.
+    fn version(&self, conn: &mut DbConn) -> DbResult<i64> {
+        let local_writes = super::local_writes();
+        let seen = *self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(seen) = seen {
+            if seen.local_writes == local_writes && seen.at.elapsed() < VERSION_FRESH {
+                return Ok(seen.version);
+            }
+        }
+        // The write count was taken before the read: a write committed
+        // meanwhile makes the next request read again.
+        let version = super::index_version(conn, self.records)?;
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(Seen {
+            version,
+            local_writes,
+            at: std::time::Instant::now(),
+        });
+        Ok(version)
     }
 
     /// Builds the index in the background now, so that the first requests
