@@ -384,6 +384,9 @@ pub async fn upload_poster(
                 made.push((file, name.clone()));
             }
         }
+        // A decoded poster is tens of MiB of pixels, freed by now: hand
+        // them back rather than keep them resident (see `crate::trim_heap`).
+        crate::trim_heap();
         Ok::<_, ApiError>(made)
     })
     .await??;
@@ -1039,7 +1042,10 @@ pub async fn localize_poster(
             web::block(move || {
                 // One decode or render at a time: each holds the whole image.
                 let _one_at_a_time = DECODING.lock().unwrap_or_else(|e| e.into_inner());
-                crate::domain::localize::render(&source_bytes, &footer, format).map(Bytes::from)
+                let rendered = crate::domain::localize::render(&source_bytes, &footer, format)
+                    .map(Bytes::from);
+                crate::trim_heap();
+                rendered
             })
             .await
             .map_err(ApiError::from)?
