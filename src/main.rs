@@ -276,6 +276,9 @@ fn serve(url: &DatabaseUrl, cli: &Cli) -> Result<(), String> {
         .block_on(async move {
             actix_web::HttpServer::new(move || ticweek::app(state.clone()))
                 .workers(workers)
+                // PostgreSQL reads and every write run on a worker's blocking
+                // pool (actix's default: 512 threads over the workers).
+                .worker_max_blocking_threads(cli.blocking_threads as usize)
                 // A client has this long to send its request line and headers
                 // (then 408), and an idle keep-alive connection is closed
                 // after KEEP_ALIVE; bodies are bounded by the request deadline.
