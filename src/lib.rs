@@ -12,7 +12,7 @@ pub mod openapi;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{from_fn, Logger};
+use actix_web::middleware::{from_fn, Condition, Logger};
 use actix_web::{web, App};
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
@@ -67,7 +67,12 @@ pub fn app(
         .wrap(from_fn(api::limits::limit))
         .wrap(from_fn(api::security::bounds))
         .wrap(from_fn(api::security::headers))
-        .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+        // Only when its lines are written: it renders the client address
+        // and request line of every request before the level is asked.
+        .wrap(Condition::new(
+            log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info),
+            Logger::new("%a \"%r\" %s %b %Dms"),
+        ))
 }
 
 /// Any origin, never with cookies: reads are public, and a write carries
