@@ -34,9 +34,10 @@ pub struct Cli {
 
     /// Threads per worker that run PostgreSQL reads and all writes, each on a
     /// pooled connection: the queries in flight per worker. Four suit a
-    /// PostgreSQL server on the same machine (more threads only switched
-    /// among themselves: 4 against 32 took certificate look-ups from 18,000
-    /// to 22,000 requests/s); raise it, with `--pool-size`, for a remote one.
+    /// PostgreSQL server on the same machine (actix's default, 512 threads,
+    /// mostly switched among themselves: certificate look-ups ran at about
+    /// 17,000 requests/s against 18,000-22,000 with 4); raise it, with
+    /// `--pool-size`, for a remote one.
     #[arg(long, global = true, env = "TICWEEK_BLOCKING_THREADS", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub blocking_threads: u32,
