@@ -529,27 +529,18 @@ pub fn changes_since(
 /// One statement: ranges never overlap, so the range of `code` is the one
 /// with the greatest first code not above it — if it reaches `code`.
 pub fn by_organic_code(conn: &mut DbConn, code: i64) -> DbResult<Option<ProductHit>> {
-    let (held, floor) = diesel::alias!(
-        organic_code_ranges as held_range,
-        organic_code_ranges as floor_range
-    );
+    // The floor is a second reading of the range table, hence an alias.
+    let floor = diesel::alias!(organic_code_ranges as floor_range);
     let floor_of_code = floor
         .filter(floor.field(organic_code_ranges::first_code).le(code))
         .select(diesel::dsl::max(
             floor.field(organic_code_ranges::first_code),
         ))
         .single_value();
-    let query = held
-        .inner_join(
-            products::table
-                .on(products::certificate_no.eq(held.field(organic_code_ranges::certificate_no))),
-        )
-        .filter(
-            held.field(organic_code_ranges::first_code)
-                .nullable()
-                .eq(floor_of_code),
-        )
-        .filter(held.field(organic_code_ranges::last_code).ge(code))
+    let query = organic_code_ranges::table
+        .inner_join(products::table)
+        .filter(organic_code_ranges::first_code.nullable().eq(floor_of_code))
+        .filter(organic_code_ranges::last_code.ge(code))
         .select(products::all_columns);
     let row: Option<ProductRow> = super::on_backend!(conn, |c| query.first(c).optional())?;
     row.map(ProductHit::new).transpose()

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::common::{app, get, send, walk, TestDb};
 
-fn ids(body: &Value) -> Vec<String> {
+pub(crate) fn ids(body: &Value) -> Vec<String> {
     body["items"]
         .as_array()
         .unwrap()

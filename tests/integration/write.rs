@@ -965,11 +965,5 @@ async fn a_write_makes_stale_only_the_indexes_of_what_it_changed() {
     )
     .await
     .json();
-    let ids: Vec<&str> = events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["e-nanchang"]);
+    assert_eq!(crate::events::ids(&events), ["e-nanchang"]);
 }
