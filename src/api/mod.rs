@@ -1,6 +1,7 @@
 //! HTTP: handlers and wire types, one file per resource. Never touches SQL;
 //! every database call goes through `run`.
 
+pub mod batch;
 pub mod caching;
 pub mod campaigns;
 pub mod changes;
@@ -43,6 +44,9 @@ pub struct AppState {
     limits: Option<Arc<limits::RateLimits>>,
     /// In-memory indexes behind search and nearby open days.
     pub indexes: Arc<crate::db::memory::Indexes>,
+    /// Certificate look-ups and organic-code checks, batched on PostgreSQL.
+    certificates: Arc<batch::Batched<String, Option<crate::db::products::ProductHit>>>,
+    organic_codes: Arc<batch::Batched<(i64, String), crate::db::products::CodeCheck>>,
 }
 
 /// Where `run` executes a read.
@@ -73,6 +77,8 @@ impl AppState {
             files: posters::file_cache(),
             placement: Arc::new(AtomicU8::new(Placement::Unknown as u8)),
             limits: None,
+            certificates: batch::Batched::new(crate::db::products::get_many),
+            organic_codes: batch::Batched::new(crate::db::products::check_codes),
         }
     }
 
@@ -113,6 +119,18 @@ impl AppState {
     /// other processes on the same database reach this one's read cache.
     pub fn watch_data_version(&self, interval: std::time::Duration) {
         self.cache.watch(self.pool.clone(), interval);
+    }
+
+    fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    fn placement(&self) -> Placement {
+        match self.placement.load(Ordering::Relaxed) {
+            1 => Placement::Inline,
+            2 => Placement::Blocking,
+            _ => Placement::Unknown,
+        }
     }
 
     pub fn mark_ready(&self) {

@@ -471,7 +471,11 @@ pub async fn get_product(
 ) -> Result<HttpResponse, ApiError> {
     let number = certificate_no(&path)?;
     let today = today_in_shanghai();
-    let hit = run(&state, move |conn| crate::db::products::get(conn, &number)).await?;
+    let hit = state
+        .certificates
+        .get(&state, number.clone())
+        .await?
+        .ok_or_else(|| crate::db::products::not_found(&number))?;
     Ok(HttpResponse::Ok().json(Product::new(hit, today)))
 }
 
@@ -730,19 +734,7 @@ pub async fn check_organic_code(
         .map_err(|Invalid(message)| ApiError::invalid("code", message))?;
     let value = code.value();
     let body_code = code.body_code.clone();
-    let (hit, certifier) = run(&state, move |conn| {
-        let hit = crate::db::products::by_organic_code(conn, value)?;
-        // Usually the certificate's own certifier; asked for only if not.
-        let certifier = match &hit {
-            Some(h) if h.row.certifier_code == body_code => Some((
-                h.row.certifier_name.clone(),
-                h.row.certifier_approval_no.clone(),
-            )),
-            _ => crate::db::products::certifier_by_code(conn, &body_code)?,
-        };
-        Ok((hit, certifier))
-    })
-    .await?;
+    let (hit, certifier) = state.organic_codes.get(&state, (value, body_code)).await?;
     let Some(hit) = hit else {
         return Err(ApiError::NotFound(format!(
             "organic code {} (certification body {}, issued {}) is well-formed but on no \

@@ -18,7 +18,7 @@ use super::search::{Dialect, Field, PRODUCTS};
 use super::{Backend, DbConn, DbError, DbResult};
 use crate::domain::{Adcode, ProductCategory, ProductStatus, RegionLevel, Scheme, SearchQuery};
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = products, treat_none_as_null = true)]
 pub struct ProductRow {
     pub certificate_no: String,
@@ -425,7 +425,38 @@ pub fn get(conn: &mut DbConn, certificate_no: &str) -> DbResult<ProductHit> {
     ProductHit::new(row.ok_or_else(|| not_found(certificate_no))?)
 }
 
-fn not_found(certificate_no: &str) -> DbError {
+/// The certificates numbered `numbers`, in their order, `None` where none
+/// is: the look-ups that arrived together (`api::batch`), in one statement.
+pub fn get_many(conn: &mut DbConn, numbers: &[String]) -> DbResult<Vec<Option<ProductHit>>> {
+    if let [number] = numbers {
+        return match get(conn, number) {
+            Ok(hit) => Ok(vec![Some(hit)]),
+            Err(DbError::NotFound(_)) => Ok(vec![None]),
+            Err(error) => Err(error),
+        };
+    }
+    let keys: Vec<&str> = numbers.iter().map(String::as_str).collect();
+    let query = products::table
+        .filter(super::one_of(products::certificate_no, &keys))
+        .select(products::all_columns);
+    let rows: Vec<ProductRow> = super::on_backend!(conn, |c| query.load(c))?;
+    // A number asked twice in one batch is answered twice.
+    let found: HashMap<&str, &ProductRow> = rows
+        .iter()
+        .map(|row| (row.certificate_no.as_str(), row))
+        .collect();
+    numbers
+        .iter()
+        .map(|number| {
+            found
+                .get(number.as_str())
+                .map(|row| ProductHit::new((*row).clone()))
+                .transpose()
+        })
+        .collect()
+}
+
+pub fn not_found(certificate_no: &str) -> DbError {
     DbError::NotFound(format!("no certificate numbered {certificate_no:?}"))
 }
 
@@ -544,6 +575,78 @@ pub fn by_organic_code(conn: &mut DbConn, code: i64) -> DbResult<Option<ProductH
         .select(products::all_columns);
     let row: Option<ProductRow> = super::on_backend!(conn, |c| query.first(c).optional())?;
     row.map(ProductHit::new).transpose()
+}
+
+/// What an organic-code check finds: the certificate whose range holds the
+/// code, and the certifier (name, approval number) the code's body prefix
+/// names.
+pub type CodeCheck = (Option<ProductHit>, Option<(String, String)>);
+
+/// Checks organic codes, each given as (value, certifier prefix), one
+/// answer per code in order: the checks that arrived together
+/// (`api::batch`), on one connection.
+pub fn check_codes(conn: &mut DbConn, codes: &[(i64, String)]) -> DbResult<Vec<CodeCheck>> {
+    let hits = match conn {
+        DbConn::Pg(pg) if codes.len() > 1 => certificates_of_codes(pg, codes)?,
+        _ => codes
+            .iter()
+            .map(|(value, _)| by_organic_code(conn, *value))
+            .collect::<DbResult<_>>()?,
+    };
+    codes
+        .iter()
+        .zip(hits)
+        .map(|((_, body_code), hit)| {
+            // Usually the certificate's own certifier; asked for only if
+            // not. A code on no certificate is answered 404 without one.
+            let certifier = match &hit {
+                None => None,
+                Some(h) if h.row.certifier_code == *body_code => Some((
+                    h.row.certifier_name.clone(),
+                    h.row.certifier_approval_no.clone(),
+                )),
+                Some(_) => certifier_by_code(conn, body_code)?,
+            };
+            Ok((hit, certifier))
+        })
+        .collect()
+}
+
+/// The certificates whose ranges hold `codes`, in one statement: on
+/// PostgreSQL each code's floor range is a backward index step
+/// (`LATERAL … LIMIT 1`), which SQLite cannot say (it never batches).
+fn certificates_of_codes(
+    conn: &mut diesel::PgConnection,
+    codes: &[(i64, String)],
+) -> DbResult<Vec<Option<ProductHit>>> {
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        code: i64,
+        #[diesel(embed)]
+        row: ProductRow,
+    }
+    let values: Vec<i64> = codes.iter().map(|(value, _)| *value).collect();
+    let found: Vec<Found> = diesel::sql_query(
+        "SELECT c.code, p.* FROM unnest($1) AS c(code) \
+         CROSS JOIN LATERAL (SELECT r.certificate_no, r.last_code FROM organic_code_ranges r \
+             WHERE r.first_code <= c.code ORDER BY r.first_code DESC LIMIT 1) AS r \
+         JOIN products p ON p.certificate_no = r.certificate_no \
+         WHERE r.last_code >= c.code",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&values)
+    .load(conn)?;
+    // A code asked twice in one batch is answered twice.
+    let by_code: HashMap<i64, &ProductRow> = found.iter().map(|f| (f.code, &f.row)).collect();
+    values
+        .iter()
+        .map(|value| {
+            by_code
+                .get(value)
+                .map(|row| ProductHit::new((*row).clone()))
+                .transpose()
+        })
+        .collect()
 }
 
 /// The certifier (name, approval number) whose organic-code prefix is `code`.

@@ -443,6 +443,96 @@ async fn organic_codes_decode_or_say_which_rule_they_break() {
 }
 
 #[actix_web::test]
+async fn look_ups_and_code_checks_that_arrive_together_get_each_their_own_answer() {
+    // On PostgreSQL look-ups that arrive while others are in flight are
+    // read together in one statement (api::batch); every request must still
+    // get its own answer: the right certificate, a 404, a repeat answered
+    // twice.
+    let (db, app) = app_with_products().await;
+    let numbers = [
+        "T-ORG-001",
+        "T-GRN-001",
+        "T-NONE-1",
+        "T-ORG-001",
+        "T-ORG-004",
+        "T-NONE-2",
+        "T-GRN-002",
+        "T-ORG-002",
+    ];
+    let codes = [4_242, 10_499, 10_500, 4_242, 0, 9_999, 10_000, 99_999];
+    let look_ups = numbers.map(|n| format!("/api/v1/products/{n}"));
+    let checks = codes.map(|c| format!("/api/v1/organic-codes/{}", code(c)));
+    let replies =
+        futures_util::future::join_all(look_ups.iter().chain(&checks).map(|uri| get(&app, uri)))
+            .await;
+    let (look_ups, checks) = replies.split_at(numbers.len());
+    for (number, reply) in numbers.iter().zip(look_ups) {
+        if number.starts_with("T-NONE") {
+            reply.assert_problem(404);
+            assert!(reply.json()["detail"].as_str().unwrap().contains(number));
+        } else {
+            assert_eq!(reply.status, 200, "{number}");
+            assert_eq!(reply.json()["certificate_no"], *number);
+        }
+    }
+    for (serial, reply) in codes.iter().zip(checks) {
+        let expected = match serial {
+            0..=9_999 => "T-ORG-001",
+            10_000..=10_499 => "T-ORG-002",
+            _ => {
+                reply.assert_problem(404);
+                continue;
+            }
+        };
+        assert_eq!(reply.status, 200, "{serial}");
+        let body = reply.json();
+        assert_eq!(body["certificate"]["certificate_no"], expected, "{serial}");
+        assert_eq!(body["serial"], format!("{serial:012}"));
+        assert_eq!(body["certifier"]["name"], "中绿华夏有机产品认证中心");
+    }
+
+    // The batch readers themselves, with several keys at once (what a busy
+    // PostgreSQL server sends), on either backend.
+    let mut conn = db.connect();
+    let asked: Vec<String> = numbers.iter().map(|n| n.to_string()).collect();
+    let found = ticweek::db::products::get_many(&mut conn, &asked).unwrap();
+    let answered: Vec<Option<&str>> = found
+        .iter()
+        .map(|hit| hit.as_ref().map(|h| h.row.certificate_no.as_str()))
+        .collect();
+    let expected: Vec<Option<&str>> = numbers
+        .iter()
+        .map(|n| (!n.starts_with("T-NONE")).then_some(*n))
+        .collect();
+    assert_eq!(answered, expected);
+    let asked: Vec<(i64, String)> = codes
+        .iter()
+        .map(|c| (code(*c).parse().unwrap(), "001".to_owned()))
+        .collect();
+    let checked = ticweek::db::products::check_codes(&mut conn, &asked).unwrap();
+    let answered: Vec<Option<&str>> = checked
+        .iter()
+        .map(|(hit, _)| hit.as_ref().map(|h| h.row.certificate_no.as_str()))
+        .collect();
+    assert_eq!(
+        answered,
+        [
+            Some("T-ORG-001"),
+            Some("T-ORG-002"),
+            None,
+            Some("T-ORG-001"),
+            Some("T-ORG-001"),
+            Some("T-ORG-001"),
+            Some("T-ORG-002"),
+            None
+        ]
+    );
+    assert!(checked
+        .iter()
+        .all(|(hit, certifier)| hit.is_some() == certifier.is_some()));
+}
+
+#[actix_web::test]
 async fn a_certificate_with_several_code_ranges_answers_for_each_and_not_between() {
     // Ranges listed out of order, with gaps: the look-up lists them in
     // order, a code in any of them finds the certificate with all of them,
