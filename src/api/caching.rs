@@ -43,7 +43,7 @@ const ENTRY_OVERHEAD: u64 = 512;
 /// database-wide data version, and the same Asia/Shanghai day (defaults such
 /// as "from today" and derived statuses change at midnight).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Generation {
+pub(super) struct Generation {
     local_writes: u64,
     data_version: i64,
     day: NaiveDate,
@@ -87,7 +87,7 @@ impl ReadCache {
         }
     }
 
-    fn generation(&self) -> Generation {
+    pub(super) fn generation(&self) -> Generation {
         Generation {
             local_writes: db::local_writes(),
             data_version: self.data_version.load(Ordering::Acquire),

@@ -667,16 +667,33 @@ pub async fn download_file(
             "must be 64 lower-case hex digits",
         ));
     }
-    let found = run(&state, move |conn| {
-        crate::db::posters::file_by_sha(conn, &sha)
-    })
-    .await?;
-    let (file, title) = found.ok_or_else(|| ApiError::NotFound("no file with this hash".into()))?;
+    // The generation is read before the database: a write that commits
+    // meanwhile makes the record stale at once.
+    let generation = state.cache.generation();
+    let record = match state.files.records.get(&sha) {
+        Some(record) if record.generation == generation => record,
+        _ => {
+            let key = sha.clone();
+            let found = run(&state, move |conn| {
+                crate::db::posters::file_by_sha(conn, &key)
+            })
+            .await?;
+            let (file, title) =
+                found.ok_or_else(|| ApiError::NotFound("no file with this hash".into()))?;
+            let record = Arc::new(FileRecord {
+                file,
+                title,
+                generation,
+            });
+            state.files.records.insert(sha, Arc::clone(&record));
+            record
+        }
+    };
     serve(
         &req,
         &state,
-        &file,
-        &title,
+        &record.file,
+        &record.title,
         "public, max-age=31536000, immutable",
     )
     .await
@@ -687,6 +704,7 @@ async fn bytes_of(state: &AppState, sha256: &str) -> Result<Bytes, ApiError> {
     let files = state.files.clone();
     let key = sha256.to_owned();
     files
+        .bytes
         .get_or_insert_async(&key, async {
             let sha = key.clone();
             let bytes = run(state, move |conn| crate::db::posters::blob(conn, &sha)).await?;
@@ -868,7 +886,20 @@ const RFC5987: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'~');
 
 /// Bytes of hot files, shared by every download (bounded by weight).
-pub type FileCache = quick_cache::sync::Cache<String, Bytes, ByLength>;
+/// What downloads share: files' bytes, and what the database said of each
+/// file (its row and its poster's title), so that a download or a 304 by
+/// hash asks the database only after a write.
+pub struct FileCache {
+    bytes: quick_cache::sync::Cache<String, Bytes, ByLength>,
+    records: quick_cache::sync::Cache<String, Arc<FileRecord>>,
+}
+
+struct FileRecord {
+    file: FileRow,
+    title: String,
+    /// Valid while the data is of this generation (see `caching`).
+    generation: super::caching::Generation,
+}
 
 #[derive(Clone)]
 pub struct ByLength;
@@ -882,12 +913,14 @@ impl quick_cache::Weighter<String, Bytes> for ByLength {
 /// Memory for file bytes shared by downloads.
 pub const FILE_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Files' records kept: a few bytes each.
+const FILE_RECORDS: usize = 4096;
+
 pub fn file_cache() -> Arc<FileCache> {
-    Arc::new(quick_cache::sync::Cache::with_weighter(
-        64,
-        FILE_CACHE_BYTES,
-        ByLength,
-    ))
+    Arc::new(FileCache {
+        bytes: quick_cache::sync::Cache::with_weighter(64, FILE_CACHE_BYTES, ByLength),
+        records: quick_cache::sync::Cache::new(FILE_RECORDS),
+    })
 }
 
 #[cfg(test)]
@@ -1038,6 +1071,7 @@ pub async fn localize_poster(
     let source_bytes = bytes_of(&state, &source.sha256).await?;
     let rendered = state
         .files
+        .bytes
         .get_or_insert_async(&key, async move {
             web::block(move || {
                 // One decode or render at a time: each holds the whole image.

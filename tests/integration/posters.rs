@@ -297,6 +297,42 @@ async fn an_uploaded_image_is_cleaned_rendered_and_served_with_ranges() {
 }
 
 #[actix_web::test]
+async fn a_file_by_hash_is_gone_as_soon_as_its_poster_is_deleted() {
+    // Downloads by hash remember what the database said of the file; a
+    // write must end that at once, for a 200 and for a 304 alike.
+    let (db, app) = crate::common::app().await;
+    let token = issue(&db, "national", Role::National, None);
+    let reply = upload(
+        &app,
+        Some(&token),
+        multipart(
+            &meta("poster-gone"),
+            &[("海报.png", "image/png", &png(600, 400))],
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let poster = get(&app, "/api/v1/posters/poster-gone").await.json();
+    let url = poster["files"][0]["url"].as_str().unwrap().to_owned();
+    let full = get(&app, &url).await;
+    assert_eq!(full.status, StatusCode::OK);
+    let tag = full.header("etag").unwrap().to_owned();
+    for _ in 0..2 {
+        let again = get_with(&app, &url, &[("if-none-match", &tag)]).await;
+        assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    }
+
+    let now = chrono::Utc::now().naive_utc();
+    ticweek::db::posters::delete(&mut db.connect(), "poster-gone", now).unwrap();
+    let gone = get(&app, &url).await;
+    gone.assert_problem(404);
+    assert!(gone.json()["detail"].as_str().unwrap().contains("hash"));
+    get_with(&app, &url, &[("if-none-match", &tag)])
+        .await
+        .assert_problem(404);
+}
+
+#[actix_web::test]
 async fn a_pdf_is_kept_byte_for_byte_and_a_polyglot_loses_its_payload() {
     let (db, app) = crate::common::app().await;
     let token = issue(&db, "national", Role::National, None);
