@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
 use super::{run, AppState, Placement};
-use crate::db::{DbConn, DbPool, DbResult};
+use crate::db::{DbConn, DbError, DbPool, DbResult};
 use crate::error::ApiError;
 
 /// At most this many keys in one statement (32 connections make batches of
@@ -56,7 +56,9 @@ impl<K: Send + 'static, V: Send + 'static> Batched<K, V> {
             let read = self.read;
             return run(state, move |conn| {
                 let mut values = read(conn, std::slice::from_ref(&key))?;
-                Ok(values.pop().expect("one value per key"))
+                values
+                    .pop()
+                    .ok_or_else(|| DbError::Query("a keyed read answered nothing".into()))
             })
             .await;
         }
@@ -108,15 +110,25 @@ impl<K: Send + 'static, V: Send + 'static> Batched<K, V> {
                 let n = queue.waiting.len().min(MAX_BATCH);
                 queue.waiting.drain(..n).collect()
             };
-            let (keys, replies): (Vec<K>, Vec<Reply<V>>) = batch.into_iter().unzip();
-            let values = (|| {
-                let conn = match &mut conn {
-                    Some(conn) => conn,
-                    none => none.insert(pool.get()?),
-                };
-                (self.read)(conn, &keys)
-            })();
-            match values {
+            let (keys, mut replies): (Vec<K>, Vec<Reply<V>>) = batch.into_iter().unzip();
+            let connection = match &mut conn {
+                Some(connection) => connection,
+                none => match pool.get() {
+                    Ok(pooled) => none.insert(pooled),
+                    Err(error) => {
+                        // The database is out of reach after the pool's
+                        // timeout: what queued meanwhile has waited as long,
+                        // and is answered now rather than after another.
+                        let error = ApiError::from(DbError::from(error));
+                        replies.extend(self.lock().waiting.drain(..).map(|(_, reply)| reply));
+                        for reply in replies {
+                            let _ = reply.send(Err(error.clone()));
+                        }
+                        continue;
+                    }
+                },
+            };
+            match (self.read)(connection, &keys) {
                 Ok(values) => {
                     debug_assert_eq!(values.len(), replies.len());
                     for (reply, value) in replies.into_iter().zip(values) {
