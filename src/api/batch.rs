@@ -87,13 +87,16 @@ impl<K: Send + 'static, V: Send + 'static> Batched<K, V> {
 
     /// Answers batches until none is waiting, on one connection.
     fn drain(&self, pool: &DbPool) {
-        // If `read` panics, the batch's replies are dropped (each of its
-        // requests answers 500) and the next request starts a new drainer.
+        // If `read` panics, the batch's replies are dropped, and so are
+        // those of the requests queued behind it, which no drainer would
+        // take until another request came: each answers 500. The next
+        // request starts a new drainer.
         struct Unwinding<'a, K, V>(&'a Batched<K, V>);
         impl<K, V> Drop for Unwinding<'_, K, V> {
             fn drop(&mut self) {
                 if std::thread::panicking() {
                     let mut queue = self.0.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                    queue.waiting.clear();
                     queue.draining = false;
                 }
             }
@@ -145,6 +148,47 @@ impl<K: Send + 'static, V: Send + 'static> Batched<K, V> {
                     }
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panics(_: &mut DbConn, _: &[usize]) -> DbResult<Vec<usize>> {
+        panic!("a bug in a batched reader")
+    }
+
+    #[test]
+    fn a_reader_that_panics_answers_its_batch_and_the_queue_and_leaves_no_drainer() {
+        let pool = crate::db::pool(&crate::db::DatabaseUrl::Sqlite(":memory:".into()), 1);
+        let batched = Batched::new(panics);
+        // One full batch and some queued behind it.
+        let answers: Vec<_> = {
+            let mut queue = batched.lock();
+            queue.draining = true;
+            (0..MAX_BATCH + 6)
+                .map(|key| {
+                    let (reply, answer) = oneshot::channel();
+                    queue.waiting.push((key, reply));
+                    answer
+                })
+                .collect()
+        };
+        let drained =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| batched.drain(&pool)));
+        assert!(drained.is_err());
+        let queue = batched.lock();
+        assert!(!queue.draining, "the next request must start a drainer");
+        assert!(queue.waiting.is_empty());
+        // Every request is answered (its handler turns a dropped reply
+        // into a 500), none is left waiting.
+        for mut answer in answers {
+            assert!(matches!(
+                answer.try_recv(),
+                Err(oneshot::error::TryRecvError::Closed)
+            ));
         }
     }
 }
