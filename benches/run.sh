@@ -200,15 +200,13 @@ measure_ceiling() {
         -s benches/wrk/paths.lua "http://127.0.0.1:$port" -- "$work/paths/healthz.txt" | grep '^RESULT')
     ceilings+=("$(awk '{print $3}' <<<"$result")")
 }
-pending=""   # the last scenario's figures, until the ceiling after it is known
-flush_pending() {
-    [ -n "$pending" ] || return 0
-    awk -v before="${ceilings[-2]}" -v after="${ceilings[-1]}" -v first="$ceiling" '{
+# One table row: the scenario's figures, the ceiling readings before and after it.
+row() {
+    awk -v before="$2" -v after="$3" -v first="$ceiling" '{
         around = (before + after) / 2
         printf "| %s | %s | %.0f | %.3f | %.2f | %.0f | %s | %s | %s | %s | %s |\n",
             $1, $3, $2, $2 / around, $2 / first, around, $4, $5, $6, $7, $8
-    }' <<<"$pending" >>"$table"
-    pending=""
+    }' <<<"$1" >>"$table"
 }
 for name in $scenarios; do
     for variant in "$name" "${name}_cached"; do
@@ -235,14 +233,10 @@ for name in $scenarios; do
         if [ "$variant" = healthz ]; then
             ceiling="$rps"
             ceilings+=("$rps")
-            pending="$line"
-            awk -v first="$rps" '{ printf "| %s | %s | %.0f | 1.000 | 1.00 | %.0f | %s | %s | %s | %s | %s |\n",
-                $1, $3, $2, first, $4, $5, $6, $7, $8 }' <<<"$pending" >>"$table"
-            pending=""
+            row "$line" "$rps" "$rps"
         else
-            pending="$line"
             measure_ceiling
-            flush_pending
+            row "$line" "${ceilings[-2]}" "${ceilings[-1]}"
         fi
     done
 done

@@ -440,16 +440,21 @@ pub fn get_many(conn: &mut DbConn, numbers: &[String]) -> DbResult<Vec<Option<Pr
         .filter(super::one_of(products::certificate_no, &keys))
         .select(products::all_columns);
     let rows: Vec<ProductRow> = super::on_backend!(conn, |c| query.load(c))?;
-    // A number asked twice in one batch is answered twice.
-    let found: HashMap<&str, &ProductRow> = rows
-        .iter()
-        .map(|row| (row.certificate_no.as_str(), row))
-        .collect();
-    numbers
-        .iter()
-        .map(|number| {
+    let found = rows.iter().map(|row| (row.certificate_no.as_str(), row));
+    answer_each(numbers.iter().map(String::as_str), found)
+}
+
+/// One answer per key asked, in order, from the rows a batch found: a key
+/// asked twice in one batch is answered twice.
+fn answer_each<'a, K: std::hash::Hash + Eq + 'a>(
+    asked: impl Iterator<Item = K>,
+    found: impl Iterator<Item = (K, &'a ProductRow)>,
+) -> DbResult<Vec<Option<ProductHit>>> {
+    let found: HashMap<K, &ProductRow> = found.collect();
+    asked
+        .map(|key| {
             found
-                .get(number.as_str())
+                .get(&key)
                 .map(|row| ProductHit::new((*row).clone()))
                 .transpose()
         })
@@ -636,17 +641,7 @@ fn certificates_of_codes(
     )
     .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&values)
     .load(conn)?;
-    // A code asked twice in one batch is answered twice.
-    let by_code: HashMap<i64, &ProductRow> = found.iter().map(|f| (f.code, &f.row)).collect();
-    values
-        .iter()
-        .map(|value| {
-            by_code
-                .get(value)
-                .map(|row| ProductHit::new((*row).clone()))
-                .transpose()
-        })
-        .collect()
+    answer_each(values.into_iter(), found.iter().map(|f| (f.code, &f.row)))
 }
 
 /// The certifier (name, approval number) whose organic-code prefix is `code`.

@@ -158,6 +158,22 @@ where
     send(app, req.to_request()).await
 }
 
+/// Uploads a generated PNG poster as `id` and checks it was created.
+async fn upload_png<S, B>(app: &S, token: &str, id: &str, width: u32, height: u32)
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let body = multipart(&meta(id), &[("p.png", "image/png", &png(width, height))]);
+    let reply = upload(app, Some(token), body).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::CREATED,
+        "{:?}",
+        String::from_utf8_lossy(&reply.body)
+    );
+}
+
 async fn get_with<S, B>(app: &S, uri: &str, headers: &[(&str, &str)]) -> Reply
 where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
@@ -302,16 +318,7 @@ async fn a_file_by_hash_is_gone_as_soon_as_its_poster_is_deleted() {
     // write must end that at once, for a 200 and for a 304 alike.
     let (db, app) = crate::common::app().await;
     let token = issue(&db, "national", Role::National, None);
-    let reply = upload(
-        &app,
-        Some(&token),
-        multipart(
-            &meta("poster-gone"),
-            &[("海报.png", "image/png", &png(600, 400))],
-        ),
-    )
-    .await;
-    assert_eq!(reply.status, StatusCode::CREATED);
+    upload_png(&app, &token, "poster-gone", 600, 400).await;
     let poster = get(&app, "/api/v1/posters/poster-gone").await.json();
     let url = poster["files"][0]["url"].as_str().unwrap().to_owned();
     let full = get(&app, &url).await;
@@ -488,16 +495,7 @@ fn qr_of(png: &[u8], top: u32) -> Vec<u8> {
 async fn a_localized_poster_carries_the_event_and_a_qr_code_to_it() {
     let (db, app) = crate::common::app().await;
     let token = issue(&db, "national", Role::National, None);
-    let reply = upload(
-        &app,
-        Some(&token),
-        multipart(
-            &meta("organic-2024"),
-            &[("p.png", "image/png", &png(1200, 800))],
-        ),
-    )
-    .await;
-    assert_eq!(reply.status, StatusCode::CREATED);
+    upload_png(&app, &token, "organic-2024", 1200, 800).await;
     let event = "jiangxi-2022-organic-expert-visit-pengze";
     let uri = format!("/api/v1/posters/organic-2024/localized?event={event}");
     let localized = get(&app, &uri).await;
