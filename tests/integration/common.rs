@@ -31,6 +31,12 @@ pub fn postgres_url() -> Option<String> {
 impl TestDb {
     /// An empty database (nothing migrated).
     pub fn empty() -> Self {
+        // The server's warnings (the cause behind a 503, say), shown with a
+        // failing test's output.
+        let _ = env_logger::builder()
+            .is_test(true)
+            .filter_level(log::LevelFilter::Warn)
+            .try_init();
         match postgres_url() {
             Some(admin) => {
                 let n = COUNTER.fetch_add(1, Ordering::SeqCst);
