@@ -93,3 +93,49 @@ fn postgres_pool_connections_carry_their_timeouts() {
     assert_eq!(show(pg, "lock_timeout"), "5s");
     assert_eq!(show(pg, "idle_in_transaction_session_timeout"), "30s");
 }
+
+/// SQLite plans by the statistics `ANALYZE` writes; a database that has data
+/// but none (an old file, or one filled by hand) gets them at the next start,
+/// and one that has them is not analyzed again at every start.
+#[test]
+fn a_sqlite_database_with_data_but_no_statistics_gets_them_at_start() {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    if postgres_url().is_some() {
+        return;
+    }
+    let (db, _pool) = crate::common::TestDb::bundled();
+    let ticweek::db::DbConn::Sqlite(mut conn) = db.connect() else {
+        unreachable!("a SQLite test database")
+    };
+    let statistics = |conn: &mut SqliteConnection| -> i64 {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1')",
+        ))
+        .get_result(conn)
+        .unwrap()
+    };
+    // 10,000 labs: a database worth planning for.
+    conn.batch_execute(
+        "INSERT INTO labs (id, name, field_mask, region, province, lat, lon, x, y, z,
+                           precision, search_key, source, updated_at)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+         SELECT 'stat-lab-' || i, 'Lab ' || i, 1, '360700', '360000', 25.8, 114.9,
+                0.5, 0.5, 0.5, 'region', 1000000000 + i, 'test', '2026-01-01 00:00:00'
+         FROM n;
+         DROP TABLE IF EXISTS sqlite_stat1;",
+    )
+    .unwrap();
+    assert_eq!(statistics(&mut conn), 0);
+    ticweek::prepare_database(&db.url).expect("prepare");
+    assert_eq!(statistics(&mut conn), 1, "analyzed at start");
+    // Stale but present statistics are left alone: a start costs no scan.
+    conn.batch_execute("DELETE FROM sqlite_stat1").unwrap();
+    ticweek::prepare_database(&db.url).expect("prepare");
+    let rows: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM sqlite_stat1)",
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(rows, 0, "not analyzed again");
+}
