@@ -3,6 +3,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
+use super::rendered::columns;
 use super::schema::campaigns;
 use super::{Backend, DbConn, DbError, DbResult, YearIdKey};
 use crate::domain::{Adcode, CampaignKind};
@@ -41,7 +42,7 @@ pub fn list(
     filter: &CampaignFilter,
 ) -> DbResult<(Vec<CampaignWithRegion>, bool)> {
     let mut query = campaigns::table
-        .select(CampaignRow::as_select())
+        .select(columns!(CampaignRow))
         .into_boxed::<Backend>();
     if let Some(year) = filter.year {
         query = query.filter(campaigns::year.eq(year));
@@ -87,7 +88,7 @@ fn with_region(row: CampaignRow) -> CampaignWithRegion {
 pub fn get(conn: &mut DbConn, id: &str) -> DbResult<CampaignWithRegion> {
     campaigns::table
         .filter(campaigns::id.eq(id))
-        .select(CampaignRow::as_select())
+        .select(columns!(CampaignRow))
         .first(conn)
         .optional()?
         .map(with_region)
@@ -97,7 +98,7 @@ pub fn get(conn: &mut DbConn, id: &str) -> DbResult<CampaignWithRegion> {
 /// Every campaign, in id order, for `ticweek export`.
 pub fn all(conn: &mut DbConn) -> DbResult<Vec<CampaignWithRegion>> {
     Ok(campaigns::table
-        .select(CampaignRow::as_select())
+        .select(columns!(CampaignRow))
         .order(campaigns::id)
         .load(conn)?
         .into_iter()

@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::rendered::columns;
 use super::schema::changes;
 use super::{DbConn, DbResult};
 
@@ -51,7 +52,7 @@ pub fn after(conn: &mut DbConn, after: i64, limit: i64) -> DbResult<(Vec<ChangeR
         .filter(changes::seq.gt(after))
         .order(changes::seq)
         .limit(limit + 1)
-        .select(ChangeRow::as_select())
+        .select(columns!(ChangeRow))
         .load(conn)?;
     let more = super::cut_page(&mut rows, limit);
     Ok((rows, more))

@@ -12,6 +12,7 @@ use diesel::sql_types::Bool;
 use super::dates::Stamp;
 use super::memory::Slot;
 use super::postings::Postings;
+use super::rendered::columns;
 use super::schema::{campaigns, events, regions};
 use super::search::{Dialect, Field, EVENTS};
 use super::{Backend, DbConn, DbError, DbResult};
@@ -188,9 +189,11 @@ fn predicate(filter: &EventFilter, level: Option<RegionLevel>, dialect: Dialect)
 
 /// Event rows; a hit's region name comes from the bundled divisions
 /// (`crate::data::divisions`), not from a join per row.
-fn base() -> diesel::dsl::Select<events::table, diesel::dsl::AsSelect<EventRow, Backend>> {
-    events::table.select(EventRow::as_select())
+fn base() -> diesel::dsl::Select<events::table, EventColumns> {
+    events::table.select(columns!(EventRow))
 }
+
+type EventColumns = super::rendered::Columns<diesel::dsl::AsSelect<EventRow, Backend>>;
 
 /// One page of events in `order`, after `after`; `more` tells whether another
 /// page follows.
@@ -395,7 +398,7 @@ fn nearby(
 ) -> DbResult<Vec<EventHit>> {
     let (point, _) = scope.filter.near.expect("nearby needs a point");
     let mut query = events::table
-        .select((EventRow::as_select(), super::chord2!(events, point)))
+        .select((columns!(EventRow), super::chord2!(events, point)))
         .filter(scope.predicate())
         .into_boxed::<Backend>();
     if let Some(EventKey::Distance { chord2, id }) = after {

@@ -12,6 +12,7 @@ use diesel::sql_types::{Bool, Double};
 use super::dates::Stamp;
 use super::memory::Slot;
 use super::nearby::Nearby;
+use super::rendered::columns;
 use super::schema::{labs, open_days};
 use super::search::{Dialect, Field, LABS};
 use super::{Backend, DbConn, DbError, DbResult};
@@ -308,7 +309,7 @@ pub fn list_labs(
     let dialect = Dialect::of(conn);
     let level = super::regions::filter_level(filter.region.as_ref())?;
     let mut query = labs::table
-        .select((LabRow::as_select(), chord::<LabSource>(filter.near)))
+        .select((columns!(LabRow), chord::<LabSource>(filter.near)))
         .filter(lab_predicate::<LabSource>(
             filter.region.as_ref().zip(level),
             filter.field,
@@ -351,7 +352,7 @@ pub fn list_labs(
 pub fn get_lab(conn: &mut DbConn, id: &str) -> DbResult<LabHit> {
     labs::table
         .filter(labs::id.eq(id))
-        .select(LabRow::as_select())
+        .select(columns!(LabRow))
         .first::<LabRow>(conn)
         .optional()?
         .map(LabHit::new)
@@ -371,7 +372,7 @@ pub fn sessions_of(
         .filter(open_days::lab_id.eq_any(lab_ids))
         .order((open_days::lab_id, open_days::starts_at, open_days::id))
         .limit(SESSIONS_PER_LAB * lab_ids.len() as i64)
-        .select(OpenDayRow::as_select())
+        .select(columns!(OpenDayRow))
         .load(conn)?;
     for row in rows {
         let sessions = by_lab.entry(row.lab_id.clone()).or_default();
@@ -720,11 +721,11 @@ pub fn delete(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> DbResult<()> {
 /// Every lab with its sessions, for export.
 pub fn all(conn: &mut DbConn) -> DbResult<Vec<(LabHit, Vec<OpenDayRow>)>> {
     let rows: Vec<LabRow> = labs::table
-        .select(LabRow::as_select())
+        .select(columns!(LabRow))
         .order(labs::id)
         .load(conn)?;
     let sessions: Vec<OpenDayRow> = open_days::table
-        .select(OpenDayRow::as_select())
+        .select(columns!(OpenDayRow))
         .order((open_days::lab_id, open_days::starts_at, open_days::id))
         .load(conn)?;
     let mut by_lab: HashMap<String, Vec<OpenDayRow>> = HashMap::new();

@@ -15,6 +15,7 @@ pub mod posters;
 pub mod postings;
 pub mod products;
 pub mod regions;
+pub(crate) mod rendered;
 pub mod schema;
 pub mod search;
 

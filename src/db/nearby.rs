@@ -22,6 +22,7 @@ use diesel::prelude::*;
 
 use super::labs::{LabSummary, OpenDayFilter, OpenDayKey, MAX_SESSION_DAYS};
 use super::memory::Snapshot;
+use super::rendered::columns;
 use super::schema::{labs, open_days};
 use super::{DbConn, DbResult};
 use crate::domain::{BoundingBox, LatLon, RadiusKm, RegionLevel};
@@ -70,7 +71,7 @@ impl Nearby {
     pub fn build(conn: &mut DbConn, version: i64) -> DbResult<Self> {
         let lab_rows: Vec<LabColumns> = labs::table
             .select((
-                LabSummary::as_select(),
+                columns!(LabSummary),
                 labs::province,
                 labs::city,
                 labs::x,

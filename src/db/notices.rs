@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::rendered::columns;
 use super::schema::{notices, regions};
 use super::search::{Dialect, Field, NOTICES};
 use super::{Backend, DbConn, DbError, DbResult, YearIdKey};
@@ -69,7 +70,7 @@ pub struct NoticeFilter {
 pub fn list(conn: &mut DbConn, filter: &NoticeFilter) -> DbResult<(Vec<NoticeWithRegion>, bool)> {
     let mut query = notices::table
         .left_join(regions::table.on(notices::region.eq(regions::adcode.nullable())))
-        .select((NoticeRow::as_select(), regions::name.nullable()))
+        .select((columns!(NoticeRow), regions::name.nullable()))
         .into_boxed::<Backend>();
     if let Some(year) = filter.year {
         query = query.filter(notices::year.eq(year));
@@ -114,7 +115,7 @@ pub fn get(conn: &mut DbConn, id: &str) -> DbResult<NoticeWithRegion> {
     notices::table
         .left_join(regions::table.on(notices::region.eq(regions::adcode.nullable())))
         .filter(notices::id.eq(id))
-        .select((NoticeRow::as_select(), regions::name.nullable()))
+        .select((columns!(NoticeRow), regions::name.nullable()))
         .first(conn)
         .optional()?
         .ok_or_else(|| DbError::NotFound(format!("no notice with id {id:?}")))
@@ -124,7 +125,7 @@ pub fn get(conn: &mut DbConn, id: &str) -> DbResult<NoticeWithRegion> {
 pub fn all(conn: &mut DbConn) -> DbResult<Vec<NoticeWithRegion>> {
     Ok(notices::table
         .left_join(regions::table.on(notices::region.eq(regions::adcode.nullable())))
-        .select((NoticeRow::as_select(), regions::name.nullable()))
+        .select((columns!(NoticeRow), regions::name.nullable()))
         .order(notices::id)
         .load(conn)?)
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::rendered::columns;
 use super::schema::{blobs, poster_files, posters};
 use super::{Backend, DbConn, DbError, DbResult};
 
@@ -120,7 +121,7 @@ fn with_files(conn: &mut DbConn, rows: Vec<PosterRow>) -> DbResult<Vec<PosterHit
 pub fn get(conn: &mut DbConn, id: &str) -> DbResult<PosterHit> {
     let row: PosterRow = posters::table
         .find(id)
-        .select(PosterRow::as_select())
+        .select(columns!(PosterRow))
         .first(conn)
         .optional()?
         .ok_or_else(|| DbError::NotFound(format!("no poster with id {id}")))?;
@@ -135,7 +136,7 @@ pub fn list(
     limit: i64,
 ) -> DbResult<(Vec<PosterHit>, bool)> {
     let mut query = posters::table
-        .select(PosterRow::as_select())
+        .select(columns!(PosterRow))
         .order(posters::id)
         .limit(limit + 1)
         .into_boxed::<Backend>();
@@ -170,7 +171,7 @@ pub fn file_by_sha(conn: &mut DbConn, sha256: &str) -> DbResult<Option<(FileRow,
     Ok(poster_files::table
         .inner_join(posters::table)
         .filter(poster_files::sha256.eq(sha256))
-        .select((FileRow::as_select(), posters::title))
+        .select((columns!(FileRow), posters::title))
         .first(conn)
         .optional()?)
 }

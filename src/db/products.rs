@@ -13,6 +13,7 @@ use diesel::sql_types::{Bool, Date};
 use super::dates::{Day, Stamp};
 use super::memory::Slot;
 use super::postings::Postings;
+use super::rendered::columns;
 use super::schema::{organic_code_ranges, product_status_changes, products};
 use super::search::{Dialect, Field, PRODUCTS};
 use super::{Backend, DbConn, DbError, DbResult};
@@ -292,7 +293,7 @@ pub fn list(
         }
     }
     let mut query = products::table
-        .select(ProductRow::as_select())
+        .select(columns!(ProductRow))
         .filter(predicate(filter, level, dialect))
         .into_boxed::<Backend>();
     query = match after {
@@ -349,7 +350,7 @@ fn search_lists(
                 return Ok(super::on_backend!(&mut *conn, |c| query.load(c))?);
             }
             Ok(products::table
-                .select(ProductRow::as_select())
+                .select(columns!(ProductRow))
                 .filter(predicate(&rest, level, dialect))
                 .filter(among)
                 .load(conn)?)
@@ -390,7 +391,7 @@ fn search_sqlite(
     loop {
         let wanted = limit + 1 - rows.len() as i64;
         let found: Vec<ProductRow> = products::table
-            .select(ProductRow::as_select())
+            .select(columns!(ProductRow))
             .filter(predicate(&rest, level, Dialect::Sqlite))
             .filter(PRODUCTS.sqlite_batch::<Source>(q, Field::Everything, below, batch))
             .order(products::search_key.desc())
@@ -484,7 +485,7 @@ pub fn history(
         .filter(product_status_changes::id.gt(after.unwrap_or(0)))
         .order(product_status_changes::id)
         .limit(limit + 1)
-        .select(StatusChangeRow::as_select())
+        .select(columns!(StatusChangeRow))
         .load(conn)?;
     let more = super::cut_page(&mut rows, limit);
     Ok((rows, more))
@@ -520,7 +521,7 @@ pub fn changes_since(
         .inner_join(products::table)
         .filter(product_status_changes::changed_on.ge(since))
         .select((
-            StatusChangeRow::as_select(),
+            columns!(StatusChangeRow),
             products::holder_name,
             products::scheme,
             products::region,
@@ -967,7 +968,7 @@ pub fn delete(conn: &mut DbConn, certificate_no: &str, at: NaiveDateTime) -> DbR
 pub fn all(conn: &mut DbConn) -> DbResult<Vec<ProductHit>> {
     hits(
         products::table
-            .select(ProductRow::as_select())
+            .select(columns!(ProductRow))
             .order(products::certificate_no)
             .load(conn)?,
     )

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use super::rendered::columns;
 use super::schema::regions;
 use super::{DbConn, DbError, DbResult};
 use crate::domain::{Adcode, RegionLevel};
@@ -68,7 +69,7 @@ pub fn get(adcode: &Adcode) -> DbResult<RegionRow> {
 /// must hold exactly the bundled divisions (a test compares them).
 pub fn stored(conn: &mut DbConn) -> DbResult<Vec<RegionRow>> {
     Ok(regions::table
-        .select(RegionRow::as_select())
+        .select(columns!(RegionRow))
         .order(regions::adcode)
         .load(conn)?)
 }
