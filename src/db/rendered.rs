@@ -30,8 +30,8 @@ pub struct Rendered {
 
 impl Rendered {
     /// Renders `selection` (the columns of a `Selectable` row, say) for both
-    /// backends. A selection that cannot be rendered is a programming error,
-    /// caught by every test that reads the row.
+    /// backends. A selection that cannot be rendered, or that binds a value,
+    /// is a programming error, caught by every test that reads the row.
     pub fn of<E>(selection: &E) -> Self
     where
         E: QueryFragment<Sqlite> + QueryFragment<Pg>,
@@ -45,10 +45,18 @@ impl Rendered {
                 .expect("a select clause renders");
             builder.finish()
         }
-        Self {
+        let rendered = Self {
             sqlite: render::<Sqlite>(selection, SqliteQueryBuilder::new()),
             pg: render::<Pg>(selection, PgQueryBuilder::default()),
-        }
+        };
+        // `Columns` pushes text only: a selection with a bound value would
+        // lose it. (Column names hold no `?` or `$`.)
+        assert!(
+            !rendered.sqlite.contains('?') && !rendered.pg.contains('$'),
+            "a select clause with bound values cannot be rendered once: {}",
+            rendered.sqlite
+        );
+        rendered
     }
 }
 
