@@ -18,6 +18,7 @@ set -euo pipefail
 bin=$1 db=$2 paths=$3 n=$4
 shift 4
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 2; }
+root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 port=$((45000 + RANDOM % 5000))
 cat > "$work/client.py" <<'PY'
@@ -55,7 +56,7 @@ for scenario in "$@"; do
     dump=$(ls -t "$work"/out.*.* | head -n 1)
     total=$(grep -a '^totals:' "$dump" | awk '{print $2}')
     line="$line $scenario=$((total / n))"
-    mkdir -p target/instructions
-    cp "$dump" "target/instructions/$scenario.callgrind"   # for callgrind_annotate
+    mkdir -p "$root/target/instructions"
+    cp "$dump" "$root/target/instructions/$scenario.callgrind"   # for callgrind_annotate
 done
 echo "$line"
