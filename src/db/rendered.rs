@@ -60,6 +60,12 @@ impl Rendered {
     }
 }
 
+impl std::fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.sqlite)
+    }
+}
+
 /// A selection of type `E` (which decides how rows are read) written as the
 /// stored text of `sql`, which must have been rendered from a selection of
 /// that type (see `columns!`).
@@ -85,12 +91,6 @@ impl<E> Clone for Columns<E> {
 }
 
 impl<E> Copy for Columns<E> {}
-
-impl std::fmt::Debug for Rendered {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.sqlite)
-    }
-}
 
 /// `$row::as_select()` with its columns rendered once: the select clause of
 /// the `Selectable` row type `$row`.

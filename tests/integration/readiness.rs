@@ -108,12 +108,16 @@ fn a_sqlite_database_with_data_but_no_statistics_gets_them_at_start() {
     let ticweek::db::DbConn::Sqlite(mut conn) = db.connect() else {
         unreachable!("a SQLite test database")
     };
-    let statistics = |conn: &mut SqliteConnection| -> i64 {
-        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+    let count = |conn: &mut SqliteConnection, sql: &str| -> i64 {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(sql))
+            .get_result(conn)
+            .unwrap()
+    };
+    let statistics = |conn: &mut SqliteConnection| {
+        count(
+            conn,
             "(SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1')",
-        ))
-        .get_result(conn)
-        .unwrap()
+        )
     };
     // 10,000 labs: a database worth planning for.
     conn.batch_execute(
@@ -132,10 +136,9 @@ fn a_sqlite_database_with_data_but_no_statistics_gets_them_at_start() {
     // Stale but present statistics are left alone: a start costs no scan.
     conn.batch_execute("DELETE FROM sqlite_stat1").unwrap();
     ticweek::prepare_database(&db.url).expect("prepare");
-    let rows: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-        "(SELECT count(*) FROM sqlite_stat1)",
-    ))
-    .get_result(&mut conn)
-    .unwrap();
-    assert_eq!(rows, 0, "not analyzed again");
+    assert_eq!(
+        count(&mut conn, "(SELECT count(*) FROM sqlite_stat1)"),
+        0,
+        "not analyzed again"
+    );
 }
