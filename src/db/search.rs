@@ -117,19 +117,18 @@ impl TextIndex {
                         .bind::<BigInt, _>(stale)
                         .execute(c)?;
                 }
-                diesel::sql_query(format!(
-                    "INSERT INTO {} (rowid, title, body) VALUES (?, ?, ?)",
-                    self.fts
-                ))
-                .bind::<BigInt, _>(key)
-                .bind::<Text, _>(title_tokens.join(" "))
-                .bind::<Text, _>(body_tokens.join(" "))
+                FtsInsert {
+                    fts: self.fts,
+                    key,
+                    title: title_tokens.as_str(),
+                    body: body_tokens.as_str(),
+                }
                 .execute(c)?;
             }
             DbConn::Pg(c) => {
                 // A changed key has already followed the record (ON UPDATE CASCADE).
-                let mut everything = title_tokens.clone();
-                everything.extend(body_tokens);
+                let title: Vec<&str> = title_tokens.iter().collect();
+                let everything: Vec<&str> = title_tokens.iter().chain(body_tokens.iter()).collect();
                 diesel::sql_query(format!(
                     "INSERT INTO {} (search_key, title, everything) \
                      VALUES ($1, array_to_tsvector($2), array_to_tsvector($3)) \
@@ -138,7 +137,7 @@ impl TextIndex {
                     self.tokens
                 ))
                 .bind::<BigInt, _>(key)
-                .bind::<Array<Text>, _>(&title_tokens)
+                .bind::<Array<Text>, _>(&title)
                 .bind::<Array<Text>, _>(&everything)
                 .execute(c)?;
             }
@@ -346,6 +345,43 @@ fn fts5_expression(query: &SearchQuery, field: Field) -> Option<String> {
         Field::Everything => quoted.join(" AND "),
     })
 }
+
+/// `INSERT INTO fts (rowid, title, body) VALUES (?, ?, ?)` for one FTS5
+/// table. Unlike `sql_query`, which diesel never keeps, its text is the same
+/// for every row of a table, so the statement is prepared once per
+/// connection: preparing it anew for each of 200,000 certificates was 2 %
+/// of their import.
+struct FtsInsert<'a> {
+    fts: &'static str,
+    key: i64,
+    title: &'a str,
+    body: &'a str,
+}
+
+impl diesel::query_builder::QueryId for FtsInsert<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for FtsInsert<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        out.push_sql("INSERT INTO ");
+        out.push_sql(self.fts);
+        out.push_sql(" (rowid, title, body) VALUES (");
+        out.push_bind_param::<BigInt, _>(&self.key)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(self.title)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(self.body)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for FtsInsert<'_> {}
 
 /// `records.search_key IN (keys…)` with the keys in one bound parameter (a
 /// JSON array read by `json_each` on SQLite, an array literal on
