@@ -331,7 +331,9 @@ pub fn exclusive_transaction<T>(
     let enclosing = TOUCHED.replace(Some(0));
     let result = conn.transaction::<_, DbError, _>(|conn| {
         if let DbConn::Pg(pg) = conn {
-            pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({SETUP_LOCK})"))?;
+            pg.batch_execute(&format!(
+                "SELECT pg_advisory_xact_lock(hashtextextended(current_schema(), {SETUP_LOCK}))"
+            ))?;
         }
         if write_first {
             bump(conn)?;
@@ -593,7 +595,10 @@ fn distance_km(point: crate::domain::LatLon, lat: f64, lon: f64) -> f64 {
     (km * 1000.0).round() / 1000.0
 }
 
-/// Arbitrary key of the advisory lock that serialises database set-up.
+/// Arbitrary seed of the advisory lock that serialises writes. The key is
+/// this hashed with the schema's name: advisory locks are database-wide, and
+/// datasets in other schemas of the same database (the test suite's, a
+/// second deployment's) must not wait for one another's writes.
 const SETUP_LOCK: i64 = 0x0074_6963_7765_656b;
 
 fn migration_error(err: Box<dyn std::error::Error + Send + Sync>) -> DbError {
