@@ -35,14 +35,14 @@ pub fn record(
     deleted: bool,
     at: NaiveDateTime,
 ) -> DbResult<()> {
-    diesel::insert_into(changes::table)
-        .values(NewChange {
-            resource,
-            record_id,
-            action: if deleted { "deleted" } else { "upserted" },
-            changed_at: at,
-        })
-        .execute(conn)?;
+    let insert = diesel::insert_into(changes::table).values(NewChange {
+        resource,
+        record_id,
+        action: if deleted { "deleted" } else { "upserted" },
+        changed_at: at,
+    });
+    // On the concrete connection: imports record a change per record.
+    super::on_backend!(conn, |c| insert.execute(c))?;
     Ok(())
 }
 
