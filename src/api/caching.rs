@@ -348,7 +348,7 @@ pub fn matches(if_none_match: &str, tag: &str) -> bool {
 
 /// The strong tag of bytes as sent.
 pub fn tag_of(bytes: &[u8]) -> String {
-    format!("\"{}\"", crate::domain::hex(&Sha256::digest(bytes)[..16]))
+    format!("\"{}\"", hex::encode(&Sha256::digest(bytes)[..16]))
 }
 
 /// The tags a JSON body of a GET is served under: identity, and gzip when

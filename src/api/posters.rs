@@ -20,7 +20,7 @@ use crate::db::access::{self, AuditEntry};
 use crate::db::posters::{FileRow, PosterFilter, PosterHit, PosterRow};
 use crate::db::DbError;
 use crate::domain::poster::{self, FileFormat, Refusal, MAX_FILE_BYTES};
-use crate::domain::{hex, to_shanghai, Actor, CampaignKind};
+use crate::domain::{to_shanghai, Actor, CampaignKind};
 use crate::error::{ApiError, Problem};
 
 /// Which file of a poster: as uploaded, or a JPEG rendition by width.
@@ -401,7 +401,7 @@ pub async fn upload_poster(
                 ),
             ));
         }
-        let sha256 = hex(&Sha256::digest(&file.bytes));
+        let sha256 = hex::encode(Sha256::digest(&file.bytes));
         stored.push((
             FileRow {
                 poster_id: row.id.clone(),
@@ -1037,7 +1037,7 @@ pub async fn localize_poster(
         event.id,
         event.updated_at.timestamp_micros()
     );
-    let tag = format!("\"{}\"", &hex(&Sha256::digest(key.as_bytes()))[..32]);
+    let tag = format!("\"{}\"", &hex::encode(Sha256::digest(key.as_bytes()))[..32]);
     let mut response = HttpResponse::Ok();
     response
         .insert_header((header::ETAG, tag.clone()))

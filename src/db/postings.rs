@@ -14,6 +14,7 @@
 //! for_each_entry`), so they hold exactly the tokens the SQL search would
 //! match; `memory::Slot` keeps them current with the data.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use roaring::RoaringBitmap;
@@ -35,7 +36,7 @@ pub struct Postings {
 /// The records matching a query: ordinals into `Postings::keys`.
 pub struct Matches<'a> {
     postings: &'a Postings,
-    ordinals: RoaringBitmap,
+    ordinals: Cow<'a, RoaringBitmap>,
 }
 
 impl Postings {
@@ -92,10 +93,18 @@ impl Postings {
             // No searchable token (only punctuation): nothing matches.
             return self.none();
         };
-        let mut ordinals = (*rarest).clone();
-        for bitmap in rest {
-            ordinals &= *bitmap;
-        }
+        // One token borrows its list; more intersect into a new one, so no
+        // list is copied (a common bigram's list is tens of kilobytes).
+        let ordinals = match rest.split_first() {
+            None => Cow::Borrowed(*rarest),
+            Some((next, others)) => {
+                let mut both = *rarest & *next;
+                for bitmap in others {
+                    both &= *bitmap;
+                }
+                Cow::Owned(both)
+            }
+        };
         Matches {
             postings: self,
             ordinals,
@@ -105,7 +114,7 @@ impl Postings {
     fn none(&self) -> Matches<'_> {
         Matches {
             postings: self,
-            ordinals: RoaringBitmap::new(),
+            ordinals: Cow::Owned(RoaringBitmap::new()),
         }
     }
 }
@@ -134,7 +143,7 @@ impl Snapshot for Postings {
 impl Matches<'_> {
     /// Removes the records of `other` (same lists) from these.
     pub fn without(mut self, other: &Matches) -> Self {
-        self.ordinals -= &other.ordinals;
+        *self.ordinals.to_mut() -= other.ordinals.as_ref();
         self
     }
 

@@ -122,7 +122,7 @@ pub fn new_token() -> Result<(String, String), Invalid> {
 /// bits, so a fast hash is enough (a password hash such as argon2 protects
 /// guessable secrets, and would cost tens of milliseconds per write).
 pub fn token_hash(token: &str) -> String {
-    super::hex(&Sha256::digest(token.as_bytes()))
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// A token's text as the `Authorization: Bearer` header may carry it: the

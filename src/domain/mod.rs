@@ -113,11 +113,6 @@ pub use product::{
 pub use search::{index_tokens, SearchQuery};
 pub use time::{parse_date, rfc3339, to_shanghai, today_in_shanghai, SHANGHAI};
 
-/// Lower-case hex of `bytes` (digests, random ids).
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Why a raw input value was refused; the caller adds which field it came from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

@@ -24,7 +24,7 @@ use super::{run_write, AppState};
 use crate::db::access::{self, AuditEntry, IdempotentReply};
 use crate::db::import::{Observer, Target};
 use crate::db::{DbConn, DbError, DbResult};
-use crate::domain::{hex, looks_like_token, token_hash, Actor, CoordSys, Scope};
+use crate::domain::{looks_like_token, token_hash, Actor, CoordSys, Scope};
 use crate::error::{ApiError, FieldError};
 use crate::import::{Report, RowError};
 
@@ -609,7 +609,7 @@ pub async fn create_record(
         hasher.update(req.path().as_bytes());
         hasher.update([0]);
         hasher.update(&body);
-        hex(&hasher.finalize())
+        hex::encode(hasher.finalize())
     };
     let id = match item.remove(kind.key()) {
         Some(Value::String(id)) => path_key(kind, &id).map_err(|e| match e {
@@ -681,7 +681,7 @@ pub async fn create_record(
 pub(crate) fn new_record_id(prefix: &str) -> Result<String, ApiError> {
     let mut bytes = [0u8; 10];
     getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(format!("random: {e}")))?;
-    Ok(format!("{prefix}-{}", hex(&bytes)))
+    Ok(format!("{prefix}-{}", hex::encode(bytes)))
 }
 
 /// `PUT /{collection}/{id}`: replaces the record, or creates it.
