@@ -33,8 +33,10 @@ pub struct Campaign {
     /// Region the campaign covers; `null` for national campaigns.
     pub region: Option<RegionRef>,
     /// First day: the exact start, or the start of the window the notice allows.
+    #[serde(serialize_with = "crate::domain::optional_date")]
     pub starts_on: Option<NaiveDate>,
     /// Last day: the exact end, or the end of the window.
+    #[serde(serialize_with = "crate::domain::optional_date")]
     pub ends_on: Option<NaiveDate>,
     /// The notice's own wording of the period when it is not exact dates (e.g. `9月任选一周`).
     pub period_text: Option<String>,

@@ -54,6 +54,7 @@ pub struct Notice {
     /// Year of the notice (from its date or its document number).
     pub year: i32,
     /// Date of issue, when the published text gives it.
+    #[serde(serialize_with = "crate::domain::optional_date")]
     pub issued_on: Option<NaiveDate>,
     /// Full text as published; empty for documents known only by citation.
     pub body: String,

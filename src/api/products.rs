@@ -86,8 +86,10 @@ pub struct Product {
     /// Certification standard.
     #[schema(example = "GB/T 19630-2019")]
     pub standard: String,
+    #[serde(serialize_with = "crate::domain::date")]
     pub issued_on: NaiveDate,
     /// Last day of validity.
+    #[serde(serialize_with = "crate::domain::date")]
     pub expires_on: NaiveDate,
     /// Status today (Asia/Shanghai): `expired` once `expires_on` has passed
     /// for a valid or suspended certificate.
@@ -483,6 +485,7 @@ pub async fn get_product(
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StatusChange {
     /// When the change took effect.
+    #[serde(serialize_with = "crate::domain::date")]
     pub changed_on: NaiveDate,
     /// Status before (`null` for the first entry).
     pub from: Option<ProductStatus>,

@@ -3,6 +3,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
+use super::dates::{MaybeDay, Stamp};
 use super::rendered::columns;
 use super::schema::campaigns;
 use super::{Backend, DbConn, DbError, DbResult, YearIdKey};
@@ -17,11 +18,14 @@ pub struct CampaignRow {
     pub title: String,
     pub theme: Option<String>,
     pub region: Option<String>,
+    #[diesel(deserialize_as = MaybeDay)]
     pub starts_on: Option<NaiveDate>,
+    #[diesel(deserialize_as = MaybeDay)]
     pub ends_on: Option<NaiveDate>,
     pub period_text: Option<String>,
     pub notice_id: String,
     pub source: String,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 

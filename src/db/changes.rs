@@ -14,6 +14,7 @@ pub struct ChangeRow {
     pub resource: String,
     pub record_id: String,
     pub action: String,
+    #[diesel(deserialize_as = super::dates::Stamp)]
     pub changed_at: NaiveDateTime,
 }
 

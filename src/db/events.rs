@@ -159,18 +159,18 @@ fn predicate(filter: &EventFilter, level: Option<RegionLevel>, dialect: Dialect)
         // bounds the scan even for an open-ended `from`.
         let earliest = start - chrono::Duration::days(MAX_EVENT_DAYS);
         p = Box::new(
-            p.and(events::ends_at.gt(start))
-                .and(events::starts_at.gt(earliest)),
+            p.and(events::ends_at.gt(Stamp(start)))
+                .and(events::starts_at.gt(Stamp(earliest))),
         );
     }
     if let Some(end) = filter.window.end {
-        p = Box::new(p.and(events::starts_at.lt(end)));
+        p = Box::new(p.and(events::starts_at.lt(Stamp(end))));
     }
     if let Some(status) = filter.status {
         p = Box::new(p.and(events::status.eq(status.as_str())));
     }
     if let Some(since) = filter.updated_since {
-        p = Box::new(p.and(events::updated_at.ge(since)));
+        p = Box::new(p.and(events::updated_at.ge(Stamp(since))));
     }
     if let Some((point, radius)) = filter.near {
         // The indexed box narrows the rows; the chord test is exact.

@@ -425,11 +425,11 @@ fn page_of_ids(
         // bounds the scan even for an open-ended `from`.
         let earliest = start - chrono::Duration::days(MAX_SESSION_DAYS);
         page = page
-            .filter(open_days::ends_at.gt(start))
-            .filter(open_days::starts_at.gt(earliest));
+            .filter(open_days::ends_at.gt(Stamp(start)))
+            .filter(open_days::starts_at.gt(Stamp(earliest)));
     }
     if let Some(end) = filter.window.end {
-        page = page.filter(open_days::starts_at.lt(end));
+        page = page.filter(open_days::starts_at.lt(Stamp(end)));
     }
     if let Some(lab) = &filter.lab {
         page = page.filter(open_days::lab_id.eq(lab.clone()));

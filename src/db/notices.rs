@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::dates::{MaybeDay, Stamp};
 use super::rendered::columns;
 use super::schema::{notices, regions};
 use super::search::{Dialect, Field, NOTICES};
@@ -18,6 +19,7 @@ pub struct NoticeRow {
     pub issuer: String,
     pub region: Option<String>,
     pub year: i32,
+    #[diesel(deserialize_as = MaybeDay)]
     pub issued_on: Option<chrono::NaiveDate>,
     pub body: String,
     /// JSON array of `{name, phone, email}`.
@@ -32,6 +34,7 @@ pub struct NoticeRow {
     pub source: String,
     /// Key of the full-text index entry.
     pub search_key: i64,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 

@@ -21,6 +21,7 @@ pub struct PosterRow {
     pub source: String,
     pub usage_note: Option<String>,
     pub region: Option<String>,
+    #[diesel(deserialize_as = super::dates::Stamp)]
     pub updated_at: NaiveDateTime,
 }
 

@@ -71,10 +71,12 @@ pub struct ProductHit {
 pub struct StatusChangeRow {
     pub id: i64,
     pub certificate_no: String,
+    #[diesel(deserialize_as = Day)]
     pub changed_on: NaiveDate,
     pub from_status: Option<String>,
     pub to_status: String,
     pub reason: Option<String>,
+    #[diesel(deserialize_as = Stamp)]
     pub recorded_at: NaiveDateTime,
 }
 

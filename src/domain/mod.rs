@@ -111,7 +111,9 @@ pub use product::{
     OrganicCodeLayout, ProductCategory, ProductStatus, Scheme,
 };
 pub use search::{index_tokens, SearchQuery};
-pub use time::{parse_date, rfc3339, to_shanghai, today_in_shanghai, SHANGHAI};
+pub use time::{
+    date, optional_date, parse_date, rfc3339, to_shanghai, today_in_shanghai, SHANGHAI,
+};
 
 /// Why a raw input value was refused; the caller adds which field it came from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
