@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 use diesel::dsl::count_star;
-use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
-use diesel::sql_types::Bool;
 
 use super::dates::Stamp;
 use super::memory::Slot;
@@ -130,61 +128,53 @@ impl EventHit {
 pub const MAX_EVENT_DAYS: i64 = 366;
 
 type Source = events::table;
-type Predicate = Box<dyn BoxableExpression<Source, Backend, SqlType = Bool>>;
-
-fn always() -> Predicate {
-    super::always()
-}
+type Predicate = super::Filter<Source>;
 
 /// Every filter except the text search phase, as one predicate; the same
 /// predicate feeds the page query and the facet query.
 fn predicate(filter: &EventFilter, level: Option<RegionLevel>, dialect: Dialect) -> Predicate {
-    let mut p = always();
+    let mut all = super::AllOf::new();
     if let Some(kind) = filter.kind {
-        p = Box::new(p.and(events::kind.eq(kind.as_str())));
+        all.push(events::kind.eq(kind.as_str()));
     }
     if let Some(campaign) = &filter.campaign {
-        p = Box::new(p.and(events::campaign_id.eq(campaign.clone())));
+        all.push(events::campaign_id.eq(campaign.clone()));
     }
     if let (Some(region), Some(level)) = (&filter.region, level) {
         let code = region.as_str().to_owned();
-        p = match level {
-            RegionLevel::Province => Box::new(p.and(events::province.eq(code))),
-            RegionLevel::City => Box::new(p.and(events::city.eq(code).assume_not_null())),
-            RegionLevel::County => Box::new(p.and(events::region.eq(code))),
-        };
+        match level {
+            RegionLevel::Province => all.push(events::province.eq(code)),
+            RegionLevel::City => all.push(events::city.eq(code).assume_not_null()),
+            RegionLevel::County => all.push(events::region.eq(code)),
+        }
     }
     if let Some(start) = filter.window.start {
         // Events last at most MAX_EVENT_DAYS, so the index on starts_at
         // bounds the scan even for an open-ended `from`.
         let earliest = start - chrono::Duration::days(MAX_EVENT_DAYS);
-        p = Box::new(
-            p.and(events::ends_at.gt(Stamp(start)))
-                .and(events::starts_at.gt(Stamp(earliest))),
-        );
+        all.push(events::ends_at.gt(Stamp(start)));
+        all.push(events::starts_at.gt(Stamp(earliest)));
     }
     if let Some(end) = filter.window.end {
-        p = Box::new(p.and(events::starts_at.lt(Stamp(end))));
+        all.push(events::starts_at.lt(Stamp(end)));
     }
     if let Some(status) = filter.status {
-        p = Box::new(p.and(events::status.eq(status.as_str())));
+        all.push(events::status.eq(status.as_str()));
     }
     if let Some(since) = filter.updated_since {
-        p = Box::new(p.and(events::updated_at.ge(Stamp(since))));
+        all.push(events::updated_at.ge(Stamp(since)));
     }
     if let Some((point, radius)) = filter.near {
         // The indexed box narrows the rows; the chord test is exact.
         let b = point.bounding_box(radius);
-        p = Box::new(
-            p.and(events::lat.between(b.min_lat, b.max_lat))
-                .and(events::lon.between(b.min_lon, b.max_lon))
-                .and(super::chord2!(events, point).le(radius.chord2())),
-        );
+        all.push(events::lat.between(b.min_lat, b.max_lat));
+        all.push(events::lon.between(b.min_lon, b.max_lon));
+        all.push(super::chord2!(events, point).le(radius.chord2()));
     }
     if let Some(q) = &filter.q {
-        p = Box::new(p.and(EVENTS.matches::<Source>(dialect, q, Field::Everything)));
+        all.push(EVENTS.matches::<Source>(dialect, q, Field::Everything));
     }
-    p
+    all.boxed()
 }
 
 /// Event rows; a hit's region name comes from the bundled divisions

@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::expression::BoxableExpression;
 use diesel::helper_types::InnerJoinQuerySource;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Double};
+use diesel::sql_types::Double;
 
 use super::dates::Stamp;
 use super::memory::Slot;
@@ -215,7 +215,7 @@ impl OpenDayHit {
 
 type LabSource = labs::table;
 type OpenDaySource = InnerJoinQuerySource<open_days::table, labs::table>;
-type Predicate<QS> = Box<dyn BoxableExpression<QS, Backend, SqlType = Bool>>;
+type Predicate<QS> = super::Filter<QS>;
 type Number<QS> = Box<dyn BoxableExpression<QS, Backend, SqlType = Double>>;
 
 /// Squared chord from each lab to `near`'s point (0 without one).
@@ -251,28 +251,26 @@ where
     labs::field_mask: SelectableExpression<QS>,
     diesel::dsl::AssumeNotNull<diesel::dsl::Eq<labs::city, String>>: SelectableExpression<QS>,
 {
-    let mut p: Predicate<QS> = super::always();
+    let mut all = super::AllOf::new();
     if let Some((code, level)) = region {
         let code = code.as_str().to_owned();
-        p = match level {
-            RegionLevel::Province => Box::new(p.and(labs::province.eq(code))),
-            RegionLevel::City => Box::new(p.and(labs::city.eq(code).assume_not_null())),
-            RegionLevel::County => Box::new(p.and(labs::region.eq(code))),
-        };
+        match level {
+            RegionLevel::Province => all.push(labs::province.eq(code)),
+            RegionLevel::City => all.push(labs::city.eq(code).assume_not_null()),
+            RegionLevel::County => all.push(labs::region.eq(code)),
+        }
     }
     if let Some(field) = field {
-        p = Box::new(p.and(super::has_bit(labs::field_mask, field.bit())));
+        all.push(super::has_bit(labs::field_mask, field.bit()));
     }
     if let Some((point, radius)) = near {
         // The indexed box narrows the rows; the chord test is exact.
         let b = point.bounding_box(radius);
-        p = Box::new(
-            p.and(labs::lat.between(b.min_lat, b.max_lat))
-                .and(labs::lon.between(b.min_lon, b.max_lon))
-                .and(super::chord2!(labs, point).le(radius.chord2())),
-        );
+        all.push(labs::lat.between(b.min_lat, b.max_lat));
+        all.push(labs::lon.between(b.min_lon, b.max_lon));
+        all.push(super::chord2!(labs, point).le(radius.chord2()));
     }
-    p
+    all.boxed()
 }
 
 fn distance_to(point: LatLon, lab: &LabRow) -> f64 {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::dsl::{count_star, sql};
-use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Date};
 
@@ -174,67 +173,65 @@ impl ProductHit {
 }
 
 type Source = products::table;
-type Predicate = Box<dyn BoxableExpression<Source, Backend, SqlType = Bool>>;
+type Predicate = super::Filter<Source>;
 
 const EXPIRABLE: [&str; 2] = ["valid", "suspended"];
 
 /// Every filter, as one predicate; the page and the facet queries share it.
 fn predicate(filter: &ProductFilter, level: Option<RegionLevel>, dialect: Dialect) -> Predicate {
-    let mut p: Predicate = super::always();
+    let mut all = super::AllOf::new();
     if let Some(scheme) = filter.scheme {
-        p = Box::new(p.and(products::scheme.eq(scheme.as_str())));
+        all.push(products::scheme.eq(scheme.as_str()));
     }
     if let (Some(region), Some(level)) = (&filter.region, level) {
         let code = region.as_str().to_owned();
-        p = match level {
-            RegionLevel::Province => Box::new(p.and(products::province.eq(code))),
-            RegionLevel::City => Box::new(p.and(products::city.eq(code).assume_not_null())),
-            RegionLevel::County => Box::new(p.and(products::region.eq(code))),
-        };
+        match level {
+            RegionLevel::Province => all.push(products::province.eq(code)),
+            RegionLevel::City => all.push(products::city.eq(code).assume_not_null()),
+            RegionLevel::County => all.push(products::region.eq(code)),
+        }
     }
     if let Some(certifier) = &filter.certifier {
-        p = Box::new(p.and(products::certifier_approval_no.eq(certifier.clone())));
+        all.push(products::certifier_approval_no.eq(certifier.clone()));
     }
     if let Some(category) = filter.category {
-        p = Box::new(p.and(products::category.eq(category.as_str())));
+        all.push(products::category.eq(category.as_str()));
     }
     if let Some(status) = filter.status {
         // `expired` is derived: a valid or suspended certificate past its expiry.
         let today = filter.today;
-        p = match status {
-            ProductStatus::Expired => Box::new(
-                p.and(products::status.eq_any(EXPIRABLE))
-                    .and(products::expires_on.lt(today)),
-            ),
-            ProductStatus::Valid | ProductStatus::Suspended => Box::new(
-                p.and(products::status.eq(status.as_str()))
-                    .and(products::expires_on.ge(today)),
-            ),
-            ProductStatus::Revoked | ProductStatus::Withdrawn => {
-                Box::new(p.and(products::status.eq(status.as_str())))
+        match status {
+            ProductStatus::Expired => {
+                all.push(products::status.eq_any(EXPIRABLE));
+                all.push(products::expires_on.lt(today));
             }
-        };
+            ProductStatus::Valid | ProductStatus::Suspended => {
+                all.push(products::status.eq(status.as_str()));
+                all.push(products::expires_on.ge(today));
+            }
+            ProductStatus::Revoked | ProductStatus::Withdrawn => {
+                all.push(products::status.eq(status.as_str()));
+            }
+        }
     }
     if let Some(day) = filter.valid_on {
         // In force on `day`, and valid on it per the status history: the
         // last change on or before `day` went to `valid`.
-        p = Box::new(
-            p.and(products::issued_on.le(day))
-                .and(products::expires_on.ge(day))
-                .and(
-                    sql::<Bool>(
-                        "'valid' = (SELECT c.to_status FROM product_status_changes c \
-                         WHERE c.certificate_no = products.certificate_no AND c.changed_on <= ",
-                    )
-                    .bind::<Date, _>(day)
-                    .sql(" ORDER BY c.changed_on DESC, c.id DESC LIMIT 1)"),
-                ),
+        all.push(products::issued_on.le(day));
+        all.push(products::expires_on.ge(day));
+        all.push(
+            sql::<Bool>(
+                "'valid' = (SELECT c.to_status FROM product_status_changes c \
+                 WHERE c.certificate_no = products.certificate_no AND c.changed_on <= ",
+            )
+            .bind::<Date, _>(day)
+            .sql(" ORDER BY c.changed_on DESC, c.id DESC LIMIT 1)"),
         );
     }
     if let Some(q) = &filter.q {
-        p = Box::new(p.and(PRODUCTS.matches::<Source>(dialect, q, Field::Everything)));
+        all.push(PRODUCTS.matches::<Source>(dialect, q, Field::Everything));
     }
-    p
+    all.boxed()
 }
 
 /// How `ProductRow::code_ranges` stores ranges: `first:last` pairs in
