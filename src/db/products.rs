@@ -569,18 +569,22 @@ pub fn changes_since(
 /// One statement: ranges never overlap, so the range of `code` is the one
 /// with the greatest first code not above it — if it reaches `code`.
 pub fn by_organic_code(conn: &mut DbConn, code: i64) -> DbResult<Option<ProductHit>> {
-    // The floor is a second reading of the range table, hence an alias.
-    let floor = diesel::alias!(organic_code_ranges as floor_range);
-    let floor_of_code = floor
-        .filter(floor.field(organic_code_ranges::first_code).le(code))
-        .select(diesel::dsl::max(
-            floor.field(organic_code_ranges::first_code),
+    use diesel::dsl::case_when;
+    // The range with the greatest first code at or below the code, read in
+    // one index descent; its certificate if the code is also at or below
+    // its last code. (A `max()` floor joined back to the range table read
+    // the range twice.)
+    let holder = organic_code_ranges::table
+        .filter(organic_code_ranges::first_code.le(code))
+        .order(organic_code_ranges::first_code.desc())
+        .limit(1)
+        .select(case_when(
+            organic_code_ranges::last_code.ge(code),
+            organic_code_ranges::certificate_no,
         ))
         .single_value();
-    let query = organic_code_ranges::table
-        .inner_join(products::table)
-        .filter(organic_code_ranges::first_code.nullable().eq(floor_of_code))
-        .filter(organic_code_ranges::last_code.ge(code))
+    let query = products::table
+        .filter(products::certificate_no.nullable().eq(holder))
         .select(products::all_columns);
     let row: Option<ProductRow> = super::on_backend!(conn, |c| query.first(c).optional())?;
     row.map(ProductHit::new).transpose()
