@@ -640,17 +640,44 @@ fn certificates_of_codes(
         row: ProductRow,
     }
     let values: Vec<i64> = codes.iter().map(|(value, _)| *value).collect();
-    let found: Vec<Found> = diesel::sql_query(
-        "SELECT c.code, p.* FROM unnest($1) AS c(code) \
-         CROSS JOIN LATERAL (SELECT r.certificate_no, r.last_code FROM organic_code_ranges r \
-             WHERE r.first_code <= c.code ORDER BY r.first_code DESC LIMIT 1) AS r \
-         JOIN products p ON p.certificate_no = r.certificate_no \
-         WHERE r.last_code >= c.code",
-    )
-    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&values)
-    .load(conn)?;
+    let found: Vec<Found> = HoldersOf(&values).load(conn)?;
     answer_each(values.into_iter(), found.iter().map(|f| (f.code, &f.row)))
 }
+
+/// The certificate holding each code: the range with the greatest first
+/// code at or below it, if the code is not past its last. Written as a
+/// fragment rather than `sql_query`, which diesel never keeps prepared, so
+/// PostgreSQL plans it once per connection instead of once per batch.
+struct HoldersOf<'a>(&'a [i64]);
+
+impl diesel::query_builder::QueryId for HoldersOf<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for HoldersOf<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for HoldersOf<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("SELECT c.code, p.* FROM unnest(");
+        out.push_bind_param::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(self.0)?;
+        out.push_sql(
+            ") AS c(code) \
+             CROSS JOIN LATERAL (SELECT r.certificate_no, r.last_code FROM organic_code_ranges r \
+                 WHERE r.first_code <= c.code ORDER BY r.first_code DESC LIMIT 1) AS r \
+             JOIN products p ON p.certificate_no = r.certificate_no \
+             WHERE r.last_code >= c.code",
+        );
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<diesel::PgConnection> for HoldersOf<'_> {}
 
 /// The certifier (name, approval number) whose organic-code prefix is `code`.
 pub fn certifier_by_code(conn: &mut DbConn, code: &str) -> DbResult<Option<(String, String)>> {
