@@ -176,6 +176,27 @@ where
     T: Send + 'static,
     F: FnOnce(&mut DbConn) -> DbResult<T> + Send + 'static,
 {
+    on_blocking_pool(state, work).await
+}
+
+/// Runs a read whose cost grows with the data, such as facet counts over a
+/// whole filtered set, on the blocking pool whatever the backend. Inline on
+/// SQLite it held the worker: `/products?facets=status` counts 200,000
+/// certificates in about 0.5 s, and every other request on that worker
+/// waited behind it.
+pub async fn run_aggregate<T, F>(state: &AppState, query: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn) -> DbResult<T> + Send + 'static,
+{
+    on_blocking_pool(state, query).await
+}
+
+async fn on_blocking_pool<T, F>(state: &AppState, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn) -> DbResult<T> + Send + 'static,
+{
     if !state.ready.load(Ordering::Acquire) {
         return Err(ApiError::Unavailable(
             "the database is being prepared".into(),

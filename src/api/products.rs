@@ -352,7 +352,8 @@ type Fetched = (
 
 async fn fetch(state: &AppState, request: ProductRequest) -> Result<Fetched, ApiError> {
     let lists = state.indexes.products.clone();
-    run(state, move |conn| {
+    let counted = !request.facets.is_empty();
+    let work = move |conn: &mut crate::db::DbConn| {
         let (hits, more) = crate::db::products::list(
             conn,
             &request.filter,
@@ -374,8 +375,12 @@ async fn fetch(state: &AppState, request: ProductRequest) -> Result<Fetched, Api
             )?)
         };
         Ok((hits, next, facets, request))
-    })
-    .await
+    };
+    if counted {
+        super::run_aggregate(state, work).await
+    } else {
+        run(state, work).await
+    }
 }
 
 /// List certified products.

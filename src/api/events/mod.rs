@@ -454,7 +454,8 @@ pub async fn fetch(
     ApiError,
 > {
     let lists = state.indexes.events.clone();
-    run(state, move |conn| {
+    let counted = !request.facets.is_empty();
+    let work = move |conn: &mut crate::db::DbConn| {
         let (hits, more) = crate::db::events::list(
             conn,
             &request.filter,
@@ -475,8 +476,12 @@ pub async fn fetch(
             Some(crate::db::events::facets(conn, &request.filter)?)
         };
         Ok((hits, next, facets, request))
-    })
-    .await
+    };
+    if counted {
+        crate::api::run_aggregate(state, work).await
+    } else {
+        run(state, work).await
+    }
 }
 
 /// True when the client prefers JSON-LD (schema.org) to plain JSON.
