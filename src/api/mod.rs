@@ -47,6 +47,9 @@ pub struct AppState {
     /// Certificate look-ups and organic-code checks, batched on PostgreSQL.
     certificates: Arc<batch::Batched<String, Option<crate::db::products::ProductHit>>>,
     organic_codes: Arc<batch::Batched<(i64, String), crate::db::products::CodeCheck>>,
+    /// Aggregate reads in flight (`run_aggregate`): at most half the pool,
+    /// so that bounded reads always find a connection.
+    aggregates: Arc<tokio::sync::Semaphore>,
 }
 
 /// Where `run` executes a read.
@@ -69,6 +72,7 @@ enum Placement {
 impl AppState {
     /// For a database that is already prepared.
     pub fn new(pool: DbPool) -> Self {
+        let aggregates = (pool.max_size() as usize / 2).max(1);
         Self {
             indexes: Arc::new(crate::db::memory::Indexes::new(&pool, true)),
             pool,
@@ -79,6 +83,7 @@ impl AppState {
             limits: None,
             certificates: batch::Batched::new(crate::db::products::get_many),
             organic_codes: batch::Batched::new(crate::db::products::check_codes),
+            aggregates: Arc::new(tokio::sync::Semaphore::new(aggregates)),
         }
     }
 
@@ -183,12 +188,19 @@ where
 /// whole filtered set, on the blocking pool whatever the backend. Inline on
 /// SQLite it held the worker: `/products?facets=status` counts 200,000
 /// certificates in about 0.5 s, and every other request on that worker
-/// waited behind it.
+/// waited behind it. At most half the pool's connections run these at
+/// once; more wait their turn here, holding neither a thread nor a
+/// connection.
 pub async fn run_aggregate<T, F>(state: &AppState, query: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&mut DbConn) -> DbResult<T> + Send + 'static,
 {
+    let _turn = state
+        .aggregates
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Unavailable("the server is shutting down".into()))?;
     on_blocking_pool(state, query).await
 }
 
