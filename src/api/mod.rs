@@ -204,6 +204,20 @@ where
     on_blocking_pool(state, query).await
 }
 
+/// `run_aggregate` when the read `counts` a whole filtered set (facets),
+/// else `run`.
+pub async fn run_counting<T, F>(state: &AppState, counts: bool, query: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn) -> DbResult<T> + Send + 'static,
+{
+    if counts {
+        run_aggregate(state, query).await
+    } else {
+        run(state, query).await
+    }
+}
+
 async fn on_blocking_pool<T, F>(state: &AppState, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,

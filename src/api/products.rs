@@ -352,8 +352,8 @@ type Fetched = (
 
 async fn fetch(state: &AppState, request: ProductRequest) -> Result<Fetched, ApiError> {
     let lists = state.indexes.products.clone();
-    let counted = !request.facets.is_empty();
-    let work = move |conn: &mut crate::db::DbConn| {
+    let counts = !request.facets.is_empty();
+    super::run_counting(state, counts, move |conn| {
         let (hits, more) = crate::db::products::list(
             conn,
             &request.filter,
@@ -375,12 +375,8 @@ async fn fetch(state: &AppState, request: ProductRequest) -> Result<Fetched, Api
             )?)
         };
         Ok((hits, next, facets, request))
-    };
-    if counted {
-        super::run_aggregate(state, work).await
-    } else {
-        run(state, work).await
-    }
+    })
+    .await
 }
 
 /// List certified products.

@@ -99,8 +99,8 @@ fn stamp(text: &[u8]) -> Option<NaiveDateTime> {
 /// digits, as few as hold it exactly), for years 0 to 9999 and no leap
 /// second; `None` for anything else, which chrono writes itself.
 fn stamp_text(at: &NaiveDateTime) -> Option<String> {
-    use chrono::{Datelike, Timelike};
-    let year = u32::try_from(at.year()).ok().filter(|y| *y <= 9999)?;
+    use crate::domain::{date_text, write_digits};
+    use chrono::Timelike;
     let nanos = at.nanosecond();
     if nanos >= 1_000_000_000 {
         return None;
@@ -111,30 +111,14 @@ fn stamp_text(at: &NaiveDateTime) -> Option<String> {
         n if n % 1_000 == 0 => (n / 1_000, 6),
         n => (n, 9),
     };
-    let mut text = Vec::with_capacity(29);
-    write_digits(&mut text, year, 4);
-    for (separator, value) in [
-        (b'-', at.month()),
-        (b'-', at.day()),
-        (b' ', at.hour()),
-        (b':', at.minute()),
-        (b':', at.second()),
-    ] {
-        text.push(separator);
-        write_digits(&mut text, value, 2);
-    }
-    if digits > 0 {
-        text.push(b'.');
-        write_digits(&mut text, fraction, digits);
-    }
-    String::from_utf8(text).ok()
-}
-
-/// Appends `value`'s last `width` decimal digits, zero-padded.
-fn write_digits(text: &mut Vec<u8>, value: u32, width: u32) {
-    for power in (0..width).rev() {
-        text.push(b'0' + (value / 10u32.pow(power) % 10) as u8);
-    }
+    let mut text = *b"0000-00-00 00:00:00.000000000";
+    text[..10].copy_from_slice(&date_text(&at.date())?);
+    write_digits(&mut text[11..13], at.hour());
+    write_digits(&mut text[14..16], at.minute());
+    write_digits(&mut text[17..19], at.second());
+    write_digits(&mut text[20..20 + digits], fraction);
+    let written = if digits == 0 { 19 } else { 20 + digits };
+    String::from_utf8(text[..written].to_vec()).ok()
 }
 
 /// The number written in ASCII `digits` (all of them digits).

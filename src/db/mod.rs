@@ -576,9 +576,9 @@ type Filter<QS> =
 /// `1 = 1` when there is none. Built by `a.and(b)` on boxes, four filters
 /// were a tree of twelve nodes under a bound `true`, which diesel walks
 /// several times per execution (the SQL text that keys the statement
-/// cache, the cacheability check, the binds): 8 % of an event-list page.
-/// Text pushed by a fragment, unlike `dsl::sql`, keeps the statement
-/// cacheable.
+/// cache, the cacheability check, the binds); flat, an event-list page
+/// took 0.7 % fewer instructions. Text pushed by a fragment, unlike
+/// `dsl::sql`, keeps the statement cacheable.
 pub(crate) struct AllOf<QS>(Vec<Filter<QS>>);
 
 impl<QS: 'static> AllOf<QS> {

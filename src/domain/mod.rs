@@ -112,7 +112,8 @@ pub use product::{
 };
 pub use search::{index_tokens, SearchQuery};
 pub use time::{
-    date, optional_date, parse_date, rfc3339, to_shanghai, today_in_shanghai, SHANGHAI,
+    date, date_text, optional_date, parse_date, rfc3339, to_shanghai, today_in_shanghai,
+    write_digits, SHANGHAI,
 };
 
 /// Why a raw input value was refused; the caller adds which field it came from.

@@ -32,20 +32,33 @@ pub fn rfc3339<S: serde::Serializer>(
 /// chrono hands serde_json its `Display`, written and escaped one character
 /// at a time through `core::fmt` (2 % of a campaign page, two dates a row).
 pub fn date<S: serde::Serializer>(date: &NaiveDate, serializer: S) -> Result<S::Ok, S::Error> {
-    let year = date.year();
-    // chrono writes a sign and more digits outside these years.
-    let Ok(year @ 0..=9999) = u32::try_from(year) else {
-        return serializer.collect_str(date);
-    };
-    let mut text = *b"0000-00-00";
-    for (at, value, width) in [(0, year, 4), (5, date.month(), 2), (8, date.day(), 2)] {
-        let mut value = value;
-        for digit in text[at..at + width].iter_mut().rev() {
-            *digit = b'0' + (value % 10) as u8;
-            value /= 10;
+    match date_text(date) {
+        Some(text) => {
+            serializer.serialize_str(std::str::from_utf8(&text).expect("ASCII digits and dashes"))
         }
+        None => serializer.collect_str(date),
     }
-    serializer.serialize_str(std::str::from_utf8(&text).expect("ASCII digits and dashes"))
+}
+
+/// `date` as chrono writes it, `YYYY-MM-DD`, for the years 0 to 9999;
+/// `None` outside them, where chrono writes a sign and more digits.
+pub fn date_text(date: &NaiveDate) -> Option<[u8; 10]> {
+    let year = u32::try_from(date.year())
+        .ok()
+        .filter(|year| *year <= 9999)?;
+    let mut text = *b"0000-00-00";
+    write_digits(&mut text[0..4], year);
+    write_digits(&mut text[5..7], date.month());
+    write_digits(&mut text[8..10], date.day());
+    Some(text)
+}
+
+/// Writes the last `out.len()` decimal digits of `value` into `out`, zero-padded.
+pub fn write_digits(out: &mut [u8], mut value: u32) {
+    for digit in out.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
 }
 
 /// `date` for a date that may be absent (`null`).

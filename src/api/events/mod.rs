@@ -454,8 +454,8 @@ pub async fn fetch(
     ApiError,
 > {
     let lists = state.indexes.events.clone();
-    let counted = !request.facets.is_empty();
-    let work = move |conn: &mut crate::db::DbConn| {
+    let counts = !request.facets.is_empty();
+    crate::api::run_counting(state, counts, move |conn| {
         let (hits, more) = crate::db::events::list(
             conn,
             &request.filter,
@@ -476,12 +476,8 @@ pub async fn fetch(
             Some(crate::db::events::facets(conn, &request.filter)?)
         };
         Ok((hits, next, facets, request))
-    };
-    if counted {
-        crate::api::run_aggregate(state, work).await
-    } else {
-        run(state, work).await
-    }
+    })
+    .await
 }
 
 /// True when the client prefers JSON-LD (schema.org) to plain JSON.
