@@ -137,6 +137,7 @@ pub fn prepare(conn: &mut DbConn) -> DbResult<()> {
     }
     db::exclusive_transaction(conn, |conn| {
         db::migrate(conn)?;
+        render_certificates(conn)?;
         if !db::import::is_empty(conn)? {
             return Ok(());
         }
@@ -154,6 +155,28 @@ pub fn prepare(conn: &mut DbConn) -> DbResult<()> {
         );
         Ok(())
     })
+}
+
+/// Renders the stored representation of every certificate written before
+/// certificates carried one (migration 000013). Readers do without it, more
+/// slowly; none is missing once this has run, since every write renders it.
+pub fn render_certificates(conn: &mut DbConn) -> DbResult<()> {
+    let mut after = String::new();
+    let mut rendered = 0;
+    loop {
+        let hits = db::products::unrendered(conn, &after, 1000)?;
+        let Some(last) = hits.last() else { break };
+        after = last.row.certificate_no.clone();
+        for hit in &hits {
+            let body = crate::api::products::stored_body(&hit.row, &hit.ranges);
+            db::products::store_body(conn, &hit.row.certificate_no, &body)?;
+        }
+        rendered += hits.len();
+    }
+    if rendered > 0 {
+        log::info!("rendered the stored representation of {rendered} certificates");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

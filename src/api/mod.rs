@@ -45,7 +45,7 @@ pub struct AppState {
     /// In-memory indexes behind search and nearby open days.
     pub indexes: Arc<crate::db::memory::Indexes>,
     /// Certificate look-ups and organic-code checks, batched on PostgreSQL.
-    certificates: Arc<batch::Batched<String, Option<crate::db::products::ProductHit>>>,
+    certificates: Arc<batch::Batched<String, Option<crate::db::products::Certificate>>>,
     organic_codes: Arc<batch::Batched<(i64, String), crate::db::products::CodeCheck>>,
     /// Aggregate reads in flight (`run_aggregate`): at most half the pool,
     /// so that bounded reads always find a connection.

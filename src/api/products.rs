@@ -4,10 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use actix_web::http::header;
+use actix_web::http::header::{self, ContentType};
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
 use super::events::FacetValue;
@@ -16,8 +17,8 @@ use super::query::{Checker, Params};
 use super::regions::RegionRef;
 use super::{run, AppState};
 use crate::db::products::{
-    ChangeHit, ChangeKey, FacetCounts, ProductFilter, ProductHit, ProductKey, ProductOrder,
-    StatusChangeRow,
+    Certificate, ChangeHit, ChangeKey, FacetCounts, ProductFilter, ProductHit, ProductKey,
+    ProductOrder, ProductRow, Reading, StatusChangeRow, StoredProduct,
 };
 use crate::domain::{
     parse_date, to_shanghai, today_in_shanghai, Adcode, ApprovalNo, CertificateNo,
@@ -156,10 +157,106 @@ impl Product {
     }
 }
 
+/// The hole in a stored representation where the region's name goes: the
+/// name comes from the bundled divisions of the build that reads it.
+const REGION_NAME_HOLE: u8 = 0x01;
+/// The hole where the status of the day goes (`expired` is derived).
+const STATUS_HOLE: u8 = 0x02;
+
+/// A certificate's representation as it is stored (`products.body`): its
+/// JSON with holes for what is decided when it is read. The holes are
+/// control bytes, which JSON text holds only escaped, so no value written
+/// into the representation can be taken for one.
+pub fn stored_body(row: &ProductRow, ranges: &[(i64, i64)]) -> String {
+    // In order, as `organic_codes` always lists them.
+    let mut ranges = ranges.to_vec();
+    ranges.sort_unstable();
+    let hit = ProductHit {
+        row: ProductRow {
+            body: None,
+            ..row.clone()
+        },
+        region_name: String::new(),
+        ranges,
+    };
+    let mut product = Product::new(hit, NaiveDate::MIN);
+    product.status = ProductStatus::Valid;
+    let json = serde_json::to_string(&product).expect("a certificate serializes");
+    // Keys are written in field order and a string value never holds an
+    // unescaped quote, so each pattern below matches only where the
+    // serializer wrote that key.
+    let region = r#","region":{"adcode":""#;
+    let name = r#"","name":""#;
+    let status = r#","status":"valid","registry_status":"#;
+    let region_at = json.find(region).expect("a certificate has a region") + region.len();
+    let name_at =
+        region_at + json[region_at..].find(name).expect("a region has a name") + name.len();
+    let status_at = json.find(status).expect("a certificate has a status") + r#","status":""#.len();
+    let mut body = String::with_capacity(json.len() + 2);
+    body.push_str(&json[..name_at]);
+    body.push(char::from(REGION_NAME_HOLE));
+    body.push_str(&json[name_at..status_at]);
+    body.push(char::from(STATUS_HOLE));
+    body.push_str(&json[status_at + "valid".len()..]);
+    body
+}
+
+/// A stored representation with its holes filled for `today`.
+fn filled(stored: &StoredProduct, body: &str, today: NaiveDate) -> String {
+    let registry = stored.status.parse().unwrap_or(ProductStatus::Valid);
+    let status = ProductStatus::on(registry, stored.expires_on, today);
+    let region_name = crate::data::divisions().name(&stored.region);
+    let mut out = String::with_capacity(body.len() + region_name.len() + 16);
+    let mut rest = body;
+    while let Some(at) = memchr::memchr2(REGION_NAME_HOLE, STATUS_HOLE, rest.as_bytes()) {
+        out.push_str(&rest[..at]);
+        if rest.as_bytes()[at] == REGION_NAME_HOLE {
+            push_json_string_contents(&mut out, region_name);
+        } else {
+            out.push_str(status.as_str());
+        }
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `text` as the inside of a JSON string.
+fn push_json_string_contents(out: &mut String, text: &str) {
+    if text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        let quoted = serde_json::to_string(text).expect("a string serializes");
+        out.push_str(&quoted[1..quoted.len() - 1]);
+    } else {
+        out.push_str(text);
+    }
+}
+
+/// A certificate's representation on `today`: the stored one with its holes
+/// filled, or (not rendered yet) built from its row.
+pub fn representation(certificate: Certificate, today: NaiveDate) -> String {
+    match certificate {
+        Certificate::Stored { body, row } => filled(&row, &body, today),
+        Certificate::Row(hit) => {
+            serde_json::to_string(&Product::new(*hit, today)).expect("a certificate serializes")
+        }
+    }
+}
+
+/// `representation`, as a JSON value to embed in another.
+fn raw_representation(certificate: Certificate, today: NaiveDate) -> Box<RawValue> {
+    match certificate {
+        Certificate::Row(hit) => serde_json::value::to_raw_value(&Product::new(*hit, today))
+            .expect("a certificate serializes"),
+        stored => RawValue::from_string(representation(stored, today))
+            .expect("a stored representation is JSON"),
+    }
+}
+
 /// A page of certificates, with facet counts when `facets` was asked for.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProductPage {
-    pub items: Vec<Product>,
+    #[schema(value_type = Vec<Product>)]
+    pub items: Vec<Box<RawValue>>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
     /// Counts over the whole filtered set, per requested facet.
@@ -344,13 +441,17 @@ fn facet_values(counts: FacetCounts, wanted: &[&str]) -> BTreeMap<String, Vec<Fa
 }
 
 type Fetched = (
-    Vec<ProductHit>,
+    Vec<Certificate>,
     Option<String>,
     Option<FacetCounts>,
     ProductRequest,
 );
 
-async fn fetch(state: &AppState, request: ProductRequest) -> Result<Fetched, ApiError> {
+async fn fetch(
+    state: &AppState,
+    request: ProductRequest,
+    reading: Reading,
+) -> Result<Fetched, ApiError> {
     let lists = state.indexes.products.clone();
     let counts = !request.facets.is_empty();
     super::run_counting(state, counts, move |conn| {
@@ -361,6 +462,7 @@ async fn fetch(state: &AppState, request: ProductRequest) -> Result<Fetched, Api
             request.after.as_ref(),
             request.limit,
             &lists,
+            reading,
         )?;
         let next = more
             .then(|| hits.last().map(|h| encode_cursor(&h.key(request.order))))
@@ -401,9 +503,13 @@ pub async fn list_products(
 ) -> Result<HttpResponse, ApiError> {
     let request = query.parse(false)?;
     let today = request.filter.today;
-    let (hits, next_cursor, facets, request) = fetch(&state, request).await?;
+    let (hits, next_cursor, facets, request) =
+        fetch(&state, request, Reading::Representations).await?;
     let page = ProductPage {
-        items: hits.into_iter().map(|h| Product::new(h, today)).collect(),
+        items: hits
+            .into_iter()
+            .map(|c| raw_representation(c, today))
+            .collect(),
         next_cursor,
         facets: facets.map(|counts| facet_values(counts, &request.facets)),
     };
@@ -430,8 +536,16 @@ pub async fn list_products_csv(
 ) -> Result<HttpResponse, ApiError> {
     let request = query.parse(true)?;
     let today = request.filter.today;
-    let (hits, next_cursor, _, _) = fetch(&state, request).await?;
-    let products: Vec<Product> = hits.into_iter().map(|h| Product::new(h, today)).collect();
+    let (hits, next_cursor, _, _) = fetch(&state, request, Reading::Rows).await?;
+    let products = hits
+        .into_iter()
+        .map(|certificate| match certificate {
+            Certificate::Row(hit) => Ok(Product::new(*hit, today)),
+            Certificate::Stored { .. } => Err(ApiError::Internal(
+                "a CSV page was read as representations".to_owned(),
+            )),
+        })
+        .collect::<Result<Vec<Product>, ApiError>>()?;
     let body = crate::import::products_csv(&products)
         .map_err(|e| ApiError::Internal(format!("csv: {e}")))?;
     let mut response = HttpResponse::Ok();
@@ -474,12 +588,14 @@ pub async fn get_product(
 ) -> Result<HttpResponse, ApiError> {
     let number = certificate_no(&path)?;
     let today = today_in_shanghai();
-    let hit = state
+    let certificate = state
         .certificates
         .get(&state, number.clone())
         .await?
         .ok_or_else(|| crate::db::products::not_found(&number))?;
-    Ok(HttpResponse::Ok().json(Product::new(hit, today)))
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(representation(certificate, today)))
 }
 
 /// One status change of a certificate.
@@ -709,7 +825,8 @@ pub struct OrganicCodeCheck {
     /// Digits 6–17: the body's serial.
     pub serial: String,
     /// The certificate the code was issued under, with its current status.
-    pub certificate: Product,
+    #[schema(value_type = Product)]
+    pub certificate: Box<RawValue>,
 }
 
 /// Check an organic code (有机码).
@@ -753,6 +870,6 @@ pub async fn check_organic_code(
         certifier: certifier.map(|(name, approval_no)| Certifier { name, approval_no }),
         year: code.year,
         serial: code.serial,
-        certificate: Product::new(hit, today),
+        certificate: raw_representation(hit, today),
     }))
 }

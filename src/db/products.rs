@@ -55,6 +55,105 @@ pub struct ProductRow {
     /// certificate is read with them in one row; `organic_code_ranges`
     /// holds the same ranges for look-ups by code.
     pub code_ranges: Option<String>,
+    /// Its representation with holes (`api::products::stored_body`),
+    /// rendered when it is written; `None` until then.
+    pub body: Option<String>,
+}
+
+/// A certificate as its representation is read: the stored body, and what
+/// fills its holes (the status of the day, the region's name) or answers
+/// beside it (the search key for cursors, the certifier for code checks).
+#[derive(Debug, Clone, Queryable, QueryableByName)]
+#[diesel(table_name = products)]
+pub struct StoredProduct {
+    pub certificate_no: String,
+    pub search_key: i64,
+    pub body: Option<String>,
+    pub status: String,
+    #[diesel(deserialize_as = Day)]
+    pub expires_on: NaiveDate,
+    pub region: String,
+    pub certifier_code: String,
+    pub certifier_name: String,
+    pub certifier_approval_no: String,
+}
+
+/// A tuple of `products` columns as a constant, named once.
+macro_rules! products_columns {
+    ($name:ident = $($column:ident),+) => {
+        const $name: ($(products::$column,)+) = ($(products::$column,)+);
+    };
+}
+
+// The columns of `StoredProduct`, in its order. A tuple, not `as_select()`,
+// which is typed for one backend: these statements run on the concrete
+// connection (`on_backend!`).
+products_columns!(
+    STORED = certificate_no,
+    search_key,
+    body,
+    status,
+    expires_on,
+    region,
+    certifier_code,
+    certifier_name,
+    certifier_approval_no
+);
+
+/// A certificate read for its representation: stored, or (not rendered
+/// yet) its whole row.
+#[derive(Debug, Clone)]
+pub enum Certificate {
+    /// Its stored representation, and what fills its holes.
+    Stored { body: String, row: StoredProduct },
+    /// Its whole row, before a representation is stored (boxed: five
+    /// times the size of the other, and rare).
+    Row(Box<ProductHit>),
+}
+
+impl Certificate {
+    pub fn certificate_no(&self) -> &str {
+        match self {
+            Self::Stored { row, .. } => &row.certificate_no,
+            Self::Row(hit) => &hit.row.certificate_no,
+        }
+    }
+
+    pub fn key(&self, order: ProductOrder) -> ProductKey {
+        match (self, order) {
+            (Self::Row(hit), _) => hit.key(order),
+            (Self::Stored { row, .. }, ProductOrder::CertificateNo) => {
+                ProductKey::CertificateNo(row.certificate_no.clone())
+            }
+            (Self::Stored { row, .. }, ProductOrder::Relevance) => {
+                ProductKey::Relevance(row.search_key)
+            }
+        }
+    }
+
+    /// (organic-code prefix, name, approval number) of its certifier.
+    fn certifier(&self) -> (&str, &str, &str) {
+        match self {
+            Self::Stored { row, .. } => (
+                &row.certifier_code,
+                &row.certifier_name,
+                &row.certifier_approval_no,
+            ),
+            Self::Row(hit) => (
+                &hit.row.certifier_code,
+                &hit.row.certifier_name,
+                &hit.row.certifier_approval_no,
+            ),
+        }
+    }
+}
+
+/// The stored representation, or the whole row where none is rendered yet.
+fn complete(conn: &mut DbConn, mut row: StoredProduct) -> DbResult<Certificate> {
+    match row.body.take() {
+        Some(body) => Ok(Certificate::Stored { body, row }),
+        None => Ok(Certificate::Row(Box::new(get(conn, &row.certificate_no)?))),
+    }
 }
 
 /// A certificate with its region's name and organic-code ranges.
@@ -284,15 +383,22 @@ pub fn list(
     after: Option<&ProductKey>,
     limit: i64,
     lists: &Arc<Slot<Postings>>,
-) -> DbResult<(Vec<ProductHit>, bool)> {
+    reading: Reading,
+) -> DbResult<(Vec<Certificate>, bool)> {
     let dialect = Dialect::of(conn);
     let level = super::regions::filter_level(filter.region.as_ref())?;
     if let (Some(q), ProductOrder::Relevance) = (&filter.q, order) {
         if let Some(lists) = lists.current(conn)? {
-            return search_lists(conn, filter, q, &lists, level, after, limit);
+            let page = Page {
+                filter,
+                level,
+                after,
+                limit,
+            };
+            return search_lists(conn, page, q, &lists, reading);
         }
         if dialect == Dialect::Sqlite {
-            return search_sqlite(conn, filter, q, level, after, limit);
+            return rows_only(search_sqlite(conn, filter, q, level, after, limit));
         }
     }
     let mut query = products::table
@@ -313,54 +419,130 @@ pub fn list(
     let rows: Vec<ProductRow> = query.limit(limit + 1).load(conn)?;
     let mut found = hits(rows)?;
     let more = super::cut_page(&mut found, limit);
-    Ok((found, more))
+    Ok((
+        found
+            .into_iter()
+            .map(|hit| Certificate::Row(Box::new(hit)))
+            .collect(),
+        more,
+    ))
 }
 
-/// A search page from the in-memory posting lists (current for the data):
-/// the lists give matching keys newest first, the database the rows, with
-/// the other filters applied.
+/// What a page of certificates is read for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// Their representations (JSON pages): stored bodies where rendered.
+    Representations,
+    /// Their whole rows (CSV).
+    Rows,
+}
+
+/// Whole rows, as certificates.
+fn rows_only(page: DbResult<(Vec<ProductHit>, bool)>) -> DbResult<(Vec<Certificate>, bool)> {
+    page.map(|(hits, more)| {
+        (
+            hits.into_iter()
+                .map(|hit| Certificate::Row(Box::new(hit)))
+                .collect(),
+            more,
+        )
+    })
+}
+
+/// What a search page is asked for besides its term.
+#[derive(Clone, Copy)]
+struct Page<'a> {
+    filter: &'a ProductFilter,
+    level: Option<RegionLevel>,
+    after: Option<&'a ProductKey>,
+    limit: i64,
+}
+
+impl Page<'_> {
+    /// The other filters, without the term.
+    fn rest(&self) -> ProductFilter {
+        ProductFilter {
+            q: None,
+            ..self.filter.clone()
+        }
+    }
+
+    fn below(&self) -> Option<i64> {
+        match self.after {
+            Some(ProductKey::Relevance(key)) => Some(*key),
+            _ => None,
+        }
+    }
+}
+
+impl Page<'_> {
+    /// The rows of a search page from the in-memory posting lists (current
+    /// for the data): the lists give matching keys newest first, `fetch`
+    /// reads the rows of some keys with the other filters applied.
+    fn read_lists<R>(
+        &self,
+        conn: &mut DbConn,
+        q: &SearchQuery,
+        lists: &Postings,
+        key_of: impl Fn(&R) -> i64,
+        mut fetch: impl FnMut(&mut DbConn, &[i64], &ProductFilter) -> DbResult<Vec<R>>,
+    ) -> DbResult<Vec<R>> {
+        let rest = self.rest();
+        let matches = lists.matching(q, Field::Everything);
+        super::postings::page(
+            &matches,
+            self.below(),
+            self.limit as usize + 1,
+            key_of,
+            |keys| fetch(&mut *conn, keys, &rest),
+        )
+    }
+}
+
+/// A search page from the posting lists, read as `reading` says.
 fn search_lists(
     conn: &mut DbConn,
-    filter: &ProductFilter,
+    page: Page,
     q: &SearchQuery,
     lists: &Postings,
-    level: Option<RegionLevel>,
-    after: Option<&ProductKey>,
-    limit: i64,
-) -> DbResult<(Vec<ProductHit>, bool)> {
+    reading: Reading,
+) -> DbResult<(Vec<Certificate>, bool)> {
     let dialect = Dialect::of(conn);
-    let rest = ProductFilter {
-        q: None,
-        ..filter.clone()
-    };
-    let below = match after {
-        Some(ProductKey::Relevance(key)) => Some(*key),
-        _ => None,
-    };
-    let matches = lists.matching(q, Field::Everything);
-    let rows = super::postings::page(
-        &matches,
-        below,
-        limit as usize + 1,
-        |row: &ProductRow| row.search_key,
-        |keys| {
-            let among = PRODUCTS.among(dialect, keys);
-            if rest.is_unfiltered() {
-                // The common search, a term alone: a static statement on
-                // the concrete connection, which maps rows without the
-                // multi-backend wrappers (7 % of a search page).
-                let query = products::table.filter(among).select(products::all_columns);
-                return Ok(super::on_backend!(&mut *conn, |c| query.load(c))?);
-            }
+    if reading == Reading::Rows {
+        let fetch = |conn: &mut DbConn, keys: &[i64], rest: &ProductFilter| {
             Ok(products::table
                 .select(columns!(ProductRow))
-                .filter(predicate(&rest, level, dialect))
-                .filter(among)
+                .filter(predicate(rest, page.level, dialect))
+                .filter(PRODUCTS.among(dialect, keys))
                 .load(conn)?)
-        },
-    )?;
-    let mut found = hits(rows)?;
-    let more = super::cut_page(&mut found, limit);
+        };
+        let rows = page.read_lists(conn, q, lists, |row: &ProductRow| row.search_key, fetch)?;
+        return rows_only(hits(rows).map(|mut found| {
+            let more = super::cut_page(&mut found, page.limit);
+            (found, more)
+        }));
+    }
+    let fetch = |conn: &mut DbConn, keys: &[i64], rest: &ProductFilter| {
+        let among = PRODUCTS.among(dialect, keys);
+        if rest.is_unfiltered() {
+            // The common search, a term alone: a static statement on the
+            // concrete connection, which maps rows without the
+            // multi-backend wrappers (7 % of a search page).
+            let query = products::table.filter(among).select(STORED);
+            return Ok(super::on_backend!(conn, |c| query.load(c))?);
+        }
+        Ok(products::table
+            .select(STORED)
+            .filter(predicate(rest, page.level, dialect))
+            .filter(among)
+            .load(conn)?)
+    };
+    let rows = page.read_lists(conn, q, lists, |row: &StoredProduct| row.search_key, fetch)?;
+    let mut found = rows
+        .into_iter()
+        .map(|row| complete(conn, row))
+        .collect::<DbResult<Vec<_>>>()?;
+    let more = super::cut_page(&mut found, page.limit);
     Ok((found, more))
 }
 
@@ -431,35 +613,34 @@ pub fn get(conn: &mut DbConn, certificate_no: &str) -> DbResult<ProductHit> {
 
 /// The certificates numbered `numbers`, in their order, `None` where none
 /// is: the look-ups that arrived together (`api::batch`), in one statement.
-pub fn get_many(conn: &mut DbConn, numbers: &[String]) -> DbResult<Vec<Option<ProductHit>>> {
+pub fn get_many(conn: &mut DbConn, numbers: &[String]) -> DbResult<Vec<Option<Certificate>>> {
     if let [number] = numbers {
-        return match get(conn, number) {
-            Ok(hit) => Ok(vec![Some(hit)]),
-            Err(DbError::NotFound(_)) => Ok(vec![None]),
-            Err(error) => Err(error),
-        };
+        let query = products::table.find(number).select(STORED);
+        let row: Option<StoredProduct> = super::on_backend!(conn, |c| query.first(c).optional())?;
+        return Ok(vec![row.map(|r| complete(conn, r)).transpose()?]);
     }
     let keys: Vec<&str> = numbers.iter().map(String::as_str).collect();
     let query = products::table
         .filter(super::one_of(products::certificate_no, &keys))
-        .select(products::all_columns);
-    let rows: Vec<ProductRow> = super::on_backend!(conn, |c| query.load(c))?;
+        .select(STORED);
+    let rows: Vec<StoredProduct> = super::on_backend!(conn, |c| query.load(c))?;
     let found = rows.iter().map(|row| (row.certificate_no.as_str(), row));
-    answer_each(numbers.iter().map(String::as_str), found)
+    answer_each(conn, numbers.iter().map(String::as_str), found)
 }
 
 /// One answer per key asked, in order, from the rows a batch found: a key
 /// asked twice in one batch is answered twice.
 fn answer_each<'a, K: std::hash::Hash + Eq + 'a>(
+    conn: &mut DbConn,
     asked: impl Iterator<Item = K>,
-    found: impl Iterator<Item = (K, &'a ProductRow)>,
-) -> DbResult<Vec<Option<ProductHit>>> {
-    let found: HashMap<K, &ProductRow> = found.collect();
+    found: impl Iterator<Item = (K, &'a StoredProduct)>,
+) -> DbResult<Vec<Option<Certificate>>> {
+    let found: HashMap<K, &StoredProduct> = found.collect();
     asked
         .map(|key| {
             found
                 .get(&key)
-                .map(|row| ProductHit::new((*row).clone()))
+                .map(|row| complete(conn, (*row).clone()))
                 .transpose()
         })
         .collect()
@@ -568,7 +749,7 @@ pub fn changes_since(
 ///
 /// One statement: ranges never overlap, so the range of `code` is the one
 /// with the greatest first code not above it — if it reaches `code`.
-pub fn by_organic_code(conn: &mut DbConn, code: i64) -> DbResult<Option<ProductHit>> {
+pub fn by_organic_code(conn: &mut DbConn, code: i64) -> DbResult<Option<Certificate>> {
     use diesel::dsl::case_when;
     // The range with the greatest first code at or below the code, read in
     // one index descent; its certificate if the code is also at or below
@@ -585,22 +766,26 @@ pub fn by_organic_code(conn: &mut DbConn, code: i64) -> DbResult<Option<ProductH
         .single_value();
     let query = products::table
         .filter(products::certificate_no.nullable().eq(holder))
-        .select(products::all_columns);
-    let row: Option<ProductRow> = super::on_backend!(conn, |c| query.first(c).optional())?;
-    row.map(ProductHit::new).transpose()
+        .select(STORED);
+    let row: Option<StoredProduct> = super::on_backend!(conn, |c| query.first(c).optional())?;
+    row.map(|r| complete(conn, r)).transpose()
 }
 
 /// What an organic-code check finds: the certificate whose range holds the
 /// code, and the certifier (name, approval number) the code's body prefix
 /// names.
-pub type CodeCheck = (Option<ProductHit>, Option<(String, String)>);
+pub type CodeCheck = (Option<Certificate>, Option<(String, String)>);
 
 /// Checks organic codes, each given as (value, certifier prefix), one
 /// answer per code in order: the checks that arrived together
 /// (`api::batch`), on one connection.
 pub fn check_codes(conn: &mut DbConn, codes: &[(i64, String)]) -> DbResult<Vec<CodeCheck>> {
     let hits = match conn {
-        DbConn::Pg(pg) if codes.len() > 1 => certificates_of_codes(pg, codes)?,
+        DbConn::Pg(pg) if codes.len() > 1 => {
+            let found = certificates_of_codes(pg, codes)?;
+            let values = codes.iter().map(|(value, _)| *value);
+            answer_each(conn, values, found.iter().map(|(code, row)| (*code, row)))?
+        }
         _ => codes
             .iter()
             .map(|(value, _)| by_organic_code(conn, *value))
@@ -614,10 +799,10 @@ pub fn check_codes(conn: &mut DbConn, codes: &[(i64, String)]) -> DbResult<Vec<C
             // not. A code on no certificate is answered 404 without one.
             let certifier = match &hit {
                 None => None,
-                Some(h) if h.row.certifier_code == *body_code => Some((
-                    h.row.certifier_name.clone(),
-                    h.row.certifier_approval_no.clone(),
-                )),
+                Some(h) if h.certifier().0 == body_code => {
+                    let (_, name, approval_no) = h.certifier();
+                    Some((name.to_owned(), approval_no.to_owned()))
+                }
                 Some(_) => certifier_by_code(conn, body_code)?,
             };
             Ok((hit, certifier))
@@ -625,23 +810,23 @@ pub fn check_codes(conn: &mut DbConn, codes: &[(i64, String)]) -> DbResult<Vec<C
         .collect()
 }
 
-/// The certificates whose ranges hold `codes`, in one statement: on
+/// (code, certificate) for each of `codes` some range holds, in one statement: on
 /// PostgreSQL each code's floor range is a backward index step
 /// (`LATERAL … LIMIT 1`), which SQLite cannot say (it never batches).
 fn certificates_of_codes(
     conn: &mut diesel::PgConnection,
     codes: &[(i64, String)],
-) -> DbResult<Vec<Option<ProductHit>>> {
+) -> DbResult<Vec<(i64, StoredProduct)>> {
     #[derive(QueryableByName)]
     struct Found {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         code: i64,
         #[diesel(embed)]
-        row: ProductRow,
+        row: StoredProduct,
     }
     let values: Vec<i64> = codes.iter().map(|(value, _)| *value).collect();
     let found: Vec<Found> = HoldersOf(&values).load(conn)?;
-    answer_each(values.into_iter(), found.iter().map(|f| (f.code, &f.row)))
+    Ok(found.into_iter().map(|f| (f.code, f.row)).collect())
 }
 
 /// The certificate holding each code: the range with the greatest first
@@ -664,7 +849,10 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for HoldersOf<'_> {
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
-        out.push_sql("SELECT c.code, p.* FROM unnest(");
+        out.push_sql(
+            "SELECT c.code, p.certificate_no, p.search_key, p.body, p.status, p.expires_on, \
+             p.region, p.certifier_code, p.certifier_name, p.certifier_approval_no FROM unnest(",
+        );
         out.push_bind_param::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(self.0)?;
         out.push_sql(
             ") AS c(code) \
@@ -995,6 +1183,30 @@ pub fn delete(conn: &mut DbConn, certificate_no: &str, at: NaiveDateTime) -> DbR
         PRODUCTS.remove(conn, key)?;
         super::changes::record(conn, "product", certificate_no, true, at)
     })
+}
+
+/// Up to `limit` certificates without a stored representation, in number
+/// order after `after`: what `data::prepare` renders after the migration
+/// that added it.
+pub fn unrendered(conn: &mut DbConn, after: &str, limit: i64) -> DbResult<Vec<ProductHit>> {
+    hits(
+        products::table
+            .select(columns!(ProductRow))
+            .filter(products::body.is_null())
+            .filter(products::certificate_no.gt(after))
+            .order(products::certificate_no)
+            .limit(limit)
+            .load(conn)?,
+    )
+}
+
+/// Stores a certificate's representation, leaving its data as it is (no
+/// change is recorded: nothing a client sees changes).
+pub fn store_body(conn: &mut DbConn, certificate_no: &str, body: &str) -> DbResult<()> {
+    diesel::update(products::table.find(certificate_no))
+        .set(products::body.eq(body))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Every certificate, for export, in number order.
