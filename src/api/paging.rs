@@ -103,11 +103,22 @@ pub fn respond<T: Serialize>(
     page: T,
     next_cursor: Option<&str>,
 ) -> HttpResponse {
+    linked(req, next_cursor).json(page)
+}
+
+/// `respond`, for a page already written as JSON.
+pub fn respond_json(req: &HttpRequest, page: String, next_cursor: Option<&str>) -> HttpResponse {
+    linked(req, next_cursor)
+        .content_type(header::ContentType::json())
+        .body(page)
+}
+
+fn linked(req: &HttpRequest, next_cursor: Option<&str>) -> actix_web::HttpResponseBuilder {
     let mut response = HttpResponse::Ok();
     if let Some(cursor) = next_cursor {
         response.insert_header((header::LINK, next_link(req, "cursor", cursor)));
     }
-    response.json(page)
+    response
 }
 
 /// `Link` header value for the next page: the request's other parameters

@@ -8,7 +8,6 @@ use actix_web::http::header::{self, ContentType};
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
 use super::events::FacetValue;
@@ -242,21 +241,31 @@ pub fn representation(certificate: Certificate, today: NaiveDate) -> String {
     }
 }
 
-/// `representation`, as a JSON value to embed in another.
-fn raw_representation(certificate: Certificate, today: NaiveDate) -> Box<RawValue> {
-    match certificate {
-        Certificate::Row(hit) => serde_json::value::to_raw_value(&Product::new(*hit, today))
-            .expect("a certificate serializes"),
-        stored => RawValue::from_string(representation(stored, today))
-            .expect("a stored representation is JSON"),
+/// `value` written as JSON, with `inner` (JSON text) written into it at
+/// `at`: the place `value`'s serializer left for it, found by `at` in the
+/// text it wrote. Representations go into pages and checks this way as
+/// they are, instead of being parsed again to be embedded.
+fn spliced(value: &impl Serialize, at: impl Fn(&str) -> usize, inner: &[String]) -> String {
+    let outer = serde_json::to_string(value).expect("a page serializes");
+    let at = at(&outer);
+    let mut out =
+        String::with_capacity(outer.len() + inner.iter().map(|i| i.len() + 1).sum::<usize>());
+    out.push_str(&outer[..at]);
+    for (n, item) in inner.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push_str(item);
     }
+    out.push_str(&outer[at..]);
+    out
 }
 
 /// A page of certificates, with facet counts when `facets` was asked for.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProductPage {
-    #[schema(value_type = Vec<Product>)]
-    pub items: Vec<Box<RawValue>>,
+    // Written empty, and the representations spliced in (`spliced`).
+    pub items: Vec<Product>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
     /// Counts over the whole filtered set, per requested facet.
@@ -505,16 +514,19 @@ pub async fn list_products(
     let today = request.filter.today;
     let (hits, next_cursor, facets, request) =
         fetch(&state, request, Reading::Representations).await?;
+    let items: Vec<String> = hits.into_iter().map(|c| representation(c, today)).collect();
     let page = ProductPage {
-        items: hits
-            .into_iter()
-            .map(|c| raw_representation(c, today))
-            .collect(),
+        items: Vec::new(),
         next_cursor,
         facets: facets.map(|counts| facet_values(counts, &request.facets)),
     };
-    let next = page.next_cursor.clone();
-    Ok(paging::respond(&req, page, next.as_deref()))
+    // `items` is the first field: `{"items":[`.
+    let body = spliced(&page, |_| r#"{"items":["#.len(), &items);
+    Ok(paging::respond_json(
+        &req,
+        body,
+        page.next_cursor.as_deref(),
+    ))
 }
 
 /// Certified products as CSV that opens in Excel (same rules as `/events.csv`);
@@ -825,8 +837,11 @@ pub struct OrganicCodeCheck {
     /// Digits 6–17: the body's serial.
     pub serial: String,
     /// The certificate the code was issued under, with its current status.
-    #[schema(value_type = Product)]
-    pub certificate: Box<RawValue>,
+    // Left out when written, and its representation spliced in last
+    // (`spliced`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Product, required = true)]
+    pub certificate: Option<Product>,
 }
 
 /// Check an organic code (有机码).
@@ -863,13 +878,19 @@ pub async fn check_organic_code(
             code.digits, code.body_code, code.year
         )));
     };
-    Ok(HttpResponse::Ok().json(OrganicCodeCheck {
+    let check = OrganicCodeCheck {
         code: code.digits,
         layout: code.layout,
         certifier_code: code.body_code,
         certifier: certifier.map(|(name, approval_no)| Certifier { name, approval_no }),
         year: code.year,
         serial: code.serial,
-        certificate: raw_representation(hit, today),
-    }))
+        certificate: None,
+    };
+    let certificate = [format!(r#","certificate":{}"#, representation(hit, today))];
+    // Before the object's closing brace.
+    let body = spliced(&check, |json| json.len() - 1, &certificate);
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(body))
 }
