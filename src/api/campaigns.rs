@@ -115,7 +115,7 @@ impl CampaignsQuery {
         (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/campaigns")]
+#[get("")]
 pub async fn list_campaigns(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -155,7 +155,7 @@ pub async fn list_campaigns(
         (status = 404, description = "No such campaign", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/campaigns/{id}")]
+#[get("/{id}")]
 pub async fn get_campaign(
     state: web::Data<AppState>,
     path: web::Path<String>,

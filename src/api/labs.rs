@@ -604,7 +604,7 @@ async fn fetch_open_days(
         (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/labs")]
+#[get("")]
 pub async fn list_labs(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -659,7 +659,7 @@ pub async fn list_labs_geojson(
         (status = 404, description = "No such lab", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/labs/{id}")]
+#[get("/{id}")]
 pub async fn get_lab(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -689,7 +689,7 @@ pub async fn get_lab(
         (status = 404, description = "No such session", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/open-days/{id}")]
+#[get("/{id}")]
 pub async fn get_open_day(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -716,7 +716,7 @@ pub async fn get_open_day(
         (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/open-days")]
+#[get("")]
 pub async fn list_open_days(
     req: HttpRequest,
     state: web::Data<AppState>,

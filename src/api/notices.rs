@@ -144,7 +144,7 @@ impl NoticesQuery {
         (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/notices")]
+#[get("")]
 pub async fn list_notices(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -181,7 +181,7 @@ pub async fn list_notices(
         (status = 404, description = "No such notice", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/notices/{id}")]
+#[get("/{id}")]
 pub async fn get_notice(
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -139,7 +139,7 @@ pub struct PostersQuery {
         (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/posters")]
+#[get("")]
 pub async fn list_posters(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -189,7 +189,7 @@ pub async fn list_posters(
         (status = 404, description = "No such poster", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/posters/{id}")]
+#[get("/{id}")]
 pub async fn get_poster(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -330,7 +330,7 @@ fn refused(refusal: Refusal) -> ApiError {
         (status = 422, description = "An unreadable image, or a PDF with JavaScript or embedded files", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/posters")]
+#[post("")]
 pub async fn upload_poster(
     state: web::Data<AppState>,
     Bearer(actor): Bearer,
@@ -610,7 +610,7 @@ pub struct FileQuery {
         ("Range" = Option<String>, Header, description = "One byte range (`bytes=0-1023`); several ranges are answered with the whole file")),
     responses(Download)
 )]
-#[get("/posters/{id}/file")]
+#[get("/{id}/file")]
 pub async fn download_poster_file(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -649,7 +649,7 @@ pub async fn download_poster_file(
         ("Range" = Option<String>, Header, description = "One byte range")),
     responses(Download)
 )]
-#[get("/files/{sha256}")]
+#[get("/{sha256}")]
 pub async fn download_file(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -978,7 +978,7 @@ pub struct LocalizedQuery {
         (status = 422, description = "The poster has no image (only a PDF)", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/posters/{id}/localized")]
+#[get("/{id}/localized")]
 pub async fn localize_poster(
     req: HttpRequest,
     state: web::Data<AppState>,

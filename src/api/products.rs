@@ -504,7 +504,7 @@ async fn fetch(
         (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/products")]
+#[get("")]
 pub async fn list_products(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -593,7 +593,7 @@ fn certificate_no(raw: &str) -> Result<String, ApiError> {
         (status = 404, description = "No such certificate", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/products/{certificate_no}")]
+#[get("/{certificate_no}")]
 pub async fn get_product(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -655,7 +655,7 @@ pub struct HistoryQuery {
         (status = 404, description = "No such certificate", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/products/{certificate_no}/history")]
+#[get("/{certificate_no}/history")]
 pub async fn get_product_history(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -767,7 +767,7 @@ fn statuses(raw: &str) -> Result<Vec<ProductStatus>, Invalid> {
         (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/products/changes")]
+#[get("/changes")]
 pub async fn list_product_changes(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -860,7 +860,7 @@ pub struct OrganicCodeCheck {
         (status = 404, description = "Well-formed, but no certificate holds it", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/organic-codes/{code}")]
+#[get("/{code}")]
 pub async fn check_organic_code(
     state: web::Data<AppState>,
     path: web::Path<String>,

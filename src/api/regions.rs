@@ -128,7 +128,7 @@ impl RegionsQuery {
         (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/regions")]
+#[get("")]
 pub async fn list_regions(
     req: HttpRequest,
     Params(query): Params<RegionsQuery>,
@@ -161,7 +161,7 @@ pub async fn list_regions(
         (status = 404, description = "No such region", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/regions/{adcode}")]
+#[get("/{adcode}")]
 pub async fn get_region(
     path: web::Path<String>,
     Params(coord): Params<CoordQuery>,

@@ -503,7 +503,7 @@ fn wants_json_ld(req: &HttpRequest) -> bool {
         (status = 400, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/events")]
+#[get("")]
 pub async fn list_events(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -542,7 +542,7 @@ pub async fn list_events(
         (status = 404, description = "No such event", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/events/{id}")]
+#[get("/{id}")]
 pub async fn get_event(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -986,7 +986,7 @@ pub(crate) enum Stale {
 
 write_routes! {
     kind: Kind::Notice, tag: "notices", noun: "a notice",
-    collection: "/notices", item: "/notices/{id}", id: "id" = crate::domain::RecordId,
+    collection: "", item: "/{id}", id: "id" = crate::domain::RecordId,
     input: crate::import::NoticeInput, output: Notice,
     create: create_notice "create_notice",
     replace: replace_notice "replace_notice",
@@ -996,7 +996,7 @@ write_routes! {
 
 write_routes! {
     kind: Kind::Campaign, tag: "campaigns", noun: "a campaign",
-    collection: "/campaigns", item: "/campaigns/{id}", id: "id" = crate::domain::RecordId,
+    collection: "", item: "/{id}", id: "id" = crate::domain::RecordId,
     input: crate::import::CampaignInput, output: Campaign,
     create: create_campaign "create_campaign",
     replace: replace_campaign "replace_campaign",
@@ -1006,7 +1006,7 @@ write_routes! {
 
 write_routes! {
     kind: Kind::Event, tag: "events", noun: "an event",
-    collection: "/events", item: "/events/{id}", id: "id" = crate::domain::RecordId,
+    collection: "", item: "/{id}", id: "id" = crate::domain::RecordId,
     input: crate::import::EventInput, output: Event,
     create: create_event "create_event",
     replace: replace_event "replace_event",
@@ -1016,7 +1016,7 @@ write_routes! {
 
 write_routes! {
     kind: Kind::Lab, tag: "labs", noun: "a lab",
-    collection: "/labs", item: "/labs/{id}", id: "id" = crate::domain::RecordId,
+    collection: "", item: "/{id}", id: "id" = crate::domain::RecordId,
     input: crate::import::LabInput, output: Lab,
     create: create_lab "create_lab",
     replace: replace_lab "replace_lab",
@@ -1026,7 +1026,7 @@ write_routes! {
 
 write_routes! {
     kind: Kind::Product, tag: "products", noun: "a product certificate",
-    collection: "/products", item: "/products/{certificate_no}", id: "certificate_no" = crate::domain::CertificateNo,
+    collection: "", item: "/{certificate_no}", id: "certificate_no" = crate::domain::CertificateNo,
     input: crate::import::ProductInput, output: Product,
     create: create_product "create_product",
     replace: replace_product "replace_product",

@@ -167,7 +167,7 @@ fn session_body(body: &[u8], id: Option<&str>) -> Result<serde_json::Map<String,
         Refusals,
     )
 )]
-#[post("/labs/{id}/open-days")]
+#[post("/{id}/open-days")]
 pub async fn create_open_day(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -231,7 +231,7 @@ async fn change_session(
         Stale,
     )
 )]
-#[put("/open-days/{id}")]
+#[put("/{id}")]
 pub async fn replace_open_day(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -264,7 +264,7 @@ pub async fn replace_open_day(
         (status = 409, description = "Changed by another write meanwhile; retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[patch("/open-days/{id}")]
+#[patch("/{id}")]
 pub async fn patch_open_day(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -297,7 +297,7 @@ pub async fn patch_open_day(
         Stale,
     )
 )]
-#[delete("/open-days/{id}")]
+#[delete("/{id}")]
 pub async fn delete_open_day(
     state: web::Data<AppState>,
     req: HttpRequest,
