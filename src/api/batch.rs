@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::oneshot;
 
 use super::{run, AppState, Placement};
+use crate::db::memory::Indexes;
 use crate::db::{DbConn, DbError, DbPool, DbResult};
 use crate::error::ApiError;
 
@@ -21,8 +22,9 @@ use crate::error::ApiError;
 /// up to 32 in the load runs).
 const MAX_BATCH: usize = 64;
 
-/// Reads the values of many keys at once: one value per key, in order.
-pub type ReadMany<K, V> = fn(&mut DbConn, &[K]) -> DbResult<Vec<V>>;
+/// Reads the values of many keys at once: one value per key, in order
+/// (with the in-memory indexes at hand).
+pub type ReadMany<K, V> = fn(&mut DbConn, &Indexes, &[K]) -> DbResult<Vec<V>>;
 
 /// One kind of keyed read, with its queue.
 pub struct Batched<K, V> {
@@ -54,8 +56,9 @@ impl<K: Send + 'static, V: Send + 'static> Batched<K, V> {
     pub async fn get(self: &Arc<Self>, state: &AppState, key: K) -> Result<V, ApiError> {
         if state.placement() != Placement::Blocking || !state.is_ready() {
             let read = self.read;
+            let indexes = Arc::clone(&state.indexes);
             return run(state, move |conn| {
-                let mut values = read(conn, std::slice::from_ref(&key))?;
+                let mut values = read(conn, &indexes, std::slice::from_ref(&key))?;
                 values
                     .pop()
                     .ok_or_else(|| DbError::Query("a keyed read answered nothing".into()))
@@ -71,9 +74,10 @@ impl<K: Send + 'static, V: Send + 'static> Batched<K, V> {
         if start {
             let this = Arc::clone(self);
             let pool = state.pool.clone();
+            let indexes = Arc::clone(&state.indexes);
             // Detached: the batch is answered even if this request goes away.
             drop(actix_web::rt::task::spawn_blocking(move || {
-                this.drain(&pool)
+                this.drain(&pool, &indexes)
             }));
         }
         answer
@@ -86,7 +90,7 @@ impl<K: Send + 'static, V: Send + 'static> Batched<K, V> {
     }
 
     /// Answers batches until none is waiting, on one connection.
-    fn drain(&self, pool: &DbPool) {
+    fn drain(&self, pool: &DbPool, indexes: &Indexes) {
         // If `read` panics, the batch's replies are dropped, and so are
         // those of the requests queued behind it, which no drainer would
         // take until another request came: each answers 500. The next
@@ -131,7 +135,7 @@ impl<K: Send + 'static, V: Send + 'static> Batched<K, V> {
                     }
                 },
             };
-            match (self.read)(connection, &keys) {
+            match (self.read)(connection, indexes, &keys) {
                 Ok(values) => {
                     debug_assert_eq!(values.len(), replies.len());
                     for (reply, value) in replies.into_iter().zip(values) {
@@ -156,7 +160,7 @@ impl<K: Send + 'static, V: Send + 'static> Batched<K, V> {
 mod tests {
     use super::*;
 
-    fn panics(_: &mut DbConn, _: &[usize]) -> DbResult<Vec<usize>> {
+    fn panics(_: &mut DbConn, _: &Indexes, _: &[usize]) -> DbResult<Vec<usize>> {
         panic!("a bug in a batched reader")
     }
 
@@ -176,8 +180,9 @@ mod tests {
                 })
                 .collect()
         };
-        let drained =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| batched.drain(&pool)));
+        let drained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            batched.drain(&pool, &Indexes::new(&pool, false))
+        }));
         assert!(drained.is_err());
         let queue = batched.lock();
         assert!(!queue.draining, "the next request must start a drainer");

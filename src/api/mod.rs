@@ -81,7 +81,9 @@ impl AppState {
             files: posters::file_cache(),
             placement: Arc::new(AtomicU8::new(Placement::Unknown as u8)),
             limits: None,
-            certificates: batch::Batched::new(crate::db::products::get_many),
+            certificates: batch::Batched::new(|conn, _, numbers| {
+                crate::db::products::get_many(conn, numbers)
+            }),
             organic_codes: batch::Batched::new(crate::db::products::check_codes),
             aggregates: Arc::new(tokio::sync::Semaphore::new(aggregates)),
         }

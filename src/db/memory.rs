@@ -22,6 +22,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use super::code_ranges::CodeRanges;
 use super::nearby::Nearby;
 use super::postings::Postings;
 use super::search::TextIndex;
@@ -265,6 +266,8 @@ pub struct Indexes {
     pub products: Arc<Slot<Postings>>,
     /// Open-day sessions near a point.
     pub open_days: Arc<Slot<Nearby>>,
+    /// The certificate holding an organic code.
+    pub code_ranges: Arc<Slot<CodeRanges>>,
 }
 
 impl Indexes {
@@ -293,6 +296,13 @@ impl Indexes {
                 enabled,
                 Box::new(Nearby::build),
             )),
+            code_ranges: Arc::new(Slot::new(
+                "organic-code ranges",
+                Indexed::Products,
+                pool,
+                enabled,
+                Box::new(CodeRanges::build),
+            )),
         }
     }
 
@@ -301,5 +311,6 @@ impl Indexes {
         self.events.warm();
         self.products.warm();
         self.open_days.warm();
+        self.code_ranges.warm();
     }
 }

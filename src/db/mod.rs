@@ -4,6 +4,7 @@
 pub mod access;
 pub mod campaigns;
 pub mod changes;
+pub mod code_ranges;
 pub mod dates;
 pub mod events;
 pub mod import;

@@ -779,17 +779,31 @@ pub type CodeCheck = (Option<Certificate>, Option<(String, String)>);
 /// Checks organic codes, each given as (value, certifier prefix), one
 /// answer per code in order: the checks that arrived together
 /// (`api::batch`), on one connection.
-pub fn check_codes(conn: &mut DbConn, codes: &[(i64, String)]) -> DbResult<Vec<CodeCheck>> {
-    let hits = match conn {
-        DbConn::Pg(pg) if codes.len() > 1 => {
-            let found = certificates_of_codes(pg, codes)?;
-            let values = codes.iter().map(|(value, _)| *value);
-            answer_each(conn, values, found.iter().map(|(code, row)| (*code, row)))?
+pub fn check_codes(
+    conn: &mut DbConn,
+    indexes: &super::memory::Indexes,
+    codes: &[(i64, String)],
+) -> DbResult<Vec<CodeCheck>> {
+    let hits = match indexes.code_ranges.current(conn)? {
+        // The holders from memory, their certificates as look-ups are read.
+        Some(ranges) => {
+            let holders: Vec<Option<&str>> = codes
+                .iter()
+                .map(|(value, _)| ranges.holder(*value))
+                .collect();
+            let numbers: Vec<String> = holders.iter().flatten().map(|n| (*n).to_owned()).collect();
+            let found = if numbers.is_empty() {
+                Vec::new()
+            } else {
+                get_many(conn, &numbers)?
+            };
+            let mut found = found.into_iter();
+            holders
+                .iter()
+                .map(|holder| holder.and_then(|_| found.next().flatten()))
+                .collect()
         }
-        _ => codes
-            .iter()
-            .map(|(value, _)| by_organic_code(conn, *value))
-            .collect::<DbResult<_>>()?,
+        None => check_codes_in_sql(conn, codes)?,
     };
     codes
         .iter()
@@ -808,6 +822,24 @@ pub fn check_codes(conn: &mut DbConn, codes: &[(i64, String)]) -> DbResult<Vec<C
             Ok((hit, certifier))
         })
         .collect()
+}
+
+/// The certificates holding `codes`, from the ranges in the database.
+fn check_codes_in_sql(
+    conn: &mut DbConn,
+    codes: &[(i64, String)],
+) -> DbResult<Vec<Option<Certificate>>> {
+    Ok(match conn {
+        DbConn::Pg(pg) if codes.len() > 1 => {
+            let found = certificates_of_codes(pg, codes)?;
+            let values = codes.iter().map(|(value, _)| *value);
+            answer_each(conn, values, found.iter().map(|(code, row)| (*code, row)))?
+        }
+        _ => codes
+            .iter()
+            .map(|(value, _)| by_organic_code(conn, *value))
+            .collect::<DbResult<_>>()?,
+    })
 }
 
 /// (code, certificate) for each of `codes` some range holds, in one statement: on

@@ -509,27 +509,33 @@ async fn look_ups_and_code_checks_that_arrive_together_get_each_their_own_answer
         .iter()
         .map(|c| (code(*c).parse().unwrap(), "001".to_owned()))
         .collect();
-    let checked = ticweek::db::products::check_codes(&mut conn, &asked).unwrap();
-    let answered: Vec<Option<&str>> = checked
-        .iter()
-        .map(|(hit, _)| hit.as_ref().map(|h| h.certificate_no()))
-        .collect();
-    assert_eq!(
-        answered,
-        [
-            Some("T-ORG-001"),
-            Some("T-ORG-002"),
-            None,
-            Some("T-ORG-001"),
-            Some("T-ORG-001"),
-            Some("T-ORG-001"),
-            Some("T-ORG-002"),
-            None
-        ]
-    );
-    assert!(checked
-        .iter()
-        .all(|(hit, certifier)| hit.is_some() == certifier.is_some()));
+    // From the ranges in memory and, without them, from the database.
+    let pool = ticweek::db::pool(&db.url, 1);
+    for in_memory in [true, false] {
+        let indexes = ticweek::db::memory::Indexes::new(&pool, in_memory);
+        let checked = ticweek::db::products::check_codes(&mut conn, &indexes, &asked).unwrap();
+        let answered: Vec<Option<&str>> = checked
+            .iter()
+            .map(|(hit, _)| hit.as_ref().map(|h| h.certificate_no()))
+            .collect();
+        assert_eq!(
+            answered,
+            [
+                Some("T-ORG-001"),
+                Some("T-ORG-002"),
+                None,
+                Some("T-ORG-001"),
+                Some("T-ORG-001"),
+                Some("T-ORG-001"),
+                Some("T-ORG-002"),
+                None
+            ],
+            "in memory: {in_memory}"
+        );
+        assert!(checked
+            .iter()
+            .all(|(hit, certifier)| hit.is_some() == certifier.is_some()));
+    }
 }
 
 #[actix_web::test]
