@@ -107,7 +107,7 @@ pub fn respond<T: Serialize>(
 }
 
 /// `respond`, for a page already written as JSON.
-pub fn respond_json(req: &HttpRequest, page: String, next_cursor: Option<&str>) -> HttpResponse {
+pub fn respond_json(req: &HttpRequest, page: Vec<u8>, next_cursor: Option<&str>) -> HttpResponse {
     linked(req, next_cursor)
         .content_type(header::ContentType::json())
         .body(page)

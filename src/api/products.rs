@@ -166,7 +166,7 @@ const STATUS_HOLE: u8 = 0x02;
 /// JSON with holes for what is decided when it is read. The holes are
 /// control bytes, which JSON text holds only escaped, so no value written
 /// into the representation can be taken for one.
-pub fn stored_body(row: &ProductRow, ranges: &[(i64, i64)]) -> String {
+pub fn stored_body(row: &ProductRow, ranges: &[(i64, i64)]) -> Vec<u8> {
     // In order, as `organic_codes` always lists them.
     let mut ranges = ranges.to_vec();
     ranges.sort_unstable();
@@ -191,52 +191,53 @@ pub fn stored_body(row: &ProductRow, ranges: &[(i64, i64)]) -> String {
     let name_at =
         region_at + json[region_at..].find(name).expect("a region has a name") + name.len();
     let status_at = json.find(status).expect("a certificate has a status") + r#","status":""#.len();
-    let mut body = String::with_capacity(json.len() + 2);
-    body.push_str(&json[..name_at]);
-    body.push(char::from(REGION_NAME_HOLE));
-    body.push_str(&json[name_at..status_at]);
-    body.push(char::from(STATUS_HOLE));
-    body.push_str(&json[status_at + "valid".len()..]);
+    let json = json.as_bytes();
+    let mut body = Vec::with_capacity(json.len() + 2);
+    body.extend_from_slice(&json[..name_at]);
+    body.push(REGION_NAME_HOLE);
+    body.extend_from_slice(&json[name_at..status_at]);
+    body.push(STATUS_HOLE);
+    body.extend_from_slice(&json[status_at + "valid".len()..]);
     body
 }
 
 /// A stored representation with its holes filled for `today`.
-fn filled(stored: &StoredProduct, body: &str, today: NaiveDate) -> String {
+fn filled(stored: &StoredProduct, body: &[u8], today: NaiveDate) -> Vec<u8> {
     let registry = stored.status.parse().unwrap_or(ProductStatus::Valid);
     let status = ProductStatus::on(registry, stored.expires_on, today);
     let region_name = crate::data::divisions().name(&stored.region);
-    let mut out = String::with_capacity(body.len() + region_name.len() + 16);
+    let mut out = Vec::with_capacity(body.len() + region_name.len() + 16);
     let mut rest = body;
-    while let Some(at) = memchr::memchr2(REGION_NAME_HOLE, STATUS_HOLE, rest.as_bytes()) {
-        out.push_str(&rest[..at]);
-        if rest.as_bytes()[at] == REGION_NAME_HOLE {
+    while let Some(at) = memchr::memchr2(REGION_NAME_HOLE, STATUS_HOLE, rest) {
+        out.extend_from_slice(&rest[..at]);
+        if rest[at] == REGION_NAME_HOLE {
             push_json_string_contents(&mut out, region_name);
         } else {
-            out.push_str(status.as_str());
+            out.extend_from_slice(status.as_str().as_bytes());
         }
         rest = &rest[at + 1..];
     }
-    out.push_str(rest);
+    out.extend_from_slice(rest);
     out
 }
 
 /// `text` as the inside of a JSON string.
-fn push_json_string_contents(out: &mut String, text: &str) {
+fn push_json_string_contents(out: &mut Vec<u8>, text: &str) {
     if text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
         let quoted = serde_json::to_string(text).expect("a string serializes");
-        out.push_str(&quoted[1..quoted.len() - 1]);
+        out.extend_from_slice(&quoted.as_bytes()[1..quoted.len() - 1]);
     } else {
-        out.push_str(text);
+        out.extend_from_slice(text.as_bytes());
     }
 }
 
 /// A certificate's representation on `today`: the stored one with its holes
 /// filled, or (not rendered yet) built from its row.
-pub fn representation(certificate: Certificate, today: NaiveDate) -> String {
+pub fn representation(certificate: Certificate, today: NaiveDate) -> Vec<u8> {
     match certificate {
         Certificate::Stored { body, row } => filled(&row, &body, today),
         Certificate::Row(hit) => {
-            serde_json::to_string(&Product::new(*hit, today)).expect("a certificate serializes")
+            serde_json::to_vec(&Product::new(*hit, today)).expect("a certificate serializes")
         }
     }
 }
@@ -245,19 +246,19 @@ pub fn representation(certificate: Certificate, today: NaiveDate) -> String {
 /// `at`: the place `value`'s serializer left for it, found by `at` in the
 /// text it wrote. Representations go into pages and checks this way as
 /// they are, instead of being parsed again to be embedded.
-fn spliced(value: &impl Serialize, at: impl Fn(&str) -> usize, inner: &[String]) -> String {
-    let outer = serde_json::to_string(value).expect("a page serializes");
+fn spliced(value: &impl Serialize, at: impl Fn(&[u8]) -> usize, inner: &[Vec<u8>]) -> Vec<u8> {
+    let outer = serde_json::to_vec(value).expect("a page serializes");
     let at = at(&outer);
     let mut out =
-        String::with_capacity(outer.len() + inner.iter().map(|i| i.len() + 1).sum::<usize>());
-    out.push_str(&outer[..at]);
+        Vec::with_capacity(outer.len() + inner.iter().map(|i| i.len() + 1).sum::<usize>());
+    out.extend_from_slice(&outer[..at]);
     for (n, item) in inner.iter().enumerate() {
         if n > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        out.push_str(item);
+        out.extend_from_slice(item);
     }
-    out.push_str(&outer[at..]);
+    out.extend_from_slice(&outer[at..]);
     out
 }
 
@@ -514,7 +515,7 @@ pub async fn list_products(
     let today = request.filter.today;
     let (hits, next_cursor, facets, request) =
         fetch(&state, request, Reading::Representations).await?;
-    let items: Vec<String> = hits.into_iter().map(|c| representation(c, today)).collect();
+    let items: Vec<Vec<u8>> = hits.into_iter().map(|c| representation(c, today)).collect();
     let page = ProductPage {
         items: Vec::new(),
         next_cursor,
@@ -887,10 +888,26 @@ pub async fn check_organic_code(
         serial: code.serial,
         certificate: None,
     };
-    let certificate = [format!(r#","certificate":{}"#, representation(hit, today))];
+    let mut certificate = br#","certificate":"#.to_vec();
+    certificate.extend_from_slice(&representation(hit, today));
     // Before the object's closing brace.
-    let body = spliced(&check, |json| json.len() - 1, &certificate);
+    let body = spliced(&check, |json| json.len() - 1, &[certificate]);
     Ok(HttpResponse::Ok()
         .content_type(ContentType::json())
         .body(body))
+}
+
+#[cfg(test)]
+mod tests {
+    /// A region's name goes into its hole as the serializer would write it
+    /// (the bundled names need no escaping; a name that did gets it).
+    #[test]
+    fn a_hole_is_filled_with_json_string_contents() {
+        for name in ["南昌县", "a\"b\\c\u{1}d", ""] {
+            let mut out = Vec::new();
+            super::push_json_string_contents(&mut out, name);
+            let written = format!("\"{}\"", String::from_utf8(out).unwrap());
+            assert_eq!(written, serde_json::to_string(name).unwrap());
+        }
+    }
 }

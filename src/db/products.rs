@@ -56,8 +56,10 @@ pub struct ProductRow {
     /// holds the same ranges for look-ups by code.
     pub code_ranges: Option<String>,
     /// Its representation with holes (`api::products::stored_body`),
-    /// rendered when it is written; `None` until then.
-    pub body: Option<String>,
+    /// rendered when it is written; `None` until then. Bytes, not text:
+    /// read back as they were written, they need no UTF-8 check per read
+    /// (5 % of a search page's time).
+    pub body: Option<Vec<u8>>,
 }
 
 /// A certificate as its representation is read: the stored body, and what
@@ -68,7 +70,7 @@ pub struct ProductRow {
 pub struct StoredProduct {
     pub certificate_no: String,
     pub search_key: i64,
-    pub body: Option<String>,
+    pub body: Option<Vec<u8>>,
     pub status: String,
     #[diesel(deserialize_as = Day)]
     pub expires_on: NaiveDate,
@@ -105,7 +107,7 @@ products_columns!(
 #[derive(Debug, Clone)]
 pub enum Certificate {
     /// Its stored representation, and what fills its holes.
-    Stored { body: String, row: StoredProduct },
+    Stored { body: Vec<u8>, row: StoredProduct },
     /// Its whole row, before a representation is stored (boxed: five
     /// times the size of the other, and rare).
     Row(Box<ProductHit>),
@@ -1234,7 +1236,7 @@ pub fn unrendered(conn: &mut DbConn, after: &str, limit: i64) -> DbResult<Vec<Pr
 
 /// Stores a certificate's representation, leaving its data as it is (no
 /// change is recorded: nothing a client sees changes).
-pub fn store_body(conn: &mut DbConn, certificate_no: &str, body: &str) -> DbResult<()> {
+pub fn store_body(conn: &mut DbConn, certificate_no: &str, body: &[u8]) -> DbResult<()> {
     diesel::update(products::table.find(certificate_no))
         .set(products::body.eq(body))
         .execute(conn)?;

@@ -77,7 +77,7 @@ diesel::table! {
         source -> Text,
         updated_at -> Timestamp,
         code_ranges -> Nullable<Text>,
-        body -> Nullable<Text>,
+        body -> Nullable<Binary>,
     }
 }
 

@@ -990,7 +990,7 @@ async fn stored_representations_answer_as_the_rows_they_were_rendered_from() {
         use diesel::prelude::*;
         use ticweek::db::schema::products::dsl::*;
         diesel::update(products)
-            .set(body.eq(None::<String>))
+            .set(body.eq(None::<Vec<u8>>))
             .execute(&mut conn)
             .unwrap();
     }

@@ -4,6 +4,8 @@
 -- What depends on the day of reading (the derived `expired` status) or on
 -- the build (the region's name, from the bundled divisions) is left as a
 -- hole: a control byte that JSON text never holds unescaped, filled in at
--- read time. NULL until rendered: readers then build the representation
--- from the columns, and `ticweek migrate` renders the rows it finds so.
-ALTER TABLE products ADD COLUMN body TEXT;
+-- read time. Bytes, not text: read back as written, they need no UTF-8
+-- check per read. NULL until rendered: readers then build the
+-- representation from the columns, and `ticweek migrate` renders the rows
+-- it finds so.
+ALTER TABLE products ADD COLUMN body BYTEA;
