@@ -201,24 +201,22 @@ pub fn stored_body(row: &ProductRow, ranges: &[(i64, i64)]) -> Vec<u8> {
     body
 }
 
-/// A stored representation with its holes filled for `today`.
-fn filled(stored: &StoredProduct, body: &[u8], today: NaiveDate) -> Vec<u8> {
+/// Writes a stored representation with its holes filled for `today`.
+fn write_filled(out: &mut Vec<u8>, stored: &StoredProduct, body: &[u8], today: NaiveDate) {
     let registry = stored.status.parse().unwrap_or(ProductStatus::Valid);
     let status = ProductStatus::on(registry, stored.expires_on, today);
     let region_name = crate::data::divisions().name(&stored.region);
-    let mut out = Vec::with_capacity(body.len() + region_name.len() + 16);
     let mut rest = body;
     while let Some(at) = memchr::memchr2(REGION_NAME_HOLE, STATUS_HOLE, rest) {
         out.extend_from_slice(&rest[..at]);
         if rest[at] == REGION_NAME_HOLE {
-            push_json_string_contents(&mut out, region_name);
+            push_json_string_contents(out, region_name);
         } else {
             out.extend_from_slice(status.as_str().as_bytes());
         }
         rest = &rest[at + 1..];
     }
     out.extend_from_slice(rest);
-    out
 }
 
 /// `text` as the inside of a JSON string.
@@ -231,32 +229,47 @@ fn push_json_string_contents(out: &mut Vec<u8>, text: &str) {
     }
 }
 
-/// A certificate's representation on `today`: the stored one with its holes
-/// filled, or (not rendered yet) built from its row.
-pub fn representation(certificate: Certificate, today: NaiveDate) -> Vec<u8> {
+/// Writes a certificate's representation on `today`: the stored one with
+/// its holes filled, or (not rendered yet) one built from its row.
+fn write_representation(out: &mut Vec<u8>, certificate: &Certificate, today: NaiveDate) {
     match certificate {
-        Certificate::Stored { body, row } => filled(&row, &body, today),
-        Certificate::Row(hit) => {
-            serde_json::to_vec(&Product::new(*hit, today)).expect("a certificate serializes")
-        }
+        Certificate::Stored { body, row } => write_filled(out, row, body, today),
+        Certificate::Row(hit) => serde_json::to_writer(out, &Product::new((**hit).clone(), today))
+            .expect("a certificate serializes"),
     }
 }
 
-/// `value` written as JSON, with `inner` (JSON text) written into it at
-/// `at`: the place `value`'s serializer left for it, found by `at` in the
-/// text it wrote. Representations go into pages and checks this way as
-/// they are, instead of being parsed again to be embedded.
-fn spliced(value: &impl Serialize, at: impl Fn(&[u8]) -> usize, inner: &[Vec<u8>]) -> Vec<u8> {
+/// About the length of a certificate's representation.
+fn representation_len(certificate: &Certificate) -> usize {
+    match certificate {
+        Certificate::Stored { body, .. } => body.len() + 32,
+        Certificate::Row(_) => 1024,
+    }
+}
+
+/// `value` written as JSON, with `certificates` written into it at `at`
+/// (the place `value`'s serializer left for them, found in the text it
+/// wrote), after `lead` and separated by commas. Representations go into
+/// pages and checks this way as they are stored, not parsed again to be
+/// embedded nor copied on the way.
+fn spliced(
+    value: &impl Serialize,
+    at: impl Fn(&[u8]) -> usize,
+    lead: &[u8],
+    certificates: &[Certificate],
+    today: NaiveDate,
+) -> Vec<u8> {
     let outer = serde_json::to_vec(value).expect("a page serializes");
     let at = at(&outer);
-    let mut out =
-        Vec::with_capacity(outer.len() + inner.iter().map(|i| i.len() + 1).sum::<usize>());
+    let inner: usize = certificates.iter().map(|c| representation_len(c) + 1).sum();
+    let mut out = Vec::with_capacity(outer.len() + lead.len() + inner);
     out.extend_from_slice(&outer[..at]);
-    for (n, item) in inner.iter().enumerate() {
+    out.extend_from_slice(lead);
+    for (n, certificate) in certificates.iter().enumerate() {
         if n > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(item);
+        write_representation(&mut out, certificate, today);
     }
     out.extend_from_slice(&outer[at..]);
     out
@@ -515,14 +528,13 @@ pub async fn list_products(
     let today = request.filter.today;
     let (hits, next_cursor, facets, request) =
         fetch(&state, request, Reading::Representations).await?;
-    let items: Vec<Vec<u8>> = hits.into_iter().map(|c| representation(c, today)).collect();
     let page = ProductPage {
         items: Vec::new(),
         next_cursor,
         facets: facets.map(|counts| facet_values(counts, &request.facets)),
     };
     // `items` is the first field: `{"items":[`.
-    let body = spliced(&page, |_| r#"{"items":["#.len(), &items);
+    let body = spliced(&page, |_| r#"{"items":["#.len(), b"", &hits, today);
     Ok(paging::respond_json(
         &req,
         body,
@@ -606,9 +618,11 @@ pub async fn get_product(
         .get(&state, number.clone())
         .await?
         .ok_or_else(|| crate::db::products::not_found(&number))?;
+    let mut body = Vec::with_capacity(representation_len(&certificate));
+    write_representation(&mut body, &certificate, today);
     Ok(HttpResponse::Ok()
         .content_type(ContentType::json())
-        .body(representation(certificate, today)))
+        .body(body))
 }
 
 /// One status change of a certificate.
@@ -888,10 +902,9 @@ pub async fn check_organic_code(
         serial: code.serial,
         certificate: None,
     };
-    let mut certificate = br#","certificate":"#.to_vec();
-    certificate.extend_from_slice(&representation(hit, today));
     // Before the object's closing brace.
-    let body = spliced(&check, |json| json.len() - 1, &[certificate]);
+    let at_end = |json: &[u8]| json.len() - 1;
+    let body = spliced(&check, at_end, br#","certificate":"#, &[hit], today);
     Ok(HttpResponse::Ok()
         .content_type(ContentType::json())
         .body(body))
