@@ -7,10 +7,12 @@
 //! Built like the other in-memory indexes (`memory`), from the certificates'
 //! version, and used only while that is current.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 
 use super::memory::Snapshot;
-use super::schema::organic_code_ranges;
+use super::schema::{organic_code_ranges, products};
 use super::{DbConn, DbResult};
 
 /// Every organic-code range at one version of the certificates.
@@ -22,6 +24,9 @@ pub struct CodeRanges {
     /// ranges: `ends[i]` is where range `i`'s holder ends.
     numbers: String,
     ends: Vec<u32>,
+    /// (name, approval number) by organic-code prefix, as
+    /// `products::certifier_by_code` reads them (a few hundred bodies).
+    certifiers: HashMap<Box<str>, (Box<str>, Box<str>)>,
 }
 
 struct Range {
@@ -39,7 +44,18 @@ impl CodeRanges {
             ranges: Vec::new(),
             numbers: String::new(),
             ends: Vec::new(),
+            certifiers: HashMap::new(),
         };
+        let prefixes: Vec<String> = products::table
+            .select(products::certifier_code)
+            .distinct()
+            .load(conn)?;
+        for prefix in prefixes {
+            if let Some((name, approval_no)) = super::products::certifier_by_code(conn, &prefix)? {
+                let certifier = (name.into_boxed_str(), approval_no.into_boxed_str());
+                index.certifiers.insert(prefix.into_boxed_str(), certifier);
+            }
+        }
         let mut after = i64::MIN;
         loop {
             let rows: Vec<(i64, i64, String)> = organic_code_ranges::table
@@ -88,6 +104,13 @@ impl CodeRanges {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         Some(&self.numbers[start..self.ends[i] as usize])
     }
+
+    /// The certifier (name, approval number) whose organic-code prefix is
+    /// `prefix`.
+    pub fn certifier(&self, prefix: &str) -> Option<(String, String)> {
+        let (name, approval_no) = self.certifiers.get(prefix)?;
+        Some((name.to_string(), approval_no.to_string()))
+    }
 }
 
 impl Snapshot for CodeRanges {
@@ -103,5 +126,12 @@ impl Snapshot for CodeRanges {
         self.ranges.capacity() * std::mem::size_of::<Range>()
             + self.numbers.capacity()
             + self.ends.capacity() * 4
+            + self
+                .certifiers
+                .iter()
+                .map(|(prefix, (name, approval_no))| {
+                    prefix.len() + name.len() + approval_no.len() + 48
+                })
+                .sum::<usize>()
     }
 }

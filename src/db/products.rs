@@ -64,7 +64,8 @@ pub struct ProductRow {
 
 /// A certificate as its representation is read: the stored body, and what
 /// fills its holes (the status of the day, the region's name) or answers
-/// beside it (the search key for cursors, the certifier for code checks).
+/// beside it (the search key for cursors). Each column here is read for
+/// every certificate of a search page, so there is no other.
 #[derive(Debug, Clone, Queryable, QueryableByName)]
 #[diesel(table_name = products)]
 pub struct StoredProduct {
@@ -75,9 +76,6 @@ pub struct StoredProduct {
     #[diesel(deserialize_as = Day)]
     pub expires_on: NaiveDate,
     pub region: String,
-    pub certifier_code: String,
-    pub certifier_name: String,
-    pub certifier_approval_no: String,
 }
 
 /// A tuple of `products` columns as a constant, named once.
@@ -96,10 +94,7 @@ products_columns!(
     body,
     status,
     expires_on,
-    region,
-    certifier_code,
-    certifier_name,
-    certifier_approval_no
+    region
 );
 
 /// A certificate read for its representation: stored, or (not rendered
@@ -130,22 +125,6 @@ impl Certificate {
             (Self::Stored { row, .. }, ProductOrder::Relevance) => {
                 ProductKey::Relevance(row.search_key)
             }
-        }
-    }
-
-    /// (organic-code prefix, name, approval number) of its certifier.
-    fn certifier(&self) -> (&str, &str, &str) {
-        match self {
-            Self::Stored { row, .. } => (
-                &row.certifier_code,
-                &row.certifier_name,
-                &row.certifier_approval_no,
-            ),
-            Self::Row(hit) => (
-                &hit.row.certifier_code,
-                &hit.row.certifier_name,
-                &hit.row.certifier_approval_no,
-            ),
         }
     }
 }
@@ -775,7 +754,7 @@ pub fn by_organic_code(conn: &mut DbConn, code: i64) -> DbResult<Option<Certific
 
 /// What an organic-code check finds: the certificate whose range holds the
 /// code, and the certifier (name, approval number) the code's body prefix
-/// names.
+/// names (`certifier_by_code`).
 pub type CodeCheck = (Option<Certificate>, Option<(String, String)>);
 
 /// Checks organic codes, each given as (value, certifier prefix), one
@@ -786,7 +765,8 @@ pub fn check_codes(
     indexes: &super::memory::Indexes,
     codes: &[(i64, String)],
 ) -> DbResult<Vec<CodeCheck>> {
-    let hits = match indexes.code_ranges.current(conn)? {
+    let ranges = indexes.code_ranges.current(conn)?;
+    let hits = match &ranges {
         // The holders from memory, their certificates as look-ups are read.
         Some(ranges) => {
             let holders: Vec<Option<&str>> = codes
@@ -811,15 +791,12 @@ pub fn check_codes(
         .iter()
         .zip(hits)
         .map(|((_, body_code), hit)| {
-            // Usually the certificate's own certifier; asked for only if
-            // not. A code on no certificate is answered 404 without one.
-            let certifier = match &hit {
-                None => None,
-                Some(h) if h.certifier().0 == body_code => {
-                    let (_, name, approval_no) = h.certifier();
-                    Some((name.to_owned(), approval_no.to_owned()))
-                }
-                Some(_) => certifier_by_code(conn, body_code)?,
+            // The body the code's prefix names, as stored certificates name
+            // it. A code on no certificate is answered 404 without one.
+            let certifier = match (&hit, &ranges) {
+                (None, _) => None,
+                (Some(_), Some(ranges)) => ranges.certifier(body_code),
+                (Some(_), None) => certifier_by_code(conn, body_code)?,
             };
             Ok((hit, certifier))
         })
@@ -885,7 +862,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for HoldersOf<'_> {
     ) -> QueryResult<()> {
         out.push_sql(
             "SELECT c.code, p.certificate_no, p.search_key, p.body, p.status, p.expires_on, \
-             p.region, p.certifier_code, p.certifier_name, p.certifier_approval_no FROM unnest(",
+             p.region FROM unnest(",
         );
         out.push_bind_param::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(self.0)?;
         out.push_sql(
@@ -901,7 +878,8 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for HoldersOf<'_> {
 
 impl RunQueryDsl<diesel::PgConnection> for HoldersOf<'_> {}
 
-/// The certifier (name, approval number) whose organic-code prefix is `code`.
+/// The certifier (name, approval number) whose organic-code prefix is
+/// `code`, as the first certificate by that prefix names it.
 pub fn certifier_by_code(conn: &mut DbConn, code: &str) -> DbResult<Option<(String, String)>> {
     Ok(products::table
         .filter(products::certifier_code.eq(code))
