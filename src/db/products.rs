@@ -400,13 +400,7 @@ pub fn list(
     let rows: Vec<ProductRow> = query.limit(limit + 1).load(conn)?;
     let mut found = hits(rows)?;
     let more = super::cut_page(&mut found, limit);
-    Ok((
-        found
-            .into_iter()
-            .map(|hit| Certificate::Row(Box::new(hit)))
-            .collect(),
-        more,
-    ))
+    rows_only(Ok((found, more)))
 }
 
 /// What a page of certificates is read for.
