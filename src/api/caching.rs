@@ -218,12 +218,19 @@ pub async fn representations(
         headers: std::mem::take(head.headers_mut()),
         body: bytes,
     };
-    let response = respond(&representation, if_none_match.as_deref());
     if let Some((cache, key, _)) = slot {
         if let Some(entries) = &cache.entries {
-            entries.insert(key, Arc::new(representation));
+            let representation = Arc::new(representation);
+            let response = respond(&representation, if_none_match.as_deref());
+            entries.insert(key, representation);
+            return Ok(ServiceResponse::new(request, response));
         }
     }
+    // Not kept: its headers move into the response rather than being
+    // copied (a map clone, 1 % of an uncached look-up).
+    let Representation { headers, body, .. } = representation;
+    let response =
+        not_modified(&headers, if_none_match.as_deref()).unwrap_or_else(|| ok(body, headers));
     Ok(ServiceResponse::new(request, response))
 }
 
@@ -301,28 +308,39 @@ fn gzip(bytes: &[u8]) -> Option<Bytes> {
 /// 304 when `If-None-Match` names the representation's tag, else the
 /// representation itself (its body shared, not copied).
 fn respond(representation: &Representation, if_none_match: Option<&str>) -> HttpResponse {
-    let headers = &representation.headers;
+    not_modified(&representation.headers, if_none_match)
+        .unwrap_or_else(|| ok(representation.body.clone(), representation.headers.clone()))
+}
+
+/// A 200 of `body` with exactly `headers`.
+fn ok(body: Bytes, headers: HeaderMap) -> HttpResponse {
+    let mut response = HttpResponse::with_body(StatusCode::OK, body);
+    *response.headers_mut() = headers;
+    response.map_into_boxed_body()
+}
+
+/// 304, with the validators and caching headers of the representation
+/// that `headers` are of, when `If-None-Match` names its tag.
+fn not_modified(headers: &HeaderMap, if_none_match: Option<&str>) -> Option<HttpResponse> {
     let tag = headers
         .get(header::ETAG)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if if_none_match.is_some_and(|candidates| matches(candidates, tag)) {
-        let mut not_modified = HttpResponse::NotModified();
-        for name in [
-            header::ETAG,
-            header::CACHE_CONTROL,
-            header::VARY,
-            header::CONTENT_LOCATION,
-        ] {
-            if let Some(value) = headers.get(&name) {
-                not_modified.insert_header((name, value.clone()));
-            }
-        }
-        return not_modified.finish();
+    if !if_none_match.is_some_and(|candidates| matches(candidates, tag)) {
+        return None;
     }
-    let mut response = HttpResponse::with_body(StatusCode::OK, representation.body.clone());
-    *response.headers_mut() = headers.clone();
-    response.map_into_boxed_body()
+    let mut response = HttpResponse::NotModified();
+    for name in [
+        header::ETAG,
+        header::CACHE_CONTROL,
+        header::VARY,
+        header::CONTENT_LOCATION,
+    ] {
+        if let Some(value) = headers.get(&name) {
+            response.insert_header((name, value.clone()));
+        }
+    }
+    Some(response.finish())
 }
 
 /// HEAD is answered as GET (RFC 9110 §9.3.2): routing, ETag and 304 see a

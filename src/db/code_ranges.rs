@@ -3,7 +3,10 @@
 //! An organic-code check reads the range with the greatest first code not
 //! above the code, then the certificate. In the database that is a B-tree
 //! descent of its own before the certificate's; here it is a binary search
-//! over a sorted array (the national data: 139,869 ranges, 4.5 MiB).
+//! over a sorted array (the national data: 139,869 ranges, 4.5 MiB),
+//! first over every 32nd range's first code (34 KiB, which stays in the
+//! CPU's cache), then within one block of 32: a search over the whole
+//! 2.2 MiB array missed the cache at each of its last steps.
 //! Built like the other in-memory indexes (`memory`), from the certificates'
 //! version, and used only while that is current.
 
@@ -20,6 +23,8 @@ pub struct CodeRanges {
     version: i64,
     /// By first code; stored ranges never overlap.
     ranges: Vec<Range>,
+    /// The first code of every `BLOCK`th range.
+    tops: Vec<i64>,
     /// The holders' certificate numbers, end to end, in the order of the
     /// ranges: `ends[i]` is where range `i`'s holder ends.
     numbers: String,
@@ -34,18 +39,15 @@ struct Range {
     last: i64,
 }
 
+/// Ranges per block of the first search (`tops`).
+const BLOCK: usize = 32;
+
 impl CodeRanges {
     /// Reads the ranges a chunk at a time, so that the rows read are never
     /// all held beside the index (the peak a rebuild adds to the RSS).
     pub fn build(conn: &mut DbConn, version: i64) -> DbResult<Self> {
         const CHUNK: i64 = 16_384;
-        let mut index = Self {
-            version,
-            ranges: Vec::new(),
-            numbers: String::new(),
-            ends: Vec::new(),
-            certifiers: HashMap::new(),
-        };
+        let mut index = Self::new(version);
         let prefixes: Vec<String> = products::table
             .select(products::certifier_code)
             .distinct()
@@ -73,31 +75,56 @@ impl CodeRanges {
             };
             after = last_first;
             for (first, last, number) in &rows {
-                // A certificate with several ranges is written once per
-                // range: fewer bytes than a map to share them would take.
-                index.numbers.push_str(number);
-                index.ends.push(index.numbers.len() as u32);
-                index.ranges.push(Range {
-                    first: *first,
-                    last: *last,
-                });
+                index.push(*first, *last, number);
             }
             if (rows.len() as i64) < CHUNK {
                 break;
             }
         }
-        index.ranges.shrink_to_fit();
-        index.numbers.shrink_to_fit();
-        index.ends.shrink_to_fit();
+        index.finish();
         Ok(index)
+    }
+
+    fn new(version: i64) -> Self {
+        Self {
+            version,
+            ranges: Vec::new(),
+            tops: Vec::new(),
+            numbers: String::new(),
+            ends: Vec::new(),
+            certifiers: HashMap::new(),
+        }
+    }
+
+    /// Adds a range after those pushed (greater first code).
+    fn push(&mut self, first: i64, last: i64, number: &str) {
+        if self.ranges.len() % BLOCK == 0 {
+            self.tops.push(first);
+        }
+        // A certificate with several ranges is written once per range:
+        // fewer bytes than a map to share them would take.
+        self.numbers.push_str(number);
+        self.ends.push(self.numbers.len() as u32);
+        self.ranges.push(Range { first, last });
+    }
+
+    fn finish(&mut self) {
+        self.ranges.shrink_to_fit();
+        self.tops.shrink_to_fit();
+        self.numbers.shrink_to_fit();
+        self.ends.shrink_to_fit();
     }
 
     /// The number of the certificate whose range holds `code`, if any.
     pub fn holder(&self, code: i64) -> Option<&str> {
-        let i = self
-            .ranges
-            .partition_point(|range| range.first <= code)
+        let block = self
+            .tops
+            .partition_point(|&first| first <= code)
             .checked_sub(1)?;
+        let start = block * BLOCK;
+        let ranges = &self.ranges[start..self.ranges.len().min(start + BLOCK)];
+        // At least the block's first range starts at or before `code`.
+        let i = start + ranges.partition_point(|range| range.first <= code) - 1;
         if self.ranges[i].last < code {
             return None;
         }
@@ -124,6 +151,7 @@ impl Snapshot for CodeRanges {
 
     fn bytes(&self) -> usize {
         self.ranges.capacity() * std::mem::size_of::<Range>()
+            + self.tops.capacity() * 8
             + self.numbers.capacity()
             + self.ends.capacity() * 4
             + self
@@ -133,5 +161,31 @@ impl Snapshot for CodeRanges {
                     prefix.len() + name.len() + approval_no.len() + 48
                 })
                 .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CodeRanges;
+
+    /// Every code at, inside, between and around the ranges is held as a
+    /// search of the whole list would say, across several blocks.
+    #[test]
+    fn a_code_is_held_by_the_range_a_whole_search_finds() {
+        let ranges: Vec<(i64, i64, String)> = (0..100)
+            .map(|n| (n * 10, n * 10 + n % 4, format!("C{n}")))
+            .collect();
+        let mut index = CodeRanges::new(1);
+        for (first, last, number) in &ranges {
+            index.push(*first, *last, number);
+        }
+        index.finish();
+        for code in -5..1_010 {
+            let expected = ranges
+                .iter()
+                .find(|(first, last, _)| (*first..=*last).contains(&code))
+                .map(|(_, _, number)| number.as_str());
+            assert_eq!(index.holder(code), expected, "code {code}");
+        }
     }
 }

@@ -76,15 +76,18 @@ impl ProductStatus {
 /// ASCII, surrounding white space (including the ideographic space) removed,
 /// letters upper case.
 pub fn normalize_number(raw: &str) -> String {
-    raw.chars()
-        .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            '\u{3000}' => ' ',
-            other => other,
-        })
-        .collect::<String>()
-        .trim()
-        .to_ascii_uppercase()
+    // Trimmed first: no full-width form maps to white space, and U+3000
+    // (which maps to a space) is white space already.
+    let raw = raw.trim();
+    let mut out = String::with_capacity(raw.len());
+    out.extend(raw.chars().map(|c| match c {
+        '\u{FF01}'..='\u{FF5E}' => {
+            char::from_u32(c as u32 - 0xFEE0).map_or(c, |c| c.to_ascii_uppercase())
+        }
+        '\u{3000}' => ' ',
+        other => other.to_ascii_uppercase(),
+    }));
+    out
 }
 
 /// A certificate number, normalized: 4–40 of `A–Z 0–9 - /`.
@@ -287,12 +290,11 @@ impl OrganicCode {
     /// this (a code of an impossible year is simply on no certificate); an
     /// import, which creates ranges, takes `parse`.
     pub fn decode(raw: &str) -> Result<Self, Invalid> {
-        let text = normalize_number(raw);
-        let text = text.strip_prefix("有机码").unwrap_or(&text);
-        let digits: String = text
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | ':' | '：'))
-            .collect();
+        let mut digits = normalize_number(raw);
+        if digits.starts_with("有机码") {
+            digits.drain(.."有机码".len());
+        }
+        digits.retain(|c| !matches!(c, ' ' | '-' | ':' | '：'));
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Invalid(format!(
                 "an organic code has digits only, got {raw:?}"
