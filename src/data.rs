@@ -138,6 +138,7 @@ pub fn prepare(conn: &mut DbConn) -> DbResult<()> {
     db::exclusive_transaction(conn, |conn| {
         db::migrate(conn)?;
         render_certificates(conn)?;
+        render_sessions(conn)?;
         if !db::import::is_empty(conn)? {
             return Ok(());
         }
@@ -175,6 +176,27 @@ pub fn render_certificates(conn: &mut DbConn) -> DbResult<()> {
     }
     if rendered > 0 {
         log::info!("rendered the stored representation of {rendered} certificates");
+    }
+    Ok(())
+}
+
+/// Renders the stored representation of every open-day session written
+/// before sessions carried one (migration 000014), as `render_certificates`
+/// does for certificates.
+pub fn render_sessions(conn: &mut DbConn) -> DbResult<()> {
+    let mut after = String::new();
+    let mut rendered = 0;
+    loop {
+        let rows = db::labs::unrendered_sessions(conn, &after, 1000)?;
+        let Some(last) = rows.last() else { break };
+        after = last.id.clone();
+        for row in &rows {
+            db::labs::store_session_body(conn, &row.id, &crate::api::labs::session_body(row))?;
+        }
+        rendered += rows.len();
+    }
+    if rendered > 0 {
+        log::info!("rendered the stored representation of {rendered} open-day sessions");
     }
     Ok(())
 }

@@ -11,8 +11,8 @@ use super::query::{self, Checker, Params};
 use super::regions::RegionRef;
 use super::{run, AppState};
 use crate::db::labs::{
-    LabFilter, LabHit, LabKey, LabOrder, OpenDayFilter, OpenDayHit, OpenDayKey, OpenDayOrder,
-    OpenDayRow,
+    LabFilter, LabHit, LabKey, LabOrder, LabSummary, Listed, OpenDayFilter, OpenDayHit, OpenDayKey,
+    OpenDayOrder, OpenDayRow, SessionReading,
 };
 use crate::domain::{
     to_shanghai, today_in_shanghai, Activity, Adcode, CoordSys, EventStatus, Invalid, LabField,
@@ -93,6 +93,17 @@ impl From<OpenDayRow> for Session {
     }
 }
 
+/// A session's representation as it is stored (`open_days.body`): its own
+/// fields as a JSON object, which a listed session (`OpenDay`) extends with
+/// its lab and distance.
+pub fn session_body(row: &OpenDayRow) -> Vec<u8> {
+    let row = OpenDayRow {
+        body: None,
+        ..row.clone()
+    };
+    serde_json::to_vec(&Session::from(row)).expect("a session serializes")
+}
+
 /// The lab of an open-day session.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LabRef {
@@ -123,22 +134,57 @@ pub struct OpenDay {
 
 impl OpenDay {
     pub fn new(hit: OpenDayHit, coord: CoordSys) -> Self {
-        let point = coord.from_wgs84(LatLon {
-            lat: hit.lab.lat,
-            lon: hit.lab.lon,
-        });
         Self {
             session: Session::from(hit.row),
-            lab: LabRef {
-                id: hit.lab.id,
-                name: hit.lab.name,
-                address: hit.lab.address,
-                lat: point.lat,
-                lon: point.lon,
-                precision: hit.lab.precision.parse().unwrap_or(Precision::Region),
-                region: hit.lab.region,
-            },
+            lab: LabRef::new(hit.lab, coord),
             distance_km: hit.distance_km,
+        }
+    }
+}
+
+impl LabRef {
+    fn new(lab: LabSummary, coord: CoordSys) -> Self {
+        let point = coord.from_wgs84(LatLon {
+            lat: lab.lat,
+            lon: lab.lon,
+        });
+        Self {
+            id: lab.id,
+            name: lab.name,
+            address: lab.address,
+            lat: point.lat,
+            lon: point.lon,
+            precision: lab.precision.parse().unwrap_or(Precision::Region),
+            region: lab.region,
+        }
+    }
+}
+
+/// Writes a listed session as `OpenDay` serializes it: a stored one is its
+/// stored fields (`session_body`) with its lab and distance written after
+/// them, where `OpenDay` puts them.
+fn write_open_day(out: &mut Vec<u8>, hit: &OpenDayHit<Listed>, coord: CoordSys) {
+    match &hit.row {
+        Listed::Stored { body, .. } => {
+            // Up to the object's closing brace.
+            out.extend_from_slice(&body[..body.len() - 1]);
+            out.extend_from_slice(br#","lab":"#);
+            serde_json::to_writer(&mut *out, &LabRef::new(hit.lab.clone(), coord))
+                .expect("a lab serializes");
+            if let Some(km) = hit.distance_km {
+                out.extend_from_slice(br#","distance_km":"#);
+                serde_json::to_writer(&mut *out, &km).expect("a distance serializes");
+            }
+            out.push(b'}');
+        }
+        Listed::Row(row) => {
+            let hit = OpenDayHit {
+                row: (**row).clone(),
+                lab: hit.lab.clone(),
+                distance_km: hit.distance_km,
+                chord2: hit.chord2,
+            };
+            serde_json::to_writer(out, &OpenDay::new(hit, coord)).expect("a session serializes");
         }
     }
 }
@@ -560,32 +606,31 @@ async fn fetch_labs(
     .await
 }
 
-/// A page of open-day sessions and the next cursor.
-async fn fetch_open_days(
+/// A page of open-day sessions, read as `S`, and the next cursor.
+async fn fetch_open_days<S: SessionReading + Send + 'static>(
     state: &AppState,
-    request: OpenDayRequest,
-) -> Result<(Vec<OpenDay>, Option<String>), ApiError> {
+    request: &OpenDayRequest,
+) -> Result<(Vec<OpenDayHit<S>>, Option<String>), ApiError> {
     let nearby = state.indexes.open_days.clone();
+    let (filter, order, after, limit) = (
+        request.filter.clone(),
+        request.order,
+        request.after.clone(),
+        request.limit,
+    );
     run(state, move |conn| {
-        let (hits, more) = crate::db::labs::list_open_days(
+        let (hits, more) = crate::db::labs::list_open_days::<S>(
             conn,
-            &request.filter,
-            request.order,
-            request.after.as_ref(),
-            request.limit,
+            &filter,
+            order,
+            after.as_ref(),
+            limit,
             &nearby,
         )?;
         let next = more
-            .then(|| {
-                hits.last()
-                    .map(|h| encode_open_day_cursor(&h.key(request.order)))
-            })
+            .then(|| hits.last().map(|h| encode_open_day_cursor(&h.key(order))))
             .flatten();
-        let items = hits
-            .into_iter()
-            .map(|hit| OpenDay::new(hit, request.coord))
-            .collect();
-        Ok((items, next))
+        Ok((hits, next))
     })
     .await
 }
@@ -722,12 +767,28 @@ pub async fn list_open_days(
     state: web::Data<AppState>,
     Params(query): Params<OpenDaysQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (items, next_cursor) = fetch_open_days(&state, query.parse()?).await?;
-    let next = next_cursor.clone();
-    Ok(paging::respond(
+    let request = query.parse()?;
+    let (hits, next_cursor) = fetch_open_days::<Listed>(&state, &request).await?;
+    let page = Page::<OpenDay> {
+        items: Vec::new(),
+        next_cursor,
+    };
+    // `items` is the first field: `{"items":[`.
+    let body = paging::spliced(
+        &page,
+        |_| r#"{"items":["#.len(),
+        b"",
+        &hits,
+        |hit| match &hit.row {
+            Listed::Stored { body, .. } => body.len() + 256,
+            Listed::Row(_) => 1024,
+        },
+        |out, hit| write_open_day(out, hit, request.coord),
+    );
+    Ok(paging::respond_json(
         &req,
-        Page { items, next_cursor },
-        next.as_deref(),
+        body,
+        page.next_cursor.as_deref(),
     ))
 }
 
@@ -750,9 +811,11 @@ pub async fn list_open_days_geojson(
     state: web::Data<AppState>,
     Params(query): Params<OpenDaysQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (items, next_cursor) = fetch_open_days(&state, query.parse()?).await?;
-    let features = items
+    let request = query.parse()?;
+    let (hits, next_cursor) = fetch_open_days::<OpenDayRow>(&state, &request).await?;
+    let features = hits
         .into_iter()
+        .map(|hit| OpenDay::new(hit, request.coord))
         .map(|day| feature(day.session.id.clone(), day.lab.lat, day.lab.lon, day))
         .collect();
     Ok(respond_geojson(&req, features, next_cursor))

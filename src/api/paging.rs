@@ -106,6 +106,35 @@ pub fn respond<T: Serialize>(
     linked(req, next_cursor).json(page)
 }
 
+/// `value` written as JSON, with `items` written into it at `at` (the place
+/// `value`'s serializer left for them, found in the text it wrote), after
+/// `lead` and separated by commas; `len` is about each item's length.
+/// Stored representations go into pages this way as they are stored, not
+/// parsed again to be embedded nor copied on the way.
+pub fn spliced<T>(
+    value: &impl Serialize,
+    at: impl Fn(&[u8]) -> usize,
+    lead: &[u8],
+    items: &[T],
+    len: impl Fn(&T) -> usize,
+    write: impl Fn(&mut Vec<u8>, &T),
+) -> Vec<u8> {
+    let outer = serde_json::to_vec(value).expect("a page serializes");
+    let at = at(&outer);
+    let inner: usize = items.iter().map(|item| len(item) + 1).sum();
+    let mut out = Vec::with_capacity(outer.len() + lead.len() + inner);
+    out.extend_from_slice(&outer[..at]);
+    out.extend_from_slice(lead);
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write(&mut out, item);
+    }
+    out.extend_from_slice(&outer[at..]);
+    out
+}
+
 /// `respond`, for a page already written as JSON.
 pub fn respond_json(req: &HttpRequest, page: Vec<u8>, next_cursor: Option<&str>) -> HttpResponse {
     linked(req, next_cursor)

@@ -247,11 +247,7 @@ fn representation_len(certificate: &Certificate) -> usize {
     }
 }
 
-/// `value` written as JSON, with `certificates` written into it at `at`
-/// (the place `value`'s serializer left for them, found in the text it
-/// wrote), after `lead` and separated by commas. Representations go into
-/// pages and checks this way as they are stored, not parsed again to be
-/// embedded nor copied on the way.
+/// `value` written as JSON with `certificates` spliced in (`paging::spliced`).
 fn spliced(
     value: &impl Serialize,
     at: impl Fn(&[u8]) -> usize,
@@ -259,20 +255,14 @@ fn spliced(
     certificates: &[Certificate],
     today: NaiveDate,
 ) -> Vec<u8> {
-    let outer = serde_json::to_vec(value).expect("a page serializes");
-    let at = at(&outer);
-    let inner: usize = certificates.iter().map(|c| representation_len(c) + 1).sum();
-    let mut out = Vec::with_capacity(outer.len() + lead.len() + inner);
-    out.extend_from_slice(&outer[..at]);
-    out.extend_from_slice(lead);
-    for (n, certificate) in certificates.iter().enumerate() {
-        if n > 0 {
-            out.push(b',');
-        }
-        write_representation(&mut out, certificate, today);
-    }
-    out.extend_from_slice(&outer[at..]);
-    out
+    paging::spliced(
+        value,
+        at,
+        lead,
+        certificates,
+        representation_len,
+        |out, c| write_representation(out, c, today),
+    )
 }
 
 /// A page of certificates, with facet counts when `facets` was asked for.

@@ -76,6 +76,9 @@ pub struct OpenDayRow {
     pub status: String,
     #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
+    /// Its representation, rendered when written (`api::labs::session_body`);
+    /// `None` before it is.
+    pub body: Option<Vec<u8>>,
 }
 
 /// What a session shows of its lab.
@@ -114,13 +117,123 @@ impl LabHit {
     }
 }
 
-/// A session with its lab and, for nearby searches, its distance.
+/// A session with its lab and, for nearby searches, its distance: the
+/// session as its whole row, or (`Listed`) as a page of them reads it.
 #[derive(Debug, Clone)]
-pub struct OpenDayHit {
-    pub row: OpenDayRow,
+pub struct OpenDayHit<S = OpenDayRow> {
+    pub row: S,
     pub lab: LabSummary,
     pub distance_km: Option<f64>,
     pub chord2: f64,
+}
+
+/// A session as a JSON page reads it.
+#[derive(Debug, Clone)]
+pub enum Listed {
+    /// Its stored representation (`api::labs::session_body`), and what a
+    /// cursor needs.
+    Stored {
+        id: String,
+        starts_at: NaiveDateTime,
+        body: Vec<u8>,
+    },
+    /// Its whole row, before a representation is stored.
+    Row(Box<OpenDayRow>),
+}
+
+/// The columns of a session that a JSON page reads.
+#[derive(Queryable)]
+struct StoredSession {
+    id: String,
+    #[diesel(deserialize_as = Stamp)]
+    starts_at: NaiveDateTime,
+    body: Option<Vec<u8>>,
+}
+
+/// How a page reads its sessions by id, once they are chosen.
+pub trait SessionReading: Sized {
+    fn id(&self) -> &str;
+    fn starts_at(&self) -> NaiveDateTime;
+    /// The sessions `ids`, by id.
+    fn by_id(conn: &mut DbConn, ids: &[&str]) -> DbResult<HashMap<String, Self>>;
+    /// The sessions `ids` with their labs, by id.
+    fn with_labs(conn: &mut DbConn, ids: &[&str]) -> DbResult<HashMap<String, (Self, LabSummary)>>;
+}
+
+impl SessionReading for OpenDayRow {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn starts_at(&self) -> NaiveDateTime {
+        self.starts_at
+    }
+
+    fn by_id(conn: &mut DbConn, ids: &[&str]) -> DbResult<HashMap<String, Self>> {
+        sessions_by_id(conn, ids)
+    }
+
+    fn with_labs(conn: &mut DbConn, ids: &[&str]) -> DbResult<HashMap<String, (Self, LabSummary)>> {
+        Ok(sessions_with_labs(conn, ids)?
+            .into_iter()
+            .map(|(row, lab)| (row.id.clone(), (row, lab)))
+            .collect())
+    }
+}
+
+impl SessionReading for Listed {
+    fn id(&self) -> &str {
+        match self {
+            Self::Stored { id, .. } => id,
+            Self::Row(row) => &row.id,
+        }
+    }
+
+    fn starts_at(&self) -> NaiveDateTime {
+        match self {
+            Self::Stored { starts_at, .. } => *starts_at,
+            Self::Row(row) => row.starts_at,
+        }
+    }
+
+    fn by_id(conn: &mut DbConn, ids: &[&str]) -> DbResult<HashMap<String, Self>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let stored: Vec<StoredSession> = super::on_backend!(conn, |c| open_days::table
+            .select((open_days::id, open_days::starts_at, open_days::body))
+            .filter(super::one_of(open_days::id, ids))
+            .load(c))?;
+        let mut found = HashMap::with_capacity(stored.len());
+        let mut unrendered = Vec::new();
+        for session in stored {
+            match session.body {
+                Some(body) => {
+                    let listed = Self::Stored {
+                        id: session.id.clone(),
+                        starts_at: session.starts_at,
+                        body,
+                    };
+                    found.insert(session.id, listed);
+                }
+                None => unrendered.push(session.id),
+            }
+        }
+        let unrendered: Vec<&str> = unrendered.iter().map(String::as_str).collect();
+        for (id, row) in sessions_by_id(conn, &unrendered)? {
+            found.insert(id, Self::Row(Box::new(row)));
+        }
+        Ok(found)
+    }
+
+    fn with_labs(conn: &mut DbConn, ids: &[&str]) -> DbResult<HashMap<String, (Self, LabSummary)>> {
+        // The SQL path (nearby index not current, or another order) reads
+        // whole rows: it is not the one that pages are served by.
+        Ok(OpenDayRow::with_labs(conn, ids)?
+            .into_iter()
+            .map(|(id, (row, lab))| (id, (Self::Row(Box::new(row)), lab)))
+            .collect())
+    }
 }
 
 /// Longest session accepted; window queries rely on it to stay bounded.
@@ -197,17 +310,17 @@ impl LabHit {
     }
 }
 
-impl OpenDayHit {
+impl<S: SessionReading> OpenDayHit<S> {
     pub fn key(&self, order: OpenDayOrder) -> OpenDayKey {
         match order {
             OpenDayOrder::StartsAt => OpenDayKey::Time {
-                starts_at: self.row.starts_at,
-                id: self.row.id.clone(),
+                starts_at: self.row.starts_at(),
+                id: self.row.id().to_owned(),
             },
             OpenDayOrder::Distance => OpenDayKey::Distance {
                 chord2: self.chord2,
-                starts_at: self.row.starts_at,
-                id: self.row.id.clone(),
+                starts_at: self.row.starts_at(),
+                id: self.row.id().to_owned(),
             },
         }
     }
@@ -497,14 +610,14 @@ fn page_by_sql(
 /// A nearest-first page comes from the in-memory `Nearby` index when it is
 /// current: the same ids in the same order, without reading the circle's
 /// candidates.
-pub fn list_open_days(
+pub fn list_open_days<S: SessionReading>(
     conn: &mut DbConn,
     filter: &OpenDayFilter,
     order: OpenDayOrder,
     after: Option<&OpenDayKey>,
     limit: i64,
     nearby: &Arc<Slot<Nearby>>,
-) -> DbResult<(Vec<OpenDayHit>, bool)> {
+) -> DbResult<(Vec<OpenDayHit<S>>, bool)> {
     let level = super::regions::filter_level(filter.region.as_ref())?;
     let index = match (order, filter.near) {
         (OpenDayOrder::Distance, Some(near)) => nearby.current(conn)?.zip(Some(near)),
@@ -513,7 +626,7 @@ pub fn list_open_days(
     // A page is chosen with one extra id, which only says that another page
     // follows: its row is not read. A session deleted between the two reads
     // just leaves the page.
-    let (rows, more): (Vec<(OpenDayRow, LabSummary, f64)>, bool) = match index {
+    let (rows, more): (Vec<(S, LabSummary, f64)>, bool) = match index {
         Some((index, near)) => {
             let mut page = index.page(
                 filter,
@@ -524,7 +637,7 @@ pub fn list_open_days(
             );
             let more = super::cut_page(&mut page, limit);
             let ids: Vec<&str> = page.iter().map(|(id, ..)| *id).collect();
-            let mut loaded = sessions_by_id(conn, &ids)?;
+            let mut loaded = S::by_id(conn, &ids)?;
             let rows = page
                 .into_iter()
                 .filter_map(|(id, chord2, lab)| {
@@ -537,11 +650,7 @@ pub fn list_open_days(
             let mut page = page_by_sql(conn, filter, level, order, after, limit)?;
             let more = super::cut_page(&mut page, limit);
             let ids: Vec<&str> = page.iter().map(|(id, _)| id.as_str()).collect();
-            let mut loaded: HashMap<String, (OpenDayRow, LabSummary)> =
-                sessions_with_labs(conn, &ids)?
-                    .into_iter()
-                    .map(|(row, lab)| (row.id.clone(), (row, lab)))
-                    .collect();
+            let mut loaded = S::with_labs(conn, &ids)?;
             let rows = page
                 .into_iter()
                 .filter_map(|(id, chord2)| loaded.remove(&id).map(|(row, lab)| (row, lab, chord2)))
@@ -554,7 +663,7 @@ pub fn list_open_days(
             require_lab(conn, lab)?;
         }
     }
-    let hits: Vec<OpenDayHit> = rows
+    let hits: Vec<OpenDayHit<S>> = rows
         .into_iter()
         .map(|(row, lab, chord2)| OpenDayHit {
             distance_km: filter
@@ -740,4 +849,29 @@ pub fn all(conn: &mut DbConn) -> DbResult<Vec<(LabHit, Vec<OpenDayRow>)>> {
             (LabHit::new(row), sessions)
         })
         .collect())
+}
+
+/// Up to `limit` sessions after id `after` whose representation is not
+/// stored yet (written before sessions carried one), by id.
+pub fn unrendered_sessions(
+    conn: &mut DbConn,
+    after: &str,
+    limit: i64,
+) -> DbResult<Vec<OpenDayRow>> {
+    Ok(open_days::table
+        .select(columns!(OpenDayRow))
+        .filter(open_days::body.is_null())
+        .filter(open_days::id.gt(after))
+        .order(open_days::id)
+        .limit(limit)
+        .load(conn)?)
+}
+
+/// Stores a session's representation, leaving its data as it is (no change
+/// is recorded: nothing a client sees changes).
+pub fn store_session_body(conn: &mut DbConn, id: &str, body: &[u8]) -> DbResult<()> {
+    diesel::update(open_days::table.find(id))
+        .set(open_days::body.eq(body))
+        .execute(conn)?;
+    Ok(())
 }

@@ -190,6 +190,7 @@ diesel::table! {
         online_url -> Nullable<Text>,
         status -> Text,
         updated_at -> Timestamp,
+        body -> Nullable<Binary>,
     }
 }
 

@@ -1252,7 +1252,7 @@ impl Validator {
         let status = status?;
         let bookable =
             status == EventStatus::Scheduled && (booking.url.is_some() || booking.phone.is_some());
-        Some(OpenDayRow {
+        let mut row = OpenDayRow {
             id: id?,
             lab_id: lab_id.to_owned(),
             event_id: input.event_id,
@@ -1270,7 +1270,10 @@ impl Validator {
             online_url: input.online_url,
             status: status.as_str().to_owned(),
             updated_at: now,
-        })
+            body: None,
+        };
+        row.body = Some(crate::api::labs::session_body(&row));
+        Some(row)
     }
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE open_days DROP COLUMN body;
