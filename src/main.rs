@@ -256,7 +256,7 @@ fn serve(url: &DatabaseUrl, cli: &Cli) -> Result<(), String> {
             match ticweek::prepare_database(&setup_url) {
                 Ok(_) => {
                     setup_state.mark_ready();
-                    setup_state.indexes.warm();
+                    setup_state.warm();
                     log::info!("database ready ({})", setup_url.backend());
                     return;
                 }

@@ -44,12 +44,27 @@ pub struct AppState {
     limits: Option<Arc<limits::RateLimits>>,
     /// In-memory indexes behind search and nearby open days.
     pub indexes: Arc<crate::db::memory::Indexes>,
+    /// Every event's representation, for pages of events.
+    pub event_bodies: Arc<crate::db::memory::Slot<events::pages::EventBodies>>,
     /// Certificate look-ups and organic-code checks, batched on PostgreSQL.
     certificates: Arc<batch::Batched<String, Option<crate::db::products::Certificate>>>,
     organic_codes: Arc<batch::Batched<(i64, String), crate::db::products::CodeCheck>>,
     /// Aggregate reads in flight (`run_aggregate`): at most half the pool,
     /// so that bounded reads always find a connection.
     aggregates: Arc<tokio::sync::Semaphore>,
+}
+
+fn event_bodies(
+    pool: &DbPool,
+    enabled: bool,
+) -> Arc<crate::db::memory::Slot<events::pages::EventBodies>> {
+    Arc::new(crate::db::memory::Slot::new(
+        "representations of events",
+        crate::db::memory::Indexed::Events,
+        pool,
+        enabled,
+        Box::new(events::pages::EventBodies::build),
+    ))
 }
 
 /// Where `run` executes a read.
@@ -75,6 +90,7 @@ impl AppState {
         let aggregates = (pool.max_size() as usize / 2).max(1);
         Self {
             indexes: Arc::new(crate::db::memory::Indexes::new(&pool, true)),
+            event_bodies: event_bodies(&pool, true),
             pool,
             ready: Arc::new(AtomicBool::new(true)),
             cache: Arc::new(caching::ReadCache::new(caching::DEFAULT_CACHE_BYTES)),
@@ -119,7 +135,14 @@ impl AppState {
     /// indexes (search posting lists, nearby open days): to compare the two.
     pub fn with_memory_indexes(mut self, enabled: bool) -> Self {
         self.indexes = Arc::new(crate::db::memory::Indexes::new(&self.pool, enabled));
+        self.event_bodies = event_bodies(&self.pool, enabled);
         self
+    }
+
+    /// Builds every in-memory index in the background now.
+    pub fn warm(&self) {
+        self.indexes.warm();
+        self.event_bodies.warm();
     }
 
     /// Polls the shared data version every `interval`, so that writes by

@@ -133,6 +133,15 @@ type Predicate = super::Filter<Source>;
 /// Every filter except the text search phase, as one predicate; the same
 /// predicate feeds the page query and the facet query.
 fn predicate(filter: &EventFilter, level: Option<RegionLevel>, dialect: Dialect) -> Predicate {
+    conditions(filter, level, dialect).boxed()
+}
+
+/// The conditions of `predicate`, one per filter given.
+fn conditions(
+    filter: &EventFilter,
+    level: Option<RegionLevel>,
+    dialect: Dialect,
+) -> super::AllOf<Source> {
     let mut all = super::AllOf::new();
     if let Some(kind) = filter.kind {
         all.push(events::kind.eq(kind.as_str()));
@@ -174,7 +183,7 @@ fn predicate(filter: &EventFilter, level: Option<RegionLevel>, dialect: Dialect)
     if let Some(q) = &filter.q {
         all.push(EVENTS.matches::<Source>(dialect, q, Field::Everything));
     }
-    all.boxed()
+    all
 }
 
 /// Event rows; a hit's region name comes from the bundled divisions
@@ -195,13 +204,7 @@ pub fn list(
     limit: i64,
     lists: &Arc<Slot<Postings>>,
 ) -> DbResult<(Vec<EventHit>, bool)> {
-    let dialect = Dialect::of(conn);
-    let level = super::regions::filter_level(filter.region.as_ref())?;
-    let scope = Scope {
-        filter,
-        level,
-        dialect,
-    };
+    let scope = Scope::of(conn, filter)?;
     let mut hits = if order == Order::Distance {
         nearby(conn, &scope, after, limit)?
     } else if order == Order::Relevance && filter.q.is_some() {
@@ -231,7 +234,15 @@ struct Scope<'a> {
     dialect: Dialect,
 }
 
-impl Scope<'_> {
+impl<'a> Scope<'a> {
+    fn of(conn: &DbConn, filter: &'a EventFilter) -> DbResult<Self> {
+        Ok(Self {
+            filter,
+            level: super::regions::filter_level(filter.region.as_ref())?,
+            dialect: Dialect::of(conn),
+        })
+    }
+
     fn predicate(&self) -> Predicate {
         predicate(self.filter, self.level, self.dialect)
     }
@@ -255,6 +266,37 @@ impl EventHit {
     }
 }
 
+/// `by_time`'s query, of any selection (whole rows, or keys).
+macro_rules! by_time_query {
+    ($select:expr, $scope:expr, $order:expr, $after:expr, $limit:expr $(,)?) => {{
+        let (scope, order, after, limit) = ($scope, $order, $after, $limit);
+        let mut query = $select.filter(scope.predicate()).into_boxed::<Backend>();
+        let descending = order == Order::StartsAtDesc;
+        if let Some(EventKey::Time { starts_at, id }) = after {
+            let (s, i) = (*starts_at, id.clone());
+            query = if descending {
+                query.filter(
+                    events::starts_at
+                        .lt(s)
+                        .or(events::starts_at.eq(s).and(events::id.gt(i))),
+                )
+            } else {
+                query.filter(
+                    events::starts_at
+                        .gt(s)
+                        .or(events::starts_at.eq(s).and(events::id.gt(i))),
+                )
+            };
+        }
+        query = if descending {
+            query.order((events::starts_at.desc(), events::id.asc()))
+        } else {
+            query.order((events::starts_at.asc(), events::id.asc()))
+        };
+        query.limit(limit + 1)
+    }};
+}
+
 /// Keyset scan ordered by (starts_at, id), ascending or descending.
 fn by_time(
     conn: &mut DbConn,
@@ -263,30 +305,10 @@ fn by_time(
     after: Option<&EventKey>,
     limit: i64,
 ) -> DbResult<Vec<EventHit>> {
-    let mut query = base().filter(scope.predicate()).into_boxed::<Backend>();
-    let descending = order == Order::StartsAtDesc;
-    if let Some(EventKey::Time { starts_at, id }) = after {
-        let (s, i) = (*starts_at, id.clone());
-        query = if descending {
-            query.filter(
-                events::starts_at
-                    .lt(s)
-                    .or(events::starts_at.eq(s).and(events::id.gt(i))),
-            )
-        } else {
-            query.filter(
-                events::starts_at
-                    .gt(s)
-                    .or(events::starts_at.eq(s).and(events::id.gt(i))),
-            )
-        };
-    }
-    query = if descending {
-        query.order((events::starts_at.desc(), events::id.asc()))
-    } else {
-        query.order((events::starts_at.asc(), events::id.asc()))
-    };
-    Ok(hits(query.limit(limit + 1).load(conn)?, 0))
+    Ok(hits(
+        by_time_query!(base(), scope, order, after, limit).load(conn)?,
+        0,
+    ))
 }
 
 /// Title matches (phase 0) before description-only matches (phase 1), each
@@ -345,6 +367,37 @@ fn relevance_from_lists(
     after: Option<&EventKey>,
     limit: i64,
 ) -> DbResult<Vec<EventHit>> {
+    let dialect = scope.dialect;
+    let found = walk_lists(
+        scope,
+        lists,
+        after,
+        limit,
+        |row: &EventRow| row.search_key,
+        |keys, others| {
+            Ok(base()
+                .filter(predicate(others, scope.level, dialect))
+                .filter(EVENTS.among(dialect, keys))
+                .load(conn)?)
+        },
+    )?;
+    Ok(found
+        .into_iter()
+        .map(|(row, phase)| EventHit::new(row, phase, 0.0))
+        .collect())
+}
+
+/// The relevance walk over the posting lists: `fetch` reads a batch of
+/// keys' records that pass the other filters (given without the text).
+/// Each record comes with its phase.
+fn walk_lists<R>(
+    scope: &Scope,
+    lists: &Postings,
+    after: Option<&EventKey>,
+    limit: i64,
+    key_of: impl Fn(&R) -> i64 + Copy,
+    mut fetch: impl FnMut(&[i64], &EventFilter) -> DbResult<Vec<R>>,
+) -> DbResult<Vec<(R, u8)>> {
     let (q, start_phase, after_key) = relevance_start(scope, after);
     let title = lists.matching(q, Field::Title);
     let rest = lists.matching(q, Field::Everything).without(&title);
@@ -360,21 +413,76 @@ fn relevance_from_lists(
             continue;
         }
         let below = after_key.filter(|_| phase == start_phase);
-        let rows = super::postings::page(
-            matches,
-            below,
-            wanted,
-            |row: &EventRow| row.search_key,
-            |keys| {
-                Ok(base()
-                    .filter(predicate(&others, scope.level, scope.dialect))
-                    .filter(EVENTS.among(scope.dialect, keys))
-                    .load(conn)?)
-            },
-        )?;
-        found.extend(hits(rows, phase));
+        let rows =
+            super::postings::page(matches, below, wanted, key_of, |keys| fetch(keys, &others))?;
+        found.extend(rows.into_iter().map(|row| (row, phase)));
     }
     Ok(found)
+}
+
+/// The keys (`search_key`) and relevance phases of a page's events, in
+/// order, and whether another page follows.
+pub type KeyPage = (Vec<(i64, u8)>, bool);
+
+/// A page as the keys (`search_key`) of its events in order, each with its
+/// relevance phase, and whether another page follows: for pages written
+/// from representations held in memory. It chooses what `list` chooses.
+/// `None` for the pages that need rows: nearest first or with a distance,
+/// and a text search while the posting lists are not current.
+pub fn page_keys(
+    conn: &mut DbConn,
+    filter: &EventFilter,
+    order: Order,
+    after: Option<&EventKey>,
+    limit: i64,
+    lists: &Arc<Slot<Postings>>,
+) -> DbResult<Option<KeyPage>> {
+    if order == Order::Distance || filter.near.is_some() {
+        return Ok(None);
+    }
+    let scope = Scope::of(conn, filter)?;
+    let (level, dialect) = (scope.level, scope.dialect);
+    let mut keys: Vec<(i64, u8)> = if order == Order::Relevance && filter.q.is_some() {
+        let Some(lists) = lists.current(conn)? else {
+            return Ok(None);
+        };
+        walk_lists(
+            &scope,
+            &lists,
+            after,
+            limit,
+            |key: &i64| *key,
+            |keys, others| {
+                // Nothing else to test: every key in a current list is an event.
+                if conditions(others, level, dialect).is_empty() {
+                    return Ok(keys.to_vec());
+                }
+                Ok(events::table
+                    .select(events::search_key)
+                    .filter(predicate(others, level, dialect))
+                    .filter(EVENTS.among(dialect, keys))
+                    .load(conn)?)
+            },
+        )?
+    } else {
+        let query = by_time_query!(
+            events::table.select(events::search_key),
+            &scope,
+            order,
+            after,
+            limit
+        );
+        query
+            .load::<i64>(conn)?
+            .into_iter()
+            .map(|key| (key, 0))
+            .collect()
+    };
+    if keys.is_empty() {
+        require_campaign(conn, filter)?;
+    }
+    let more = super::cut_page(&mut keys, limit);
+    Ok(Some((keys, more)))
 }
 
 /// Nearby, closest first: the predicate keeps the points within the radius

@@ -79,7 +79,7 @@ pub trait Snapshot: Send + Sync + 'static {
     fn bytes(&self) -> usize;
 }
 
-type Builder<T> = Box<dyn Fn(&mut DbConn, i64) -> DbResult<T> + Send + Sync>;
+pub type Builder<T> = Box<dyn Fn(&mut DbConn, i64) -> DbResult<T> + Send + Sync>;
 
 /// The current index of one kind, and its rebuilding.
 pub struct Slot<T> {
@@ -101,7 +101,9 @@ pub struct Slot<T> {
 }
 
 impl<T: Snapshot> Slot<T> {
-    fn new(
+    /// An index of `records`, built by `build` when first used (see
+    /// `current`); or, not `enabled`, never: requests use the SQL path.
+    pub fn new(
         name: &'static str,
         records: Indexed,
         pool: &DbPool,
@@ -181,7 +183,7 @@ impl<T: Snapshot> Slot<T> {
 
     /// Builds the index in the background now, so that the first requests
     /// after start-up find it.
-    fn warm(self: &Arc<Self>) {
+    pub fn warm(self: &Arc<Self>) {
         if self.enabled {
             self.inline_first.store(false, Ordering::Relaxed);
             self.rebuild_in_background();

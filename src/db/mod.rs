@@ -598,6 +598,11 @@ impl<QS: 'static> AllOf<QS> {
     fn boxed(self) -> Filter<QS> {
         Box::new(self)
     }
+
+    /// Whether no condition was pushed (the predicate holds for every row).
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl<QS> Expression for AllOf<QS> {

@@ -3,6 +3,7 @@
 //! this module's query type, so they take exactly the list's filters.
 
 pub mod feeds;
+pub mod pages;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -510,6 +511,11 @@ pub async fn list_events(
     Params(query): Params<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let request = query.parse(Format::Json)?;
+    if !wants_json_ld(&req) {
+        if let Some(response) = pages::respond(&req, &state, &request).await? {
+            return Ok(response);
+        }
+    }
     let (hits, next_cursor, facets, request) = fetch(&state, request).await?;
     let items: Vec<Event> = hits
         .into_iter()

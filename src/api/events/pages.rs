@@ -1,0 +1,159 @@
+//! Event pages written from representations held in memory.
+//!
+//! There are few events (3,018 in the national data: 2.3 MB of JSON) and
+//! they change a few times a day, while a page of them is read far more
+//! often. So each event's representation is rendered once per version of
+//! the events and kept here (`EventBodies`, an in-memory index like the
+//! search lists, rebuilt when the events change). A JSON page then asks the
+//! database only which events it holds (`db::events::page_keys`: the keys,
+//! and for a search without other filters, not even that) and copies their
+//! representations, instead of reading twenty-odd columns of each and
+//! serializing them.
+//!
+//! Used only while current (`Slot::current`), so never stale; pages that
+//! need what is decided per request (a distance, a coordinate system other
+//! than WGS-84, JSON-LD, facets) are built from rows as before.
+
+use std::collections::HashMap;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use chrono::NaiveDateTime;
+
+use super::{encode_cursor, Event, EventPage, EventRequest};
+use crate::api::{paging, run, AppState};
+use crate::db::events::{EventKey, Order};
+use crate::db::memory::Snapshot;
+use crate::db::{DbConn, DbResult};
+use crate::domain::CoordSys;
+use crate::error::ApiError;
+
+/// Every event's representation at one version of the events.
+pub struct EventBodies {
+    version: i64,
+    by_key: HashMap<i64, Stored>,
+    bytes: usize,
+}
+
+/// One event's representation, and what its cursor needs.
+struct Stored {
+    id: Box<str>,
+    starts_at: NaiveDateTime,
+    body: Box<[u8]>,
+}
+
+impl EventBodies {
+    /// The representations of the events `conn` reads, labelled `version`.
+    pub fn build(conn: &mut DbConn, version: i64) -> DbResult<Self> {
+        let mut by_key = HashMap::new();
+        let mut bytes = 0;
+        for hit in crate::db::events::all(conn)? {
+            let (key, id, starts_at) = (hit.row.search_key, hit.row.id.clone(), hit.row.starts_at);
+            let body = serde_json::to_vec(&Event::from(hit)).expect("an event serializes");
+            bytes += body.len() + id.len() + 64;
+            let stored = Stored {
+                id: id.into_boxed_str(),
+                starts_at,
+                body: body.into_boxed_slice(),
+            };
+            by_key.insert(key, stored);
+        }
+        Ok(Self {
+            version,
+            by_key,
+            bytes,
+        })
+    }
+}
+
+impl Snapshot for EventBodies {
+    fn version(&self) -> i64 {
+        self.version
+    }
+
+    fn records(&self) -> usize {
+        self.by_key.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+/// The page `request` asks for, written from the representations in
+/// memory; `None` when it needs rows (see the module), or when the
+/// representations are not current.
+pub async fn respond(
+    req: &HttpRequest,
+    state: &AppState,
+    request: &EventRequest,
+) -> Result<Option<HttpResponse>, ApiError> {
+    if request.coord != CoordSys::Wgs84 || !request.facets.is_empty() {
+        return Ok(None);
+    }
+    let bodies = state.event_bodies.clone();
+    let lists = state.indexes.events.clone();
+    let (filter, order, after, limit) = (
+        request.filter.clone(),
+        request.order,
+        request.after.clone(),
+        request.limit,
+    );
+    let found = run(state, move |conn| {
+        let Some(held) = bodies.current(conn)? else {
+            return Ok(None);
+        };
+        let page =
+            crate::db::events::page_keys(conn, &filter, order, after.as_ref(), limit, &lists)?;
+        Ok(page.map(|page| (held, page)))
+    })
+    .await?;
+    let Some((held, (keys, more))) = found else {
+        return Ok(None);
+    };
+    let Some(items) = keys
+        .iter()
+        .map(|(key, phase)| held.by_key.get(key).map(|stored| (stored, *phase, *key)))
+        .collect::<Option<Vec<_>>>()
+    else {
+        // An event written after the representations were read: rows.
+        return Ok(None);
+    };
+    let next_cursor = more
+        .then(|| {
+            items.last().map(|(stored, phase, key)| {
+                // As `EventHit::key` has it.
+                let position = match order {
+                    Order::Relevance => EventKey::Relevance {
+                        phase: *phase,
+                        search_key: *key,
+                    },
+                    _ => EventKey::Time {
+                        starts_at: stored.starts_at,
+                        id: stored.id.to_string(),
+                    },
+                };
+                encode_cursor(order, &position)
+            })
+        })
+        .flatten();
+    let page = EventPage {
+        items: Vec::new(),
+        next_cursor,
+        facets: None,
+    };
+    // `items` is the first field: `{"items":[`.
+    let body = paging::spliced(
+        &page,
+        |_| r#"{"items":["#.len(),
+        b"",
+        &items,
+        |(stored, ..)| stored.body.len(),
+        |out, (stored, ..)| out.extend_from_slice(&stored.body),
+    );
+    let mut response = paging::respond_json(req, body, page.next_cursor.as_deref());
+    response
+        .headers_mut()
+        .insert(header::VARY, header::HeaderValue::from_static("Accept"));
+    Ok(Some(response))
+}
