@@ -1,4 +1,11 @@
 //! `GET /campaigns`, `GET /campaigns/{id}`: one campaign kind per region and year.
+//!
+//! A page of campaigns is written from their representations held in memory
+//! (`CampaignBodies`, rendered once per version of the campaigns: 775 in
+//! the national data), the database asked only for the page's ids; from
+//! rows while those are not current.
+
+use std::collections::HashMap;
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, FixedOffset, NaiveDate};
@@ -10,7 +17,8 @@ use super::query::{year, Checker, NoParams, Params};
 use super::regions::RegionRef;
 use super::{run, AppState};
 use crate::db::campaigns::{CampaignFilter, CampaignWithRegion};
-use crate::db::YearIdKey;
+use crate::db::memory::Snapshot;
+use crate::db::{DbConn, DbResult, YearIdKey};
 use crate::domain::{to_shanghai, Adcode, CampaignKind};
 use crate::error::{ApiError, Problem};
 
@@ -122,19 +130,51 @@ pub async fn list_campaigns(
     Params(query): Params<CampaignsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = query.into_filter()?;
-    let (rows, more) = run(&state, move |conn| {
-        crate::db::campaigns::list(conn, &filter)
+    let again = filter.clone();
+    let bodies = state.campaign_bodies.clone();
+    let found = run(&state, move |conn| {
+        Ok(match bodies.current(conn)? {
+            Some(held) => Found::Held(held, crate::db::campaigns::page_ids(conn, &filter)?),
+            None => Found::Rows(crate::db::campaigns::list(conn, &filter)?),
+        })
     })
     .await?;
-    let next_cursor = more.then(|| rows.last()).flatten().map(|(row, _)| {
-        paging::encode_year_id(
-            "campaigns",
-            &YearIdKey {
-                year: row.year,
-                id: row.id.clone(),
-            },
-        )
-    });
+    let cursor = |year, id: &str| {
+        let position = YearIdKey {
+            year,
+            id: id.to_owned(),
+        };
+        paging::encode_year_id("campaigns", &position)
+    };
+    let (rows, more) = match found {
+        Found::Held(held, (ids, more)) => {
+            if let Some(items) = ids
+                .iter()
+                .map(|id| held.by_id.get(id))
+                .collect::<Option<Vec<_>>>()
+            {
+                let next_cursor = more
+                    .then(|| items.last())
+                    .flatten()
+                    .zip(ids.last())
+                    .map(|(held, id)| cursor(held.year, id));
+                return Ok(paging::respond_items(
+                    &req,
+                    next_cursor,
+                    &items,
+                    |held| held.body.len(),
+                    |out, held| out.extend_from_slice(&held.body),
+                ));
+            }
+            // A campaign written since: its rows.
+            run(&state, move |conn| crate::db::campaigns::list(conn, &again)).await?
+        }
+        Found::Rows(page) => page,
+    };
+    let next_cursor = more
+        .then(|| rows.last())
+        .flatten()
+        .map(|(row, _)| cursor(row.year, &row.id));
     let items = rows.into_iter().map(Campaign::from).collect();
     let next = next_cursor.clone();
     Ok(paging::respond(
@@ -142,6 +182,65 @@ pub async fn list_campaigns(
         Page { items, next_cursor },
         next.as_deref(),
     ))
+}
+
+/// What a page of campaigns was read as.
+enum Found {
+    /// Its ids, and the representations held at the time.
+    Held(std::sync::Arc<CampaignBodies>, (Vec<String>, bool)),
+    /// Its rows.
+    Rows((Vec<CampaignWithRegion>, bool)),
+}
+
+/// Every campaign's representation at one version of the campaigns.
+pub struct CampaignBodies {
+    version: i64,
+    by_id: HashMap<String, HeldCampaign>,
+    bytes: usize,
+}
+
+/// One campaign's representation, and the year its cursor needs.
+struct HeldCampaign {
+    year: i32,
+    body: Box<[u8]>,
+}
+
+impl CampaignBodies {
+    /// The representations of the campaigns `conn` reads, labelled `version`.
+    pub fn build(conn: &mut DbConn, version: i64) -> DbResult<Self> {
+        let mut by_id = HashMap::new();
+        let mut bytes = 0;
+        for campaign in crate::db::campaigns::all(conn)? {
+            let (id, year) = (campaign.0.id.clone(), campaign.0.year);
+            let body =
+                serde_json::to_vec(&Campaign::from(campaign)).expect("a campaign serializes");
+            bytes += body.len() + id.len() + 64;
+            let held = HeldCampaign {
+                year,
+                body: body.into_boxed_slice(),
+            };
+            by_id.insert(id, held);
+        }
+        Ok(Self {
+            version,
+            by_id,
+            bytes,
+        })
+    }
+}
+
+impl Snapshot for CampaignBodies {
+    fn version(&self) -> i64 {
+        self.version
+    }
+
+    fn records(&self) -> usize {
+        self.by_id.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.bytes
+    }
 }
 
 /// Get one campaign.

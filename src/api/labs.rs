@@ -769,26 +769,15 @@ pub async fn list_open_days(
 ) -> Result<HttpResponse, ApiError> {
     let request = query.parse()?;
     let (hits, next_cursor) = fetch_open_days::<Listed>(&state, &request).await?;
-    let page = Page::<OpenDay> {
-        items: Vec::new(),
+    Ok(paging::respond_items(
+        &req,
         next_cursor,
-    };
-    // `items` is the first field: `{"items":[`.
-    let body = paging::spliced(
-        &page,
-        |_| r#"{"items":["#.len(),
-        b"",
         &hits,
         |hit| match &hit.row {
             Listed::Stored { body, .. } => body.len() + 256,
             Listed::Row(_) => 1024,
         },
         |out, hit| write_open_day(out, hit, request.coord),
-    );
-    Ok(paging::respond_json(
-        &req,
-        body,
-        page.next_cursor.as_deref(),
     ))
 }
 

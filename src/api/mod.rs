@@ -46,6 +46,8 @@ pub struct AppState {
     pub indexes: Arc<crate::db::memory::Indexes>,
     /// Every event's representation, for pages of events.
     pub event_bodies: Arc<crate::db::memory::Slot<events::pages::EventBodies>>,
+    /// Every campaign's representation, for pages of campaigns.
+    campaign_bodies: Arc<crate::db::memory::Slot<campaigns::CampaignBodies>>,
     /// Certificate look-ups and organic-code checks, batched on PostgreSQL.
     certificates: Arc<batch::Batched<String, Option<crate::db::products::Certificate>>>,
     organic_codes: Arc<batch::Batched<(i64, String), crate::db::products::CodeCheck>>,
@@ -54,17 +56,52 @@ pub struct AppState {
     aggregates: Arc<tokio::sync::Semaphore>,
 }
 
+/// Representations held in memory (see `events::pages`), rebuilt when
+/// `records` change; none when not `enabled`.
+fn held<T: crate::db::memory::Snapshot>(
+    name: &'static str,
+    records: crate::db::memory::Indexed,
+    pool: &DbPool,
+    enabled: bool,
+    build: fn(&mut crate::db::DbConn, i64) -> crate::db::DbResult<T>,
+) -> Arc<crate::db::memory::Slot<T>> {
+    Arc::new(crate::db::memory::Slot::new(
+        name,
+        records,
+        pool,
+        enabled,
+        Box::new(build),
+    ))
+}
+
 fn event_bodies(
     pool: &DbPool,
     enabled: bool,
 ) -> Arc<crate::db::memory::Slot<events::pages::EventBodies>> {
-    Arc::new(crate::db::memory::Slot::new(
+    use crate::db::memory::Indexed;
+    let build = events::pages::EventBodies::build;
+    held(
         "representations of events",
-        crate::db::memory::Indexed::Events,
+        Indexed::Events,
         pool,
         enabled,
-        Box::new(events::pages::EventBodies::build),
-    ))
+        build,
+    )
+}
+
+fn campaign_bodies(
+    pool: &DbPool,
+    enabled: bool,
+) -> Arc<crate::db::memory::Slot<campaigns::CampaignBodies>> {
+    use crate::db::memory::Indexed;
+    let build = campaigns::CampaignBodies::build;
+    held(
+        "representations of campaigns",
+        Indexed::Campaigns,
+        pool,
+        enabled,
+        build,
+    )
 }
 
 /// Where `run` executes a read.
@@ -91,6 +128,7 @@ impl AppState {
         Self {
             indexes: Arc::new(crate::db::memory::Indexes::new(&pool, true)),
             event_bodies: event_bodies(&pool, true),
+            campaign_bodies: campaign_bodies(&pool, true),
             pool,
             ready: Arc::new(AtomicBool::new(true)),
             cache: Arc::new(caching::ReadCache::new(caching::DEFAULT_CACHE_BYTES)),
@@ -136,6 +174,7 @@ impl AppState {
     pub fn with_memory_indexes(mut self, enabled: bool) -> Self {
         self.indexes = Arc::new(crate::db::memory::Indexes::new(&self.pool, enabled));
         self.event_bodies = event_bodies(&self.pool, enabled);
+        self.campaign_bodies = campaign_bodies(&self.pool, enabled);
         self
     }
 
@@ -143,6 +182,7 @@ impl AppState {
     pub fn warm(&self) {
         self.indexes.warm();
         self.event_bodies.warm();
+        self.campaign_bodies.warm();
     }
 
     /// Polls the shared data version every `interval`, so that writes by

@@ -135,6 +135,27 @@ pub fn spliced<T>(
     out
 }
 
+/// `respond` for a `Page` whose items are written by `write` (stored
+/// representations, spliced in as they are); `len` is about each one's
+/// length.
+pub fn respond_items<I>(
+    req: &HttpRequest,
+    next_cursor: Option<String>,
+    items: &[I],
+    len: impl Fn(&I) -> usize,
+    write: impl Fn(&mut Vec<u8>, &I),
+) -> HttpResponse {
+    // The items' type does not show in an empty list.
+    let page = Page::<()> {
+        items: Vec::new(),
+        next_cursor,
+    };
+    // `items` is the first field: `{"items":[`.
+    let at = |_: &[u8]| r#"{"items":["#.len();
+    let body = spliced(&page, at, b"", items, len, write);
+    respond_json(req, body, page.next_cursor.as_deref())
+}
+
 /// `respond`, for a page already written as JSON.
 pub fn respond_json(req: &HttpRequest, page: Vec<u8>, next_cursor: Option<&str>) -> HttpResponse {
     linked(req, next_cursor)

@@ -32,7 +32,7 @@ pub struct CampaignRow {
 /// A campaign with the name of its region (None for national campaigns).
 pub type CampaignWithRegion = (CampaignRow, Option<String>);
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct CampaignFilter {
     pub year: Option<i32>,
     pub kind: Option<CampaignKind>,
@@ -41,37 +41,57 @@ pub struct CampaignFilter {
     pub limit: i64,
 }
 
+/// A page's query, of any selection (whole rows, or ids).
+macro_rules! page_query {
+    ($select:expr, $filter:expr $(,)?) => {{
+        let filter: &CampaignFilter = $filter;
+        let mut query = campaigns::table.select($select).into_boxed::<Backend>();
+        if let Some(year) = filter.year {
+            query = query.filter(campaigns::year.eq(year));
+        }
+        if let Some(kind) = filter.kind {
+            query = query.filter(campaigns::kind.eq(kind.as_str()));
+        }
+        if let Some(region) = &filter.region {
+            // The region itself or any division below it: a range of adcodes.
+            // (Through the joined region's ancestor columns this read every
+            // campaign of the year and its region row: 140 µs a page.)
+            let (low, high) = super::regions::code_range(region);
+            query = query.filter(campaigns::region.between(low, high));
+        }
+        if let Some(after) = &filter.after {
+            query = query.filter(
+                campaigns::year.lt(after.year).or(campaigns::year
+                    .eq(after.year)
+                    .and(campaigns::id.gt(after.id.clone()))),
+            );
+        }
+        query
+            .order((campaigns::year.desc(), campaigns::id.asc()))
+            .limit(filter.limit + 1)
+    }};
+}
+
+/// One page of campaigns, newest year first; `more` tells whether another
+/// page follows.
 pub fn list(
     conn: &mut DbConn,
     filter: &CampaignFilter,
 ) -> DbResult<(Vec<CampaignWithRegion>, bool)> {
-    let mut query = campaigns::table
-        .select(columns!(CampaignRow))
-        .into_boxed::<Backend>();
-    if let Some(year) = filter.year {
-        query = query.filter(campaigns::year.eq(year));
-    }
-    if let Some(kind) = filter.kind {
-        query = query.filter(campaigns::kind.eq(kind.as_str()));
-    }
-    if let Some(region) = &filter.region {
-        // The region itself or any division below it: a range of adcodes.
-        // (Through the joined region's ancestor columns this read every
-        // campaign of the year and its region row: 140 µs a page.)
-        let (low, high) = super::regions::code_range(region);
-        query = query.filter(campaigns::region.between(low, high));
-    }
-    if let Some(after) = &filter.after {
-        query = query.filter(
-            campaigns::year.lt(after.year).or(campaigns::year
-                .eq(after.year)
-                .and(campaigns::id.gt(after.id.clone()))),
-        );
-    }
-    let mut rows: Vec<CampaignRow> = query
-        .order((campaigns::year.desc(), campaigns::id.asc()))
-        .limit(filter.limit + 1)
-        .load(conn)?;
+    let rows: Vec<CampaignRow> = page_query!(columns!(CampaignRow), filter).load(conn)?;
+    let (rows, more) = page(rows, filter)?;
+    Ok((rows.into_iter().map(with_region).collect(), more))
+}
+
+/// The ids of `list`'s page, in order, and whether another page follows:
+/// for pages written from representations held in memory.
+pub fn page_ids(conn: &mut DbConn, filter: &CampaignFilter) -> DbResult<(Vec<String>, bool)> {
+    let ids: Vec<String> = page_query!(campaigns::id, filter).load(conn)?;
+    page(ids, filter)
+}
+
+/// Cuts a page read one past the limit.
+fn page<T>(mut rows: Vec<T>, filter: &CampaignFilter) -> DbResult<(Vec<T>, bool)> {
     let more = super::cut_page(&mut rows, filter.limit);
     if rows.is_empty() {
         // An empty page may mean the region filter names no region at all.
@@ -79,7 +99,7 @@ pub fn list(
             super::regions::require_known("region", region)?;
         }
     }
-    Ok((rows.into_iter().map(with_region).collect(), more))
+    Ok((rows, more))
 }
 
 /// A campaign with its region's name, from the bundled divisions
@@ -112,6 +132,7 @@ pub fn all(conn: &mut DbConn) -> DbResult<Vec<CampaignWithRegion>> {
 
 /// Inserts or replaces by id.
 pub fn upsert(conn: &mut DbConn, campaign: &CampaignRow) -> DbResult<()> {
+    super::touch(super::Indexed::Campaigns);
     let updated = diesel::update(campaigns::table.find(&campaign.id))
         .set(campaign)
         .execute(conn)?;
@@ -127,6 +148,7 @@ pub fn upsert(conn: &mut DbConn, campaign: &CampaignRow) -> DbResult<()> {
 pub fn delete(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> DbResult<()> {
     use super::schema::events;
     super::exclusive_transaction(conn, |conn| {
+        super::touch(super::Indexed::Campaigns);
         let users: i64 = events::table
             .filter(events::campaign_id.eq(id))
             .count()

@@ -44,6 +44,8 @@ pub enum Indexed {
     Labs,
     /// Certificates (their search entries).
     Products,
+    /// Campaigns (their representations).
+    Campaigns,
 }
 
 impl Indexed {
@@ -52,6 +54,7 @@ impl Indexed {
             Self::Events => 1,
             Self::Labs => 2,
             Self::Products => 4,
+            Self::Campaigns => 8,
         }
     }
 }

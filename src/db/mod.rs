@@ -383,6 +383,7 @@ fn bump_indexed(conn: &mut DbConn, touched: u8) -> DbResult<()> {
             events_version.eq(events_version + by(Indexed::Events)),
             labs_version.eq(labs_version + by(Indexed::Labs)),
             products_version.eq(products_version + by(Indexed::Products)),
+            campaigns_version.eq(campaigns_version + by(Indexed::Campaigns)),
         ))
         .execute(conn)?;
     Ok(())
@@ -497,6 +498,7 @@ pub fn index_version(conn: &mut DbConn, records: Indexed) -> DbResult<i64> {
         Indexed::Events => data_version.select(events_version).first(c),
         Indexed::Labs => data_version.select(labs_version).first(c),
         Indexed::Products => data_version.select(products_version).first(c),
+        Indexed::Campaigns => data_version.select(campaigns_version).first(c),
     })?)
 }
 

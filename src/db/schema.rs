@@ -233,6 +233,7 @@ diesel::table! {
         events_version -> BigInt,
         labs_version -> BigInt,
         products_version -> BigInt,
+        campaigns_version -> BigInt,
     }
 }
 

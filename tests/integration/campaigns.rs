@@ -116,11 +116,21 @@ async fn deleting_a_campaign_needs_its_events_gone_and_reaches_the_change_feed()
         Err(DbError::NotFound(_))
     ));
 
+    let shanxi = "/api/v1/campaigns?region=140000&year=2024";
+    let listed = |body: serde_json::Value| -> Vec<String> {
+        let items = body["items"].as_array().unwrap().iter();
+        items
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(listed(get(&app, shanxi).await.json()).contains(&"shanxi-2024-green-week".to_owned()));
     events::delete(&mut conn, "shanxi-2024-green-week-outreach", now).unwrap();
     campaigns::delete(&mut conn, "shanxi-2024-green-week", now).unwrap();
     get(&app, "/api/v1/campaigns/shanxi-2024-green-week")
         .await
         .assert_problem(404);
+    // The list too, though it is written from representations in memory.
+    assert!(!listed(get(&app, shanxi).await.json()).contains(&"shanxi-2024-green-week".to_owned()));
 
     let (changes, _) = crate::common::read_changes(&app, None).await;
     let deleted: Vec<(&str, &str)> = changes
@@ -135,4 +145,51 @@ async fn deleting_a_campaign_needs_its_events_gone_and_reaches_the_change_feed()
             ("campaign", "shanxi-2024-green-week")
         ]
     );
+}
+
+#[actix_web::test]
+async fn pages_from_memory_answer_as_pages_from_rows() {
+    // With the in-memory indexes a page of campaigns copies representations
+    // held in memory; without them it is built from rows. Both answer the
+    // same bytes, cursors included; a campaign written is listed at once.
+    let (test_db, pool) = crate::common::TestDb::bundled();
+    let on = |indexes| ticweek::AppState::new(pool.clone()).with_memory_indexes(indexes);
+    let memory = actix_web::test::init_service(ticweek::app(on(true))).await;
+    let rows = actix_web::test::init_service(ticweek::app(on(false))).await;
+    let pages = |app| async move {
+        let mut bodies = Vec::new();
+        for uri in [
+            "/api/v1/campaigns",
+            "/api/v1/campaigns?limit=2",
+            "/api/v1/campaigns?region=360000&year=2022&limit=3",
+            "/api/v1/campaigns?kind=organic_week&limit=1",
+            "/api/v1/campaigns?year=2031",
+        ] {
+            let mut next = Some(uri.to_owned());
+            while let Some(page) = next.take() {
+                let reply = get(app, &page).await;
+                assert_eq!(reply.status, StatusCode::OK, "{page}");
+                next = reply.json()["next_cursor"].as_str().map(|cursor| {
+                    let joint = if uri.contains('?') { '&' } else { '?' };
+                    format!("{uri}{joint}cursor={cursor}")
+                });
+                bodies.push(reply.body);
+            }
+        }
+        bodies
+    };
+    let from_memory = pages(&memory).await;
+    assert!(from_memory == pages(&rows).await, "pages differ");
+    assert!(from_memory.len() > 5, "pages were walked");
+
+    let mut conn = test_db.connect();
+    let doc = serde_json::json!({ "campaigns": [{
+        "id": "shanxi-2031-organic-week", "kind": "organic_week", "year": 2031,
+        "title": "测试活动", "region": "140000", "notice_id": "shanxi-2024-209", "source": "test"
+    }]});
+    let report = ticweek::import::run(&mut conn, &doc.to_string(), false).unwrap();
+    assert!(report.errors.is_empty(), "{report}");
+    let page = get(&memory, "/api/v1/campaigns?year=2031").await;
+    assert_eq!(page.json()["items"][0]["title"], "测试活动");
+    assert!(page.body == get(&rows, "/api/v1/campaigns?year=2031").await.body);
 }

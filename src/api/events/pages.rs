@@ -20,7 +20,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
 
-use super::{encode_cursor, Event, EventPage, EventRequest};
+use super::{encode_cursor, Event, EventRequest};
 use crate::api::{paging, run, AppState};
 use crate::db::events::{EventKey, Order};
 use crate::db::memory::Snapshot;
@@ -137,21 +137,14 @@ pub async fn respond(
             })
         })
         .flatten();
-    let page = EventPage {
-        items: Vec::new(),
+    // As an `EventPage` without facets.
+    let mut response = paging::respond_items(
+        req,
         next_cursor,
-        facets: None,
-    };
-    // `items` is the first field: `{"items":[`.
-    let body = paging::spliced(
-        &page,
-        |_| r#"{"items":["#.len(),
-        b"",
         &items,
         |(stored, ..)| stored.body.len(),
         |out, (stored, ..)| out.extend_from_slice(&stored.body),
     );
-    let mut response = paging::respond_json(req, body, page.next_cursor.as_deref());
     response
         .headers_mut()
         .insert(header::VARY, header::HeaderValue::from_static("Accept"));
