@@ -47,9 +47,11 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(0..=65_536))]
     pub cache_mb: u64,
 
-    /// Event and product search and nearby open days through in-memory
-    /// indexes (`on`: about 15 MiB for 200,000 certificates and 7 MiB for
-    /// 60,000 sessions, rebuilt after writes), or through SQL alone (`off`).
+    /// Event and product search, nearby open days, organic-code checks and
+    /// pages of events and campaigns through in-memory indexes (`on`: about
+    /// 15 MiB for 200,000 certificates' search lists, 10 MiB for 60,000
+    /// sessions, 5 MiB of organic-code ranges, 3 MiB of event and campaign
+    /// representations; rebuilt after writes), or through SQL alone (`off`).
     #[arg(long, global = true, env = "TICWEEK_MEMORY_INDEXES", default_value = "on",
           value_parser = ["on", "off"])]
     pub memory_indexes: String,
