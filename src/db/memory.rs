@@ -4,7 +4,9 @@
 //! the database more than the answer is worth: a one-character search, the
 //! sessions within 30 km of a point. An index here answers which records
 //! make a page; the records themselves are still read from the database, by
-//! key, so every field shown is current.
+//! key. Where the records are few and their representation is what a page
+//! shows (events, campaigns: `api::events::pages`), the API keeps that
+//! representation in a `Slot` of its own, built the same way.
 //!
 //! Each index is labelled with the version of its records (`Indexed`) read
 //! before it was built. A request uses it only while the database's version
