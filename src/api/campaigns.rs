@@ -5,19 +5,17 @@
 //! the national data), the database asked only for the page's ids; from
 //! rows while those are not current.
 
-use std::collections::HashMap;
-
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::held::Held;
 use super::paging::{self, Page};
 use super::query::{year, Checker, NoParams, Params};
 use super::regions::RegionRef;
 use super::{run, AppState};
 use crate::db::campaigns::{CampaignFilter, CampaignWithRegion};
-use crate::db::memory::Snapshot;
 use crate::db::{DbConn, DbResult, YearIdKey};
 use crate::domain::{to_shanghai, Adcode, CampaignKind};
 use crate::error::{ApiError, Problem};
@@ -148,22 +146,17 @@ pub async fn list_campaigns(
     };
     let (rows, more) = match found {
         Found::Held(held, (ids, more)) => {
-            if let Some(items) = ids
-                .iter()
-                .map(|id| held.by_id.get(id))
-                .collect::<Option<Vec<_>>>()
-            {
+            if let Some(records) = held.all(&ids) {
                 let next_cursor = more
-                    .then(|| items.last())
+                    .then(|| records.last().zip(ids.last()))
                     .flatten()
-                    .zip(ids.last())
-                    .map(|(held, id)| cursor(held.year, id));
+                    .map(|(record, id)| cursor(record.cursor, id));
                 return Ok(paging::respond_items(
                     &req,
                     next_cursor,
-                    &items,
-                    |held| held.body.len(),
-                    |out, held| out.extend_from_slice(&held.body),
+                    &records,
+                    |record| record.body.len(),
+                    |out, record| out.extend_from_slice(&record.body),
                 ));
             }
             // A campaign written since: its rows.
@@ -192,55 +185,21 @@ enum Found {
     Rows((Vec<CampaignWithRegion>, bool)),
 }
 
-/// Every campaign's representation at one version of the campaigns.
-pub struct CampaignBodies {
-    version: i64,
-    by_id: HashMap<String, HeldCampaign>,
-    bytes: usize,
-}
+/// Every campaign's representation at one version of the campaigns, by
+/// id, with its year for cursors.
+pub type CampaignBodies = Held<String, i32>;
 
-/// One campaign's representation, and the year its cursor needs.
-struct HeldCampaign {
-    year: i32,
-    body: Box<[u8]>,
-}
-
-impl CampaignBodies {
-    /// The representations of the campaigns `conn` reads, labelled `version`.
-    pub fn build(conn: &mut DbConn, version: i64) -> DbResult<Self> {
-        let mut by_id = HashMap::new();
-        let mut bytes = 0;
-        for campaign in crate::db::campaigns::all(conn)? {
+/// The representations of the campaigns `conn` reads, labelled `version`.
+pub fn build_bodies(conn: &mut DbConn, version: i64) -> DbResult<CampaignBodies> {
+    let records = crate::db::campaigns::all(conn)?
+        .into_iter()
+        .map(|campaign| {
             let (id, year) = (campaign.0.id.clone(), campaign.0.year);
             let body =
                 serde_json::to_vec(&Campaign::from(campaign)).expect("a campaign serializes");
-            bytes += body.len() + id.len() + 64;
-            let held = HeldCampaign {
-                year,
-                body: body.into_boxed_slice(),
-            };
-            by_id.insert(id, held);
-        }
-        Ok(Self {
-            version,
-            by_id,
-            bytes,
-        })
-    }
-}
-
-impl Snapshot for CampaignBodies {
-    fn version(&self) -> i64 {
-        self.version
-    }
-
-    fn records(&self) -> usize {
-        self.by_id.len()
-    }
-
-    fn bytes(&self) -> usize {
-        self.bytes
-    }
+            (id, year, body)
+        });
+    Ok(Held::new(version, records.collect::<Vec<_>>()))
 }
 
 /// Get one campaign.

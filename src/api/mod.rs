@@ -8,6 +8,7 @@ pub mod changes;
 pub mod embed;
 pub mod events;
 pub mod fallback;
+pub mod held;
 pub mod labs;
 pub mod limits;
 pub mod notices;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use actix_web::web;
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
+use crate::db::memory::{Indexed, Slot};
 use crate::db::{DbConn, DbPool, DbResult};
 use crate::error::ApiError;
 
@@ -45,9 +47,9 @@ pub struct AppState {
     /// In-memory indexes behind search and nearby open days.
     pub indexes: Arc<crate::db::memory::Indexes>,
     /// Every event's representation, for pages of events.
-    pub event_bodies: Arc<crate::db::memory::Slot<events::pages::EventBodies>>,
+    pub event_bodies: Arc<Slot<events::pages::EventBodies>>,
     /// Every campaign's representation, for pages of campaigns.
-    campaign_bodies: Arc<crate::db::memory::Slot<campaigns::CampaignBodies>>,
+    campaign_bodies: Arc<Slot<campaigns::CampaignBodies>>,
     /// Certificate look-ups and organic-code checks, batched on PostgreSQL.
     certificates: Arc<batch::Batched<String, Option<crate::db::products::Certificate>>>,
     organic_codes: Arc<batch::Batched<(i64, String), crate::db::products::CodeCheck>>,
@@ -56,31 +58,9 @@ pub struct AppState {
     aggregates: Arc<tokio::sync::Semaphore>,
 }
 
-/// Representations held in memory (see `events::pages`), rebuilt when
-/// `records` change; none when not `enabled`.
-fn held<T: crate::db::memory::Snapshot>(
-    name: &'static str,
-    records: crate::db::memory::Indexed,
-    pool: &DbPool,
-    enabled: bool,
-    build: fn(&mut crate::db::DbConn, i64) -> crate::db::DbResult<T>,
-) -> Arc<crate::db::memory::Slot<T>> {
-    Arc::new(crate::db::memory::Slot::new(
-        name,
-        records,
-        pool,
-        enabled,
-        Box::new(build),
-    ))
-}
-
-fn event_bodies(
-    pool: &DbPool,
-    enabled: bool,
-) -> Arc<crate::db::memory::Slot<events::pages::EventBodies>> {
-    use crate::db::memory::Indexed;
-    let build = events::pages::EventBodies::build;
-    held(
+fn event_bodies(pool: &DbPool, enabled: bool) -> Arc<Slot<events::pages::EventBodies>> {
+    let build = events::pages::build;
+    held::slot(
         "representations of events",
         Indexed::Events,
         pool,
@@ -89,13 +69,9 @@ fn event_bodies(
     )
 }
 
-fn campaign_bodies(
-    pool: &DbPool,
-    enabled: bool,
-) -> Arc<crate::db::memory::Slot<campaigns::CampaignBodies>> {
-    use crate::db::memory::Indexed;
-    let build = campaigns::CampaignBodies::build;
-    held(
+fn campaign_bodies(pool: &DbPool, enabled: bool) -> Arc<Slot<campaigns::CampaignBodies>> {
+    let build = campaigns::build_bodies;
+    held::slot(
         "representations of campaigns",
         Indexed::Campaigns,
         pool,

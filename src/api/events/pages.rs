@@ -14,70 +14,31 @@
 //! need what is decided per request (a distance, a coordinate system other
 //! than WGS-84, JSON-LD, facets) are built from rows as before.
 
-use std::collections::HashMap;
-
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
 
 use super::{encode_cursor, Event, EventRequest};
+use crate::api::held::Held;
 use crate::api::{paging, run, AppState};
 use crate::db::events::{EventKey, Order};
-use crate::db::memory::Snapshot;
 use crate::db::{DbConn, DbResult};
 use crate::domain::CoordSys;
 use crate::error::ApiError;
 
-/// Every event's representation at one version of the events.
-pub struct EventBodies {
-    version: i64,
-    by_key: HashMap<i64, Stored>,
-    bytes: usize,
-}
+/// Every event's representation at one version of the events, by
+/// `search_key`, with its id and start for cursors.
+pub type EventBodies = Held<i64, (Box<str>, NaiveDateTime)>;
 
-/// One event's representation, and what its cursor needs.
-struct Stored {
-    id: Box<str>,
-    starts_at: NaiveDateTime,
-    body: Box<[u8]>,
-}
-
-impl EventBodies {
-    /// The representations of the events `conn` reads, labelled `version`.
-    pub fn build(conn: &mut DbConn, version: i64) -> DbResult<Self> {
-        let mut by_key = HashMap::new();
-        let mut bytes = 0;
-        for hit in crate::db::events::all(conn)? {
-            let (key, id, starts_at) = (hit.row.search_key, hit.row.id.clone(), hit.row.starts_at);
-            let body = serde_json::to_vec(&Event::from(hit)).expect("an event serializes");
-            bytes += body.len() + id.len() + 64;
-            let stored = Stored {
-                id: id.into_boxed_str(),
-                starts_at,
-                body: body.into_boxed_slice(),
-            };
-            by_key.insert(key, stored);
-        }
-        Ok(Self {
-            version,
-            by_key,
-            bytes,
-        })
-    }
-}
-
-impl Snapshot for EventBodies {
-    fn version(&self) -> i64 {
-        self.version
-    }
-
-    fn records(&self) -> usize {
-        self.by_key.len()
-    }
-
-    fn bytes(&self) -> usize {
-        self.bytes
-    }
+/// The representations of the events `conn` reads, labelled `version`.
+pub fn build(conn: &mut DbConn, version: i64) -> DbResult<EventBodies> {
+    let records = crate::db::events::all(conn)?.into_iter().map(|hit| {
+        let cursor = (hit.row.id.clone().into_boxed_str(), hit.row.starts_at);
+        let key = hit.row.search_key;
+        let body = serde_json::to_vec(&Event::from(hit)).expect("an event serializes");
+        (key, cursor, body)
+    });
+    Ok(Held::new(version, records.collect::<Vec<_>>()))
 }
 
 /// The page `request` asks for, written from the representations in
@@ -111,39 +72,34 @@ pub async fn respond(
     let Some((held, (keys, more))) = found else {
         return Ok(None);
     };
-    let Some(items) = keys
-        .iter()
-        .map(|(key, phase)| held.by_key.get(key).map(|stored| (stored, *phase, *key)))
-        .collect::<Option<Vec<_>>>()
-    else {
+    let Some(records) = held.all(keys.iter().map(|(key, _)| key)) else {
         // An event written after the representations were read: rows.
         return Ok(None);
     };
     let next_cursor = more
         .then(|| {
-            items.last().map(|(stored, phase, key)| {
-                // As `EventHit::key` has it.
-                let position = match order {
-                    Order::Relevance => EventKey::Relevance {
-                        phase: *phase,
-                        search_key: *key,
-                    },
-                    _ => EventKey::Time {
-                        starts_at: stored.starts_at,
-                        id: stored.id.to_string(),
-                    },
-                };
-                encode_cursor(order, &position)
-            })
+            let (record, (key, phase)) = records.last().zip(keys.last())?;
+            // As `EventHit::key` has it.
+            let position = match order {
+                Order::Relevance => EventKey::Relevance {
+                    phase: *phase,
+                    search_key: *key,
+                },
+                _ => EventKey::Time {
+                    starts_at: record.cursor.1,
+                    id: record.cursor.0.to_string(),
+                },
+            };
+            Some(encode_cursor(order, &position))
         })
         .flatten();
     // As an `EventPage` without facets.
     let mut response = paging::respond_items(
         req,
         next_cursor,
-        &items,
-        |(stored, ..)| stored.body.len(),
-        |out, (stored, ..)| out.extend_from_slice(&stored.body),
+        &records,
+        |record| record.body.len(),
+        |out, record| out.extend_from_slice(&record.body),
     );
     response
         .headers_mut()
