@@ -6,7 +6,7 @@
 #
 #   benches/run.sh                 SQLite, default data, 10 s per scenario
 #   benches/run.sh --pg URL        the same on PostgreSQL (a fresh schema in URL's database)
-#   benches/run.sh --smoke         tiny data, 2 s per scenario (CI: proves the harness runs)
+#   benches/run.sh --smoke         tiny data, 1 s per scenario (CI: proves the harness runs)
 #   benches/run.sh --cache-mb 0    the same with the read cache off (every request queries)
 #   benches/run.sh --soak 600 --connections 64 --reuse-data   every scenario mixed, 10 min, RSS sampled
 #   benches/run.sh --scale 5 --only "event_search_2 open_days_near"   5x the data, some scenarios (scaling table)
@@ -19,7 +19,7 @@ pg_url="" smoke=0 duration=10 connections=32 out="" reuse=0 cache_mb=64 soak=0 s
 while [ $# -gt 0 ]; do
     case "$1" in
         --pg) pg_url="$2"; shift 2 ;;
-        --smoke) smoke=1; duration=2; shift ;;
+        --smoke) smoke=1; duration=1; shift ;;
         --duration) duration="$2"; shift 2 ;;
         --connections) connections="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
