@@ -97,11 +97,21 @@ pub fn prepare_database(url: &db::DatabaseUrl) -> db::DbResult<db::DbConn> {
     Ok(conn)
 }
 
-/// Returns the free memory at the top of the heap to the system. The server
-/// sets glibc's trim threshold high (`main.rs`: per-request buffers must not
-/// be unmapped and remapped), so a rare large transient allocation, such as
-/// a search-list build, would otherwise stay resident.
+/// Returns free memory to the system, from both heaps. glibc's (SQLite's
+/// and zlib's allocations): the server sets its trim threshold high
+/// (`main.rs`: per-request buffers must not be unmapped and remapped), so a
+/// rare large transient allocation would otherwise stay resident.
+/// mimalloc's (Rust's): it hands freed pages back a second after they are
+/// freed, but only when later allocations run its purge; an index build's
+/// transient rows, freed by a thread that then ends, stayed resident until
+/// then (on the bench data, anonymous RSS once the start-up builds were
+/// done: 113-116 MiB without `mi_collect`, 97-98 MiB with it).
 pub fn trim_heap() {
+    // SAFETY: mi_collect only frees and purges memory mimalloc owns and no
+    // allocation refers to.
+    unsafe {
+        libmimalloc_sys::mi_collect(true);
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free heap memory.
     unsafe {
