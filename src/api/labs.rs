@@ -160,17 +160,35 @@ impl LabRef {
     }
 }
 
+/// The lab last written into a page of sessions, and where: a nearby page
+/// lists a lab's sessions together, and each copies the lab's JSON from
+/// the one before rather than serializing it again.
+#[derive(Default)]
+struct LastLab(Option<(String, std::ops::Range<usize>)>);
+
 /// Writes a listed session as `OpenDay` serializes it: a stored one is its
 /// stored fields (`session_body`) with its lab and distance written after
 /// them, where `OpenDay` puts them.
-fn write_open_day(out: &mut Vec<u8>, hit: &OpenDayHit<Listed>, coord: CoordSys) {
+fn write_open_day(
+    out: &mut Vec<u8>,
+    hit: &OpenDayHit<Listed>,
+    coord: CoordSys,
+    last: &mut LastLab,
+) {
     match &hit.row {
         Listed::Stored { body, .. } => {
             // Up to the object's closing brace.
             out.extend_from_slice(&body[..body.len() - 1]);
             out.extend_from_slice(br#","lab":"#);
-            serde_json::to_writer(&mut *out, &LabRef::new(hit.lab.clone(), coord))
-                .expect("a lab serializes");
+            match &last.0 {
+                Some((id, at)) if *id == hit.lab.id => out.extend_from_within(at.clone()),
+                _ => {
+                    let start = out.len();
+                    serde_json::to_writer(&mut *out, &LabRef::new(hit.lab.clone(), coord))
+                        .expect("a lab serializes");
+                    last.0 = Some((hit.lab.id.clone(), start..out.len()));
+                }
+            }
             if let Some(km) = hit.distance_km {
                 out.extend_from_slice(br#","distance_km":"#);
                 serde_json::to_writer(&mut *out, &km).expect("a distance serializes");
@@ -777,7 +795,10 @@ pub async fn list_open_days(
             Listed::Stored { body, .. } => body.len() + 256,
             Listed::Row(_) => 1024,
         },
-        |out, hit| write_open_day(out, hit, request.coord),
+        {
+            let mut last = LastLab::default();
+            move |out, hit| write_open_day(out, hit, request.coord, &mut last)
+        },
     ))
 }
 

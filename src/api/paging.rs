@@ -117,7 +117,7 @@ pub fn spliced<T>(
     lead: &[u8],
     items: &[T],
     len: impl Fn(&T) -> usize,
-    write: impl Fn(&mut Vec<u8>, &T),
+    mut write: impl FnMut(&mut Vec<u8>, &T),
 ) -> Vec<u8> {
     let outer = serde_json::to_vec(value).expect("a page serializes");
     let at = at(&outer);
@@ -143,7 +143,7 @@ pub fn respond_items<I>(
     next_cursor: Option<String>,
     items: &[I],
     len: impl Fn(&I) -> usize,
-    write: impl Fn(&mut Vec<u8>, &I),
+    write: impl FnMut(&mut Vec<u8>, &I),
 ) -> HttpResponse {
     // The items' type does not show in an empty list.
     let page = Page::<()> {

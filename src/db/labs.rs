@@ -11,7 +11,7 @@ use diesel::sql_types::Double;
 
 use super::dates::Stamp;
 use super::memory::Slot;
-use super::nearby::Nearby;
+use super::nearby::{Near, Nearby};
 use super::rendered::columns;
 use super::schema::{labs, open_days};
 use super::search::{Dialect, Field, LABS};
@@ -150,6 +150,42 @@ struct StoredSession {
     body: Option<Vec<u8>>,
 }
 
+/// `SELECT id, starts_at, body` of the sessions at SQLite's `rows` (a JSON
+/// array of rowids), one row at a time in that order. Its own statement
+/// type, not `sql_query`: diesel prepares a `sql_query` anew for every
+/// call (a third of this read's instructions), and keeps this one.
+#[derive(Debug, Clone)]
+struct SessionsAtRows {
+    rows: String,
+}
+
+impl diesel::query_builder::QueryId for SessionsAtRows {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for SessionsAtRows {
+    type SqlType = (
+        diesel::sql_types::Text,
+        diesel::sql_types::Timestamp,
+        diesel::sql_types::Nullable<diesel::sql_types::Binary>,
+    );
+}
+
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for SessionsAtRows {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        out.push_sql("SELECT o.id, o.starts_at, o.body FROM json_each(");
+        out.push_bind_param::<diesel::sql_types::Text, _>(&self.rows)?;
+        out.push_sql(") AS k JOIN open_days AS o ON o.rowid = k.value");
+        Ok(())
+    }
+}
+
+impl<C> RunQueryDsl<C> for SessionsAtRows {}
+
 /// How a page reads its sessions by id, once they are chosen.
 pub trait SessionReading: Sized {
     fn id(&self) -> &str;
@@ -158,6 +194,12 @@ pub trait SessionReading: Sized {
     fn by_id(conn: &mut DbConn, ids: &[&str]) -> DbResult<HashMap<String, Self>>;
     /// The sessions `ids` with their labs, by id.
     fn with_labs(conn: &mut DbConn, ids: &[&str]) -> DbResult<HashMap<String, (Self, LabSummary)>>;
+    /// The sessions of a nearby page, by id; `row` is where SQLite keeps
+    /// each (`Near::row`), a hint that the id is still checked against.
+    fn near(conn: &mut DbConn, page: &[Near]) -> DbResult<HashMap<String, Self>> {
+        let ids: Vec<&str> = page.iter().map(|near| near.id).collect();
+        Self::by_id(conn, &ids)
+    }
 }
 
 impl SessionReading for OpenDayRow {
@@ -223,6 +265,42 @@ impl SessionReading for Listed {
         for (id, row) in sessions_by_id(conn, &unrendered)? {
             found.insert(id, Self::Row(Box::new(row)));
         }
+        Ok(found)
+    }
+
+    /// On SQLite, each row is read at its rowid (one B-tree descent, where
+    /// an id is two: its index, then the table), from a JSON array joined
+    /// row by row (an `IN` list builds a temporary B-tree first). A rowid
+    /// is a hint: a VACUUM may renumber the rows of a table keyed by text,
+    /// so a row read there that is not the session asked for is dropped,
+    /// and whatever did not come back is read by id.
+    fn near(conn: &mut DbConn, page: &[Near]) -> DbResult<HashMap<String, Self>> {
+        let DbConn::Sqlite(c) = &mut *conn else {
+            let ids: Vec<&str> = page.iter().map(|near| near.id).collect();
+            return Self::by_id(conn, &ids);
+        };
+        let rows: Vec<i64> = page.iter().map(|near| near.row).collect();
+        let read: Vec<StoredSession> = SessionsAtRows {
+            rows: serde_json::to_string(&rows).expect("numbers are JSON"),
+        }
+        .load(c)?;
+        let mut found: HashMap<String, Self> = HashMap::with_capacity(read.len());
+        for at in read {
+            if let Some(body) = at.body {
+                let listed = Self::Stored {
+                    id: at.id.clone(),
+                    starts_at: at.starts_at,
+                    body,
+                };
+                found.insert(at.id, listed);
+            }
+        }
+        let rest: Vec<&str> = page
+            .iter()
+            .map(|near| near.id)
+            .filter(|id| !found.contains_key(*id))
+            .collect();
+        found.extend(Self::by_id(conn, &rest)?);
         Ok(found)
     }
 
@@ -636,12 +714,13 @@ pub fn list_open_days<S: SessionReading>(
                 usize::try_from(limit + 1).unwrap_or(0),
             );
             let more = super::cut_page(&mut page, limit);
-            let ids: Vec<&str> = page.iter().map(|(id, ..)| *id).collect();
-            let mut loaded = S::by_id(conn, &ids)?;
+            let mut loaded = S::near(conn, &page)?;
             let rows = page
                 .into_iter()
-                .filter_map(|(id, chord2, lab)| {
-                    loaded.remove(id).map(|row| (row, lab.clone(), chord2))
+                .filter_map(|near| {
+                    loaded
+                        .remove(near.id)
+                        .map(|row| (row, near.lab.clone(), near.chord2))
                 })
                 .collect();
             (rows, more)

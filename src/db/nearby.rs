@@ -53,6 +53,9 @@ struct Lab {
 
 struct Session {
     id: Box<str>,
+    /// Where SQLite keeps the row (its rowid), read in one step where the
+    /// id is an index look-up first; 0 on PostgreSQL.
+    row: i64,
     starts_at: NaiveDateTime,
     ends_at: NaiveDateTime,
     activity_mask: i64,
@@ -60,7 +63,16 @@ struct Session {
 }
 
 type LabColumns = (LabSummary, String, Option<String>, f64, f64, f64);
-type SessionColumns = (String, String, NaiveDateTime, NaiveDateTime, i64, bool);
+type SessionColumns = (String, String, i64, NaiveDateTime, NaiveDateTime, i64, bool);
+
+/// A session of a nearby page: its id, where SQLite keeps it (`Session::row`),
+/// its squared chord and its lab.
+pub struct Near<'a> {
+    pub id: &'a str,
+    pub row: i64,
+    pub chord2: f64,
+    pub lab: &'a LabSummary,
+}
 
 fn cell_of(degrees: f64) -> i32 {
     (degrees / CELL_DEGREES).floor() as i32
@@ -79,10 +91,15 @@ impl Nearby {
                 labs::z,
             ))
             .load(conn)?;
+        let row = diesel::dsl::sql::<diesel::sql_types::BigInt>(match conn {
+            DbConn::Sqlite(_) => "open_days.rowid",
+            DbConn::Pg(_) => "CAST(0 AS BIGINT)",
+        });
         let session_rows: Vec<SessionColumns> = open_days::table
             .select((
                 open_days::lab_id,
                 open_days::id,
+                row,
                 open_days::starts_at,
                 open_days::ends_at,
                 open_days::activity_mask,
@@ -119,7 +136,7 @@ impl Nearby {
         }
         let mut sessions: Vec<Session> = Vec::with_capacity(session_rows.len());
         let mut current: Option<usize> = None;
-        for (lab_id, id, starts_at, ends_at, activity_mask, bookable) in session_rows {
+        for (lab_id, id, row, starts_at, ends_at, activity_mask, bookable) in session_rows {
             // A session whose lab is not in the lab rows (deleted between
             // the two reads) is left out.
             let Some(&lab) = ordinal.get(&lab_id) else {
@@ -131,6 +148,7 @@ impl Nearby {
             }
             sessions.push(Session {
                 id: id.into(),
+                row,
                 starts_at,
                 ends_at,
                 activity_mask,
@@ -151,8 +169,7 @@ impl Nearby {
 
     /// The first `n` sessions of `filter` within `radius` of `point`,
     /// nearest first, then by start time and id, after `after`: what
-    /// `labs::page_of_ids` selects in SQL. Each comes as its id, squared
-    /// chord and lab.
+    /// `labs::page_of_ids` selects in SQL.
     pub fn page(
         &self,
         filter: &OpenDayFilter,
@@ -160,7 +177,7 @@ impl Nearby {
         (point, radius): (LatLon, RadiusKm),
         after: Option<&OpenDayKey>,
         n: usize,
-    ) -> Vec<(&str, f64, &LabSummary)> {
+    ) -> Vec<Near<'_>> {
         let b = point.bounding_box(radius);
         let within = radius.chord2();
         let [px, py, pz] = point.unit_vector();
@@ -206,7 +223,12 @@ impl Nearby {
         }
         page.truncate(n);
         page.into_iter()
-            .map(|(chord2, session, lab)| (&*session.id, chord2, lab))
+            .map(|(chord2, session, lab)| Near {
+                id: &session.id,
+                row: session.row,
+                chord2,
+                lab,
+            })
             .collect()
     }
 
