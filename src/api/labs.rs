@@ -1,6 +1,8 @@
 //! `GET /labs`, `/labs/{id}`, `/open-days` and their GeoJSON twins: the
 //! mobile app's "open days near me", on whichever Chinese map it draws.
 
+use std::sync::Arc;
+
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use serde::{Deserialize, Serialize};
@@ -136,26 +138,26 @@ impl OpenDay {
     pub fn new(hit: OpenDayHit, coord: CoordSys) -> Self {
         Self {
             session: Session::from(hit.row),
-            lab: LabRef::new(hit.lab, coord),
+            lab: LabRef::new(&hit.lab, coord),
             distance_km: hit.distance_km,
         }
     }
 }
 
 impl LabRef {
-    fn new(lab: LabSummary, coord: CoordSys) -> Self {
+    fn new(lab: &LabSummary, coord: CoordSys) -> Self {
         let point = coord.from_wgs84(LatLon {
             lat: lab.lat,
             lon: lab.lon,
         });
         Self {
-            id: lab.id,
-            name: lab.name,
-            address: lab.address,
+            id: lab.id.clone(),
+            name: lab.name.clone(),
+            address: lab.address.clone(),
             lat: point.lat,
             lon: point.lon,
             precision: lab.precision.parse().unwrap_or(Precision::Region),
-            region: lab.region,
+            region: lab.region.clone(),
         }
     }
 }
@@ -164,7 +166,7 @@ impl LabRef {
 /// lists a lab's sessions together, and each copies the lab's JSON from
 /// the one before rather than serializing it again.
 #[derive(Default)]
-struct LastLab(Option<(String, std::ops::Range<usize>)>);
+struct LastLab(Option<(Arc<LabSummary>, std::ops::Range<usize>)>);
 
 /// Writes a listed session as `OpenDay` serializes it: a stored one is its
 /// stored fields (`session_body`) with its lab and distance written after
@@ -181,12 +183,12 @@ fn write_open_day(
             out.extend_from_slice(&body[..body.len() - 1]);
             out.extend_from_slice(br#","lab":"#);
             match &last.0 {
-                Some((id, at)) if *id == hit.lab.id => out.extend_from_within(at.clone()),
+                Some((lab, at)) if lab.id == hit.lab.id => out.extend_from_within(at.clone()),
                 _ => {
                     let start = out.len();
-                    serde_json::to_writer(&mut *out, &LabRef::new(hit.lab.clone(), coord))
+                    serde_json::to_writer(&mut *out, &LabRef::new(&hit.lab, coord))
                         .expect("a lab serializes");
-                    last.0 = Some((hit.lab.id.clone(), start..out.len()));
+                    last.0 = Some((Arc::clone(&hit.lab), start..out.len()));
                 }
             }
             if let Some(km) = hit.distance_km {

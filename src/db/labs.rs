@@ -122,7 +122,7 @@ impl LabHit {
 #[derive(Debug, Clone)]
 pub struct OpenDayHit<S = OpenDayRow> {
     pub row: S,
-    pub lab: LabSummary,
+    pub lab: Arc<LabSummary>,
     pub distance_km: Option<f64>,
     pub chord2: f64,
 }
@@ -704,7 +704,7 @@ pub fn list_open_days<S: SessionReading>(
     // A page is chosen with one extra id, which only says that another page
     // follows: its row is not read. A session deleted between the two reads
     // just leaves the page.
-    let (rows, more): (Vec<(S, LabSummary, f64)>, bool) = match index {
+    let (rows, more): (Vec<(S, Arc<LabSummary>, f64)>, bool) = match index {
         Some((index, near)) => {
             let mut page = index.page(
                 filter,
@@ -732,7 +732,11 @@ pub fn list_open_days<S: SessionReading>(
             let mut loaded = S::with_labs(conn, &ids)?;
             let rows = page
                 .into_iter()
-                .filter_map(|(id, chord2)| loaded.remove(&id).map(|(row, lab)| (row, lab, chord2)))
+                .filter_map(|(id, chord2)| {
+                    loaded
+                        .remove(&id)
+                        .map(|(row, lab)| (row, Arc::new(lab), chord2))
+                })
                 .collect();
             (rows, more)
         }
@@ -800,7 +804,7 @@ pub fn get_open_day(conn: &mut DbConn, id: &str) -> DbResult<OpenDayHit> {
         .ok_or_else(|| DbError::NotFound(format!("no open-day session with id {id}")))?;
     Ok(OpenDayHit {
         row,
-        lab,
+        lab: Arc::new(lab),
         distance_km: None,
         chord2: 0.0,
     })

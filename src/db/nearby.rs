@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -42,8 +43,9 @@ pub struct Nearby {
 }
 
 struct Lab {
-    /// What a session shows of its lab: a page needs no join.
-    summary: LabSummary,
+    /// What a session shows of its lab: a page needs no join, and each of
+    /// its sessions shares it rather than copying it.
+    summary: Arc<LabSummary>,
     province: Box<str>,
     city: Option<Box<str>>,
     /// The stored unit vector (`labs.x`, `y`, `z`), not a recomputed one.
@@ -71,7 +73,7 @@ pub struct Near<'a> {
     pub id: &'a str,
     pub row: i64,
     pub chord2: f64,
-    pub lab: &'a LabSummary,
+    pub lab: &'a Arc<LabSummary>,
 }
 
 fn cell_of(degrees: f64) -> i32 {
@@ -127,7 +129,7 @@ impl Nearby {
                 .push(u32::try_from(at).expect("fewer than 2^32 labs"));
             ordinal.insert(summary.id.clone(), at);
             labs.push(Lab {
-                summary,
+                summary: Arc::new(summary),
                 province: province.into(),
                 city: city.map(Into::into),
                 unit: [x, y, z],
@@ -200,7 +202,7 @@ impl Nearby {
         });
         near.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
 
-        let mut page: Vec<(f64, &Session, &LabSummary)> = Vec::new();
+        let mut page: Vec<(f64, &Session, &Arc<LabSummary>)> = Vec::new();
         let mut next = 0;
         // Labs at one distance (the same address, or a city's centroid)
         // are taken together: their sessions interleave by start time.
@@ -324,7 +326,10 @@ impl Snapshot for Nearby {
             .iter()
             .map(|lab| {
                 let summary = &lab.summary;
+                // The summary behind its `Arc`, with the two counts.
                 std::mem::size_of::<Lab>()
+                    + std::mem::size_of::<LabSummary>()
+                    + 2 * std::mem::size_of::<usize>()
                     + summary.id.len()
                     + summary.name.len()
                     + summary.address.as_ref().map_or(0, |address| address.len())

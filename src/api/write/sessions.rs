@@ -121,7 +121,7 @@ fn write_session(
 /// The lab holding session `id`.
 fn lab_of(conn: &mut DbConn, id: &str) -> Result<String, ApiError> {
     match crate::db::labs::get_open_day(conn, id) {
-        Ok(hit) => Ok(hit.lab.id),
+        Ok(hit) => Ok(hit.lab.id.clone()),
         Err(DbError::NotFound(_)) => Err(ApiError::NotFound(format!(
             "no open-day session {id:?}; create one with POST /api/v1/labs/{{lab}}/open-days"
         ))),
