@@ -153,7 +153,8 @@ struct StoredSession {
 /// `SELECT id, starts_at, body` of the sessions at SQLite's `rows` (a JSON
 /// array of rowids), one row at a time in that order. Its own statement
 /// type, not `sql_query`: diesel prepares a `sql_query` anew for every
-/// call (a third of this read's instructions), and keeps this one.
+/// call and reads its columns by name (together two fifths of this read's
+/// instructions), and keeps this one prepared.
 #[derive(Debug, Clone)]
 struct SessionsAtRows {
     rows: String,
