@@ -59,24 +59,22 @@ pub struct AppState {
 }
 
 fn event_bodies(pool: &DbPool, enabled: bool) -> Arc<Slot<events::pages::EventBodies>> {
-    let build = events::pages::build;
     held::slot(
         "representations of events",
         Indexed::Events,
         pool,
         enabled,
-        build,
+        events::pages::build,
     )
 }
 
 fn campaign_bodies(pool: &DbPool, enabled: bool) -> Arc<Slot<campaigns::CampaignBodies>> {
-    let build = campaigns::build_bodies;
     held::slot(
         "representations of campaigns",
         Indexed::Campaigns,
         pool,
         enabled,
-        build,
+        campaigns::build_bodies,
     )
 }
 

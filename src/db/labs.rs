@@ -243,30 +243,11 @@ impl SessionReading for Listed {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let stored: Vec<StoredSession> = super::on_backend!(conn, |c| open_days::table
+        let read: Vec<StoredSession> = super::on_backend!(conn, |c| open_days::table
             .select((open_days::id, open_days::starts_at, open_days::body))
             .filter(super::one_of(open_days::id, ids))
             .load(c))?;
-        let mut found = HashMap::with_capacity(stored.len());
-        let mut unrendered = Vec::new();
-        for session in stored {
-            match session.body {
-                Some(body) => {
-                    let listed = Self::Stored {
-                        id: session.id.clone(),
-                        starts_at: session.starts_at,
-                        body,
-                    };
-                    found.insert(session.id, listed);
-                }
-                None => unrendered.push(session.id),
-            }
-        }
-        let unrendered: Vec<&str> = unrendered.iter().map(String::as_str).collect();
-        for (id, row) in sessions_by_id(conn, &unrendered)? {
-            found.insert(id, Self::Row(Box::new(row)));
-        }
-        Ok(found)
+        Self::complete(conn, ids, read)
     }
 
     /// On SQLite, each row is read at its rowid (one B-tree descent, where
@@ -276,8 +257,8 @@ impl SessionReading for Listed {
     /// so a row read there that is not the session asked for is dropped,
     /// and whatever did not come back is read by id.
     fn near(conn: &mut DbConn, page: &[Near]) -> DbResult<HashMap<String, Self>> {
+        let ids: Vec<&str> = page.iter().map(|near| near.id).collect();
         let DbConn::Sqlite(c) = &mut *conn else {
-            let ids: Vec<&str> = page.iter().map(|near| near.id).collect();
             return Self::by_id(conn, &ids);
         };
         let rows: Vec<i64> = page.iter().map(|near| near.row).collect();
@@ -285,24 +266,7 @@ impl SessionReading for Listed {
             rows: serde_json::to_string(&rows).expect("numbers are JSON"),
         }
         .load(c)?;
-        let mut found: HashMap<String, Self> = HashMap::with_capacity(read.len());
-        for at in read {
-            if let Some(body) = at.body {
-                let listed = Self::Stored {
-                    id: at.id.clone(),
-                    starts_at: at.starts_at,
-                    body,
-                };
-                found.insert(at.id, listed);
-            }
-        }
-        let rest: Vec<&str> = page
-            .iter()
-            .map(|near| near.id)
-            .filter(|id| !found.contains_key(*id))
-            .collect();
-        found.extend(Self::by_id(conn, &rest)?);
-        Ok(found)
+        Self::complete(conn, &ids, read)
     }
 
     fn with_labs(conn: &mut DbConn, ids: &[&str]) -> DbResult<HashMap<String, (Self, LabSummary)>> {
@@ -312,6 +276,40 @@ impl SessionReading for Listed {
             .into_iter()
             .map(|(id, (row, lab))| (id, (Self::Row(Box::new(row)), lab)))
             .collect())
+    }
+}
+
+impl Listed {
+    /// The sessions `ids`, from what a read of them found (`read`): each
+    /// with a stored representation as that, the others (not rendered yet,
+    /// or not where they were looked for) as their whole rows, by id. A
+    /// row of `read` that is not one of `ids` is kept under its own id,
+    /// which the caller never looks up.
+    fn complete(
+        conn: &mut DbConn,
+        ids: &[&str],
+        read: Vec<StoredSession>,
+    ) -> DbResult<HashMap<String, Self>> {
+        let mut found = HashMap::with_capacity(ids.len());
+        for session in read {
+            if let Some(body) = session.body {
+                let listed = Self::Stored {
+                    id: session.id.clone(),
+                    starts_at: session.starts_at,
+                    body,
+                };
+                found.insert(session.id, listed);
+            }
+        }
+        let rest: Vec<&str> = ids
+            .iter()
+            .copied()
+            .filter(|id| !found.contains_key(*id))
+            .collect();
+        for (id, row) in sessions_by_id(conn, &rest)? {
+            found.insert(id, Self::Row(Box::new(row)));
+        }
+        Ok(found)
     }
 }
 
