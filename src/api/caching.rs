@@ -15,7 +15,6 @@ use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
 use actix_web::HttpResponse;
 use chrono::NaiveDate;
-use sha2::{Digest, Sha256};
 
 use super::AppState;
 use crate::db::{self, DbPool};
@@ -364,9 +363,17 @@ pub fn matches(if_none_match: &str, tag: &str) -> bool {
         .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == tag)
 }
 
-/// The strong tag of bytes as sent.
+/// The strong tag of bytes as sent: their 128-bit XXH3, in hex.
+///
+/// A tag only has to tell one representation of a resource from another,
+/// which 128 bits do (a chance collision among a resource's versions is
+/// out of reach); it is no digest a client checks content against (a
+/// poster file's own tag is its SHA-256, `posters.rs`). SHA-256 was 2.8 %
+/// of an uncached certificate look-up and 3.5 % of an organic-code check
+/// (`perf`, with the CPU's SHA instructions); XXH3 hashes the same 1 KB
+/// about ten times faster.
 pub fn tag_of(bytes: &[u8]) -> String {
-    format!("\"{}\"", hex::encode(&Sha256::digest(bytes)[..16]))
+    format!("\"{:032x}\"", twox_hash::XxHash3_128::oneshot(bytes))
 }
 
 /// The tags a JSON body of a GET is served under: identity, and gzip when
