@@ -29,6 +29,10 @@ pub struct CodeRanges {
     /// ranges: `ends[i]` is where range `i`'s holder ends.
     numbers: String,
     ends: Vec<u32>,
+    /// Where SQLite keeps each range's certificate (its rowid in
+    /// `products`), a hint that the number is checked against; 0 on
+    /// PostgreSQL, or where the rowid is past `u32`.
+    rows: Vec<u32>,
     /// (name, approval number) by organic-code prefix, as
     /// `products::certifier_by_code` reads them (a few hundred bodies).
     certifiers: HashMap<Box<str>, (Box<str>, Box<str>)>,
@@ -60,22 +64,28 @@ impl CodeRanges {
         }
         let mut after = i64::MIN;
         loop {
-            let rows: Vec<(i64, i64, String)> = organic_code_ranges::table
+            let row = diesel::dsl::sql::<diesel::sql_types::BigInt>(match conn {
+                DbConn::Sqlite(_) => "products.rowid",
+                DbConn::Pg(_) => "CAST(0 AS BIGINT)",
+            });
+            let rows: Vec<(i64, i64, String, i64)> = organic_code_ranges::table
+                .inner_join(products::table)
                 .select((
                     organic_code_ranges::first_code,
                     organic_code_ranges::last_code,
                     organic_code_ranges::certificate_no,
+                    row,
                 ))
                 .filter(organic_code_ranges::first_code.gt(after))
                 .order(organic_code_ranges::first_code)
                 .limit(CHUNK)
                 .load(conn)?;
-            let Some(&(last_first, _, _)) = rows.last() else {
+            let Some(&(last_first, ..)) = rows.last() else {
                 break;
             };
             after = last_first;
-            for (first, last, number) in &rows {
-                index.push(*first, *last, number);
+            for (first, last, number, row) in &rows {
+                index.push(*first, *last, number, *row);
             }
             if (rows.len() as i64) < CHUNK {
                 break;
@@ -92,12 +102,13 @@ impl CodeRanges {
             tops: Vec::new(),
             numbers: String::new(),
             ends: Vec::new(),
+            rows: Vec::new(),
             certifiers: HashMap::new(),
         }
     }
 
     /// Adds a range after those pushed (greater first code).
-    fn push(&mut self, first: i64, last: i64, number: &str) {
+    fn push(&mut self, first: i64, last: i64, number: &str, row: i64) {
         if self.ranges.len() % BLOCK == 0 {
             self.tops.push(first);
         }
@@ -106,6 +117,7 @@ impl CodeRanges {
         self.numbers.push_str(number);
         self.ends.push(self.numbers.len() as u32);
         self.ranges.push(Range { first, last });
+        self.rows.push(u32::try_from(row).unwrap_or(0));
     }
 
     fn finish(&mut self) {
@@ -113,10 +125,12 @@ impl CodeRanges {
         self.tops.shrink_to_fit();
         self.numbers.shrink_to_fit();
         self.ends.shrink_to_fit();
+        self.rows.shrink_to_fit();
     }
 
-    /// The number of the certificate whose range holds `code`, if any.
-    pub fn holder(&self, code: i64) -> Option<&str> {
+    /// The number of the certificate whose range holds `code`, if any, and
+    /// where SQLite keeps it (its rowid, a hint; 0 for none).
+    pub fn holder(&self, code: i64) -> Option<(&str, i64)> {
         let block = self
             .tops
             .partition_point(|&first| first <= code)
@@ -129,7 +143,10 @@ impl CodeRanges {
             return None;
         }
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        Some(&self.numbers[start..self.ends[i] as usize])
+        Some((
+            &self.numbers[start..self.ends[i] as usize],
+            i64::from(self.rows[i]),
+        ))
     }
 
     /// The certifier (name, approval number) whose organic-code prefix is
@@ -154,6 +171,7 @@ impl Snapshot for CodeRanges {
             + self.tops.capacity() * 8
             + self.numbers.capacity()
             + self.ends.capacity() * 4
+            + self.rows.capacity() * 4
             + self
                 .certifiers
                 .iter()
@@ -177,14 +195,14 @@ mod tests {
             .collect();
         let mut index = CodeRanges::new(1);
         for (first, last, number) in &ranges {
-            index.push(*first, *last, number);
+            index.push(*first, *last, number, *first + 1);
         }
         index.finish();
         for code in -5..1_010 {
             let expected = ranges
                 .iter()
                 .find(|(first, last, _)| (*first..=*last).contains(&code))
-                .map(|(_, _, number)| number.as_str());
+                .map(|(first, _, number)| (number.as_str(), *first + 1));
             assert_eq!(index.holder(code), expected, "code {code}");
         }
     }

@@ -603,6 +603,82 @@ pub fn get_many(conn: &mut DbConn, numbers: &[String]) -> DbResult<Vec<Option<Ce
     answer_each(conn, numbers.iter().map(String::as_str), found)
 }
 
+/// The certificates `keys` (a number, and where SQLite keeps it: its
+/// rowid), in their order, `None` where none is. SQLite reads each at its
+/// rowid (`get_at`); PostgreSQL reads them by number, in one statement.
+fn get_many_at(conn: &mut DbConn, keys: &[(&str, i64)]) -> DbResult<Vec<Option<Certificate>>> {
+    if let DbConn::Sqlite(_) = conn {
+        return keys
+            .iter()
+            .map(|&(number, row)| get_at(conn, number, row))
+            .collect();
+    }
+    let numbers: Vec<String> = keys
+        .iter()
+        .map(|(number, _)| (*number).to_owned())
+        .collect();
+    get_many(conn, &numbers)
+}
+
+/// Certificate `number`, read on SQLite at `row`, its rowid: one B-tree
+/// descent, where a number is two (its index, then the table). The rowid
+/// is a hint: a VACUUM may renumber a table keyed by text, so a row there
+/// with another number is not taken, and the certificate is read by
+/// number (as it always is on PostgreSQL).
+fn get_at(conn: &mut DbConn, number: &str, row: i64) -> DbResult<Option<Certificate>> {
+    let at: Option<StoredProduct> = match conn {
+        DbConn::Sqlite(c) => ProductAtRow { row, number }.get_result(c).optional()?,
+        DbConn::Pg(_) => None,
+    };
+    match at {
+        Some(stored) => complete(conn, stored).map(Some),
+        None => Ok(get_many(conn, &[number.to_owned()])?.pop().flatten()),
+    }
+}
+
+/// `SELECT` the `StoredProduct` columns of the certificate at SQLite's
+/// rowid `row` if its number is `number`. Its own statement type with a
+/// static query id, so that diesel keeps it prepared (a `sql_query` is
+/// prepared anew on every call).
+struct ProductAtRow<'a> {
+    row: i64,
+    number: &'a str,
+}
+
+impl diesel::query_builder::QueryId for ProductAtRow<'_> {
+    type QueryId = ProductAtRow<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for ProductAtRow<'_> {
+    type SqlType = (
+        diesel::sql_types::Text,
+        diesel::sql_types::BigInt,
+        diesel::sql_types::Nullable<diesel::sql_types::Binary>,
+        diesel::sql_types::Text,
+        diesel::sql_types::Date,
+        diesel::sql_types::Text,
+    );
+}
+
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for ProductAtRow<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT certificate_no, search_key, body, status, expires_on, region \
+             FROM products WHERE rowid = ",
+        );
+        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.row)?;
+        out.push_sql(" AND certificate_no = ");
+        out.push_bind_param::<diesel::sql_types::Text, _>(self.number)?;
+        Ok(())
+    }
+}
+
+impl<C> RunQueryDsl<C> for ProductAtRow<'_> {}
+
 /// One answer per key asked, in order, from the rows a batch found: a key
 /// asked twice in one batch is answered twice.
 fn answer_each<'a, K: std::hash::Hash + Eq + 'a>(
@@ -763,15 +839,15 @@ pub fn check_codes(
     let hits = match &ranges {
         // The holders from memory, their certificates as look-ups are read.
         Some(ranges) => {
-            let holders: Vec<Option<&str>> = codes
+            let holders: Vec<Option<(&str, i64)>> = codes
                 .iter()
                 .map(|(value, _)| ranges.holder(*value))
                 .collect();
-            let numbers: Vec<String> = holders.iter().flatten().map(|n| (*n).to_owned()).collect();
-            let found = if numbers.is_empty() {
+            let keys: Vec<(&str, i64)> = holders.iter().flatten().copied().collect();
+            let found = if keys.is_empty() {
                 Vec::new()
             } else {
-                get_many(conn, &numbers)?
+                get_many_at(conn, &keys)?
             };
             let mut found = found.into_iter();
             holders

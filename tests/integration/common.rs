@@ -76,6 +76,23 @@ impl TestDb {
     pub fn connect(&self) -> DbConn {
         db::connect_for_setup(&self.url).expect("connect")
     }
+
+    /// On SQLite, moves every row of `table` to another rowid (the order
+    /// reversed, so each old place holds another row), as a VACUUM may
+    /// renumber a table keyed by text without any write announcing it;
+    /// `false` on PostgreSQL, which has no rowids.
+    pub fn renumber_rows(&self, table: &str) -> bool {
+        let DbConn::Sqlite(mut sqlite) = self.connect() else {
+            return false;
+        };
+        sqlite
+            .batch_execute(&format!(
+                "UPDATE {table} SET rowid = -rowid;
+                 UPDATE {table} SET rowid = -rowid + (SELECT count(*) FROM {table}) + 1;"
+            ))
+            .expect("renumber rows");
+        true
+    }
 }
 
 impl Drop for TestDb {

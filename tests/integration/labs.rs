@@ -782,17 +782,9 @@ async fn stored_sessions_answer_as_the_rows_they_were_rendered_from() {
     assert!(centre["distance_km"].as_f64().unwrap() < 0.2);
 
     let mut conn = db.connect();
-    if let ticweek::db::DbConn::Sqlite(sqlite) = &mut conn {
-        // SQLite may renumber the rows of a table keyed by text (VACUUM
-        // does), which no write announces: the nearby index reads rows
-        // where they were. Reversed, each old place holds another session.
-        use diesel::connection::SimpleConnection;
-        sqlite
-            .batch_execute(
-                "UPDATE open_days SET rowid = -rowid;
-                 UPDATE open_days SET rowid = -rowid + (SELECT count(*) FROM open_days) + 1;",
-            )
-            .unwrap();
+    // The nearby index reads sessions where they were (their rowids),
+    // which SQLite may have moved since.
+    if db.renumber_rows("open_days") {
         assert_eq!(read_all(&app).await, stored, "rows renumbered");
     }
     let unrendered = |conn: &mut ticweek::db::DbConn| -> i64 {
