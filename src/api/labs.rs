@@ -13,8 +13,8 @@ use super::query::{self, Checker, Params};
 use super::regions::RegionRef;
 use super::{run, AppState};
 use crate::db::labs::{
-    LabFilter, LabHit, LabKey, LabOrder, LabSummary, Listed, OpenDayFilter, OpenDayHit, OpenDayKey,
-    OpenDayOrder, OpenDayRow, SessionReading,
+    LabFilter, LabHit, LabKey, LabOrder, LabSummary, Listed, NearQuery, OpenDayFilter, OpenDayHit,
+    OpenDayKey, OpenDayOrder, OpenDayRow, SessionReading,
 };
 use crate::domain::{
     to_shanghai, today_in_shanghai, Activity, Adcode, CoordSys, EventStatus, Invalid, LabField,
@@ -647,12 +647,37 @@ async fn fetch_open_days<S: SessionReading + Send + 'static>(
             limit,
             &nearby,
         )?;
-        let next = more
-            .then(|| hits.last().map(|h| encode_open_day_cursor(&h.key(order))))
-            .flatten();
+        let next = open_day_cursor(&hits, more, order);
         Ok((hits, next))
     })
     .await
+}
+
+/// A nearest-first page of sessions and the next cursor: batched with the
+/// pages of other requests on PostgreSQL (`api::batch`), where a page is
+/// one statement and two thread hand-offs for about 20 rows.
+async fn fetch_open_days_near(
+    state: &AppState,
+    request: &OpenDayRequest,
+) -> Result<(Vec<OpenDayHit<Listed>>, Option<String>), ApiError> {
+    let query = NearQuery {
+        filter: request.filter.clone(),
+        after: request.after.clone(),
+        limit: request.limit,
+    };
+    let (hits, more) = state.open_day_pages.get(state, query).await??;
+    let next = open_day_cursor(&hits, more, OpenDayOrder::Distance);
+    Ok((hits, next))
+}
+
+/// The cursor after the last of `hits` when `more` follow.
+fn open_day_cursor<S: SessionReading>(
+    hits: &[OpenDayHit<S>],
+    more: bool,
+    order: OpenDayOrder,
+) -> Option<String> {
+    more.then(|| hits.last().map(|h| encode_open_day_cursor(&h.key(order))))
+        .flatten()
 }
 
 /// List labs.
@@ -788,7 +813,12 @@ pub async fn list_open_days(
     Params(query): Params<OpenDaysQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let request = query.parse()?;
-    let (hits, next_cursor) = fetch_open_days::<Listed>(&state, &request).await?;
+    let (hits, next_cursor) =
+        if request.order == OpenDayOrder::Distance && request.filter.near.is_some() {
+            fetch_open_days_near(&state, &request).await?
+        } else {
+            fetch_open_days::<Listed>(&state, &request).await?
+        };
     Ok(paging::respond_items(
         &req,
         next_cursor,

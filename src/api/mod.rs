@@ -27,6 +27,7 @@ use std::sync::Arc;
 use actix_web::web;
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
+use crate::db::labs::{Listed, NearQuery, OpenDayPage};
 use crate::db::memory::{Indexed, Slot};
 use crate::db::{DbConn, DbPool, DbResult};
 use crate::error::ApiError;
@@ -53,6 +54,8 @@ pub struct AppState {
     /// Certificate look-ups and organic-code checks, batched on PostgreSQL.
     certificates: Arc<batch::Batched<String, Option<crate::db::products::Certificate>>>,
     organic_codes: Arc<batch::Batched<(i64, String), crate::db::products::CodeCheck>>,
+    /// Nearest-first pages of open days, batched on PostgreSQL.
+    open_day_pages: Arc<batch::Batched<NearQuery, OpenDayPage<Listed>>>,
     /// Aggregate reads in flight (`run_aggregate`): at most half the pool,
     /// so that bounded reads always find a connection.
     aggregates: Arc<tokio::sync::Semaphore>,
@@ -113,6 +116,7 @@ impl AppState {
                 crate::db::products::get_many(conn, numbers)
             }),
             organic_codes: batch::Batched::new(crate::db::products::check_codes),
+            open_day_pages: batch::Batched::new(crate::db::labs::near_pages),
             aggregates: Arc::new(tokio::sync::Semaphore::new(aggregates)),
         }
     }

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Double;
 
 use super::dates::Stamp;
-use super::memory::Slot;
+use super::memory::{Indexes, Slot};
 use super::nearby::{Near, Nearby};
 use super::rendered::columns;
 use super::schema::{labs, open_days};
@@ -150,14 +150,41 @@ struct StoredSession {
     body: Option<Vec<u8>>,
 }
 
-/// `SELECT id, starts_at, body` of the sessions at SQLite's `rows` (a JSON
-/// array of rowids), one row at a time in that order. Its own statement
+/// A row's `ctid` (block, offset) on PostgreSQL as one number, block
+/// times 2^16 plus offset, for `SessionsAtRows`.
+pub(super) const CTID_AS_BIGINT: &str = "CAST((open_days.ctid::text::point)[0] * 65536 \
+     + (open_days.ctid::text::point)[1] AS BIGINT)";
+
+/// `SELECT id, starts_at, body` of the sessions at `rows`: where the
+/// database keeps them, a hint that the caller checks against the ids.
+/// On SQLite a JSON array of rowids, joined one row at a time in that
+/// order; on PostgreSQL an array of `ctid`s, a TID scan. Its own statement
 /// type, not `sql_query`: diesel prepares a `sql_query` anew for every
 /// call and reads its columns by name (together two fifths of this read's
-/// instructions), and keeps this one prepared.
+/// instructions on SQLite), and keeps this one prepared.
 #[derive(Debug, Clone)]
 struct SessionsAtRows {
     rows: String,
+}
+
+impl SessionsAtRows {
+    /// For `conn`'s backend: the rows' numbers (`Near::row`) as its
+    /// statement takes them.
+    fn new(conn: &DbConn, rows: impl Iterator<Item = i64>) -> Self {
+        let rows = match conn {
+            DbConn::Sqlite(_) => serde_json::to_string(&rows.collect::<Vec<_>>()),
+            // A `tid[]` literal: {"(block,offset)",...}.
+            DbConn::Pg(_) => Ok(format!(
+                "{{{}}}",
+                rows.map(|row| format!("\"({},{})\"", row >> 16, row & 0xffff))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )),
+        };
+        Self {
+            rows: rows.expect("numbers are JSON"),
+        }
+    }
 }
 
 impl diesel::query_builder::QueryId for SessionsAtRows {
@@ -185,10 +212,22 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for SessionsAt
     }
 }
 
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for SessionsAtRows {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("SELECT id, starts_at, body FROM open_days WHERE ctid = ANY(CAST(");
+        out.push_bind_param::<diesel::sql_types::Text, _>(&self.rows)?;
+        out.push_sql(" AS tid[]))");
+        Ok(())
+    }
+}
+
 impl<C> RunQueryDsl<C> for SessionsAtRows {}
 
 /// How a page reads its sessions by id, once they are chosen.
-pub trait SessionReading: Sized {
+pub trait SessionReading: Sized + Clone {
     fn id(&self) -> &str;
     fn starts_at(&self) -> NaiveDateTime;
     /// The sessions `ids`, by id.
@@ -258,14 +297,11 @@ impl SessionReading for Listed {
     /// and whatever did not come back is read by id.
     fn near(conn: &mut DbConn, page: &[Near]) -> DbResult<HashMap<String, Self>> {
         let ids: Vec<&str> = page.iter().map(|near| near.id).collect();
-        let DbConn::Sqlite(c) = &mut *conn else {
-            return Self::by_id(conn, &ids);
-        };
-        let rows: Vec<i64> = page.iter().map(|near| near.row).collect();
-        let read: Vec<StoredSession> = SessionsAtRows {
-            rows: serde_json::to_string(&rows).expect("numbers are JSON"),
+        if ids.is_empty() {
+            return Ok(HashMap::new());
         }
-        .load(c)?;
+        let at = SessionsAtRows::new(conn, page.iter().map(|near| near.row));
+        let read: Vec<StoredSession> = super::on_backend!(conn, |c| at.load(c))?;
         Self::complete(conn, &ids, read)
     }
 
@@ -695,57 +731,138 @@ pub fn list_open_days<S: SessionReading>(
     limit: i64,
     nearby: &Arc<Slot<Nearby>>,
 ) -> DbResult<(Vec<OpenDayHit<S>>, bool)> {
+    if order == OpenDayOrder::Distance && filter.near.is_some() {
+        if let Some(index) = nearby.current(conn)? {
+            let mut pages = pages_near::<S>(conn, &index, &[(filter, after, limit)])?;
+            return pages.pop().expect("one page asked, one answered");
+        }
+    }
     let level = super::regions::filter_level(filter.region.as_ref())?;
-    let index = match (order, filter.near) {
-        (OpenDayOrder::Distance, Some(near)) => nearby.current(conn)?.zip(Some(near)),
-        _ => None,
-    };
     // A page is chosen with one extra id, which only says that another page
     // follows: its row is not read. A session deleted between the two reads
     // just leaves the page.
-    let (rows, more): (Vec<(S, Arc<LabSummary>, f64)>, bool) = match index {
-        Some((index, near)) => {
-            let mut page = index.page(
-                filter,
-                level,
-                near,
-                after,
-                usize::try_from(limit + 1).unwrap_or(0),
-            );
+    let mut page = page_by_sql(conn, filter, level, order, after, limit)?;
+    let more = super::cut_page(&mut page, limit);
+    let ids: Vec<&str> = page.iter().map(|(id, _)| id.as_str()).collect();
+    let mut loaded = S::with_labs(conn, &ids)?;
+    let rows = page
+        .into_iter()
+        .filter_map(|(id, chord2)| {
+            loaded
+                .remove(&id)
+                .map(|(row, lab)| (row, Arc::new(lab), chord2))
+        })
+        .collect();
+    Ok((open_day_hits(conn, filter, rows)?, more))
+}
+
+/// A nearest-first page of `GET /open-days` as it waits in a batch
+/// (`api::batch`): what `list_open_days` is asked, owned.
+#[derive(Debug, Clone)]
+pub struct NearQuery {
+    /// With `near`.
+    pub filter: OpenDayFilter,
+    pub after: Option<OpenDayKey>,
+    pub limit: i64,
+}
+
+/// A page of `list_open_days`, or its own error.
+pub type OpenDayPage<S> = DbResult<(Vec<OpenDayHit<S>>, bool)>;
+
+/// The nearest-first pages `queries`, as `list_open_days` answers each,
+/// their sessions read in one statement when the nearby index is current.
+pub fn near_pages(
+    conn: &mut DbConn,
+    indexes: &Indexes,
+    queries: &[NearQuery],
+) -> DbResult<Vec<OpenDayPage<Listed>>> {
+    let nearby = &indexes.open_days;
+    let Some(index) = nearby.current(conn)? else {
+        // Stale or not built yet: each page by SQL.
+        return Ok(queries
+            .iter()
+            .map(|q| {
+                let order = OpenDayOrder::Distance;
+                list_open_days(conn, &q.filter, order, q.after.as_ref(), q.limit, nearby)
+            })
+            .collect());
+    };
+    let pages: Vec<NearPage> = queries
+        .iter()
+        .map(|q| (&q.filter, q.after.as_ref(), q.limit))
+        .collect();
+    pages_near(conn, &index, &pages)
+}
+
+/// What `pages_near` is asked for a page: the filter (with `near`), the
+/// cursor and the page size of `list_open_days`, nearest first.
+pub type NearPage<'a> = (&'a OpenDayFilter, Option<&'a OpenDayKey>, i64);
+
+/// Nearest-first pages of sessions from the in-memory `index`, each as
+/// `list_open_days` answers it, their sessions read in one statement: on
+/// PostgreSQL the pages of requests that arrived together
+/// (`api::batch`). A page's own error (an unknown region or lab) is its
+/// own; a failed read fails them all.
+pub fn pages_near<S: SessionReading>(
+    conn: &mut DbConn,
+    index: &Nearby,
+    pages: &[NearPage],
+) -> DbResult<Vec<OpenDayPage<S>>> {
+    let chosen: Vec<DbResult<(Vec<Near>, bool)>> = pages
+        .iter()
+        .map(|&(filter, after, limit)| {
+            let level = super::regions::filter_level(filter.region.as_ref())?;
+            let near = filter.near.expect("a nearest-first page has a point");
+            // One extra session, which only says that another page
+            // follows: its row is not read.
+            let wanted = usize::try_from(limit + 1).unwrap_or(0);
+            let mut page = index.page(filter, level, near, after, wanted);
             let more = super::cut_page(&mut page, limit);
-            let mut loaded = S::near(conn, &page)?;
+            Ok((page, more))
+        })
+        .collect();
+    let all: Vec<Near> = chosen
+        .iter()
+        .flatten()
+        .flat_map(|(page, _)| page.iter().cloned())
+        .collect();
+    let mut loaded = S::near(conn, &all)?;
+    // Two pages of a batch may share a session: each gets its own copy.
+    let shared = pages.len() > 1;
+    let mut answers = Vec::with_capacity(pages.len());
+    for (page, &(filter, _, _)) in chosen.into_iter().zip(pages) {
+        answers.push(page.and_then(|(page, more)| {
+            // A session deleted since the index was built just leaves the page.
             let rows = page
                 .into_iter()
                 .filter_map(|near| {
-                    loaded
-                        .remove(near.id)
-                        .map(|row| (row, near.lab.clone(), near.chord2))
+                    let row = if shared {
+                        loaded.get(near.id).cloned()
+                    } else {
+                        loaded.remove(near.id)
+                    };
+                    row.map(|row| (row, near.lab.clone(), near.chord2))
                 })
                 .collect();
-            (rows, more)
-        }
-        None => {
-            let mut page = page_by_sql(conn, filter, level, order, after, limit)?;
-            let more = super::cut_page(&mut page, limit);
-            let ids: Vec<&str> = page.iter().map(|(id, _)| id.as_str()).collect();
-            let mut loaded = S::with_labs(conn, &ids)?;
-            let rows = page
-                .into_iter()
-                .filter_map(|(id, chord2)| {
-                    loaded
-                        .remove(&id)
-                        .map(|(row, lab)| (row, Arc::new(lab), chord2))
-                })
-                .collect();
-            (rows, more)
-        }
-    };
+            Ok((open_day_hits(conn, filter, rows)?, more))
+        }));
+    }
+    Ok(answers)
+}
+
+/// A page's sessions as hits, with their distances from `filter.near`;
+/// an empty page of an unknown lab is that lab's 404.
+fn open_day_hits<S>(
+    conn: &mut DbConn,
+    filter: &OpenDayFilter,
+    rows: Vec<(S, Arc<LabSummary>, f64)>,
+) -> DbResult<Vec<OpenDayHit<S>>> {
     if rows.is_empty() {
         if let Some(lab) = &filter.lab {
             require_lab(conn, lab)?;
         }
     }
-    let hits: Vec<OpenDayHit<S>> = rows
+    Ok(rows
         .into_iter()
         .map(|(row, lab, chord2)| OpenDayHit {
             distance_km: filter
@@ -755,8 +872,7 @@ pub fn list_open_days<S: SessionReading>(
             lab,
             chord2,
         })
-        .collect();
-    Ok((hits, more))
+        .collect())
 }
 
 /// Sessions by id with their labs, in no order.

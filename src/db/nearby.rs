@@ -55,8 +55,9 @@ struct Lab {
 
 struct Session {
     id: Box<str>,
-    /// Where SQLite keeps the row (its rowid), read in one step where the
-    /// id is an index look-up first; 0 on PostgreSQL.
+    /// Where the database keeps the row (SQLite's rowid, PostgreSQL's
+    /// `ctid` as `super::labs::CTID_AS_BIGINT` has it), read in one step
+    /// where the id is an index look-up first.
     row: i64,
     starts_at: NaiveDateTime,
     ends_at: NaiveDateTime,
@@ -69,6 +70,7 @@ type SessionColumns = (String, String, i64, NaiveDateTime, NaiveDateTime, i64, b
 
 /// A session of a nearby page: its id, where SQLite keeps it (`Session::row`),
 /// its squared chord and its lab.
+#[derive(Clone)]
 pub struct Near<'a> {
     pub id: &'a str,
     pub row: i64,
@@ -95,7 +97,7 @@ impl Nearby {
             .load(conn)?;
         let row = diesel::dsl::sql::<diesel::sql_types::BigInt>(match conn {
             DbConn::Sqlite(_) => "open_days.rowid",
-            DbConn::Pg(_) => "CAST(0 AS BIGINT)",
+            DbConn::Pg(_) => super::labs::CTID_AS_BIGINT,
         });
         let session_rows: Vec<SessionColumns> = open_days::table
             .select((

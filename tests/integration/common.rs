@@ -77,21 +77,21 @@ impl TestDb {
         db::connect_for_setup(&self.url).expect("connect")
     }
 
-    /// On SQLite, moves every row of `table` to another rowid (the order
-    /// reversed, so each old place holds another row), as a VACUUM may
-    /// renumber a table keyed by text without any write announcing it;
-    /// `false` on PostgreSQL, which has no rowids.
-    pub fn renumber_rows(&self, table: &str) -> bool {
-        let DbConn::Sqlite(mut sqlite) = self.connect() else {
-            return false;
-        };
-        sqlite
-            .batch_execute(&format!(
+    /// Moves every row of `table` to another place without any write
+    /// announcing it (no data version bumped): on SQLite to another rowid
+    /// (the order reversed, so each old place holds another row), as a
+    /// VACUUM may renumber a table keyed by text; on PostgreSQL to another
+    /// `ctid`, as any UPDATE does (of `key`, to itself: the old places
+    /// then hold dead rows).
+    pub fn renumber_rows(&self, table: &str, key: &str) {
+        let sql = match self.connect() {
+            DbConn::Sqlite(_) => format!(
                 "UPDATE {table} SET rowid = -rowid;
                  UPDATE {table} SET rowid = -rowid + (SELECT count(*) FROM {table}) + 1;"
-            ))
-            .expect("renumber rows");
-        true
+            ),
+            DbConn::Pg(_) => format!("UPDATE {table} SET {key} = {key}"),
+        };
+        self.connect().batch_execute(&sql).expect("renumber rows");
     }
 }
 

@@ -377,6 +377,78 @@ async fn the_nearby_index_answers_what_sql_answers() {
 }
 
 #[actix_web::test]
+async fn nearby_pages_read_together_answer_as_each_alone() {
+    // On PostgreSQL the nearby pages of requests that arrive together are
+    // read in one statement (`api::batch`): each must be what it is alone,
+    // when two pages share sessions, and when one of them is an error.
+    use ticweek::db::labs::{
+        near_pages, NearQuery, OpenDayFilter, OpenDayKey, OpenDayOrder, SessionReading,
+    };
+    use ticweek::domain::LatLon;
+    let (test_db, pool) = TestDb::bundled();
+    let mut conn = test_db.connect();
+    let report = ticweek::import::run(&mut conn, &crowd().to_string(), false).unwrap();
+    assert!(report.errors.is_empty(), "{report}");
+    let indexes = ticweek::db::memory::Indexes::new(&pool, true);
+    let here = LatLon::new(HERE.0, HERE.1).unwrap();
+    let query = |km: &str, limit: i64| NearQuery {
+        filter: OpenDayFilter {
+            near: Some((here, km.parse().unwrap())),
+            ..OpenDayFilter::default()
+        },
+        after: None,
+        limit,
+    };
+    let first = near_pages(&mut conn, &indexes, &[query("30", 7)]).unwrap();
+    let first = first.into_iter().next().unwrap().unwrap().0;
+    let after: OpenDayKey = first.last().unwrap().key(OpenDayOrder::Distance);
+    let mut asked = vec![query("30", 7), query("30", 7), query("50", 5)];
+    asked[2].filter.activity = Some("free_testing".parse().unwrap());
+    asked.push(NearQuery {
+        after: Some(after),
+        ..query("30", 7)
+    });
+    asked.push(query("30", 4));
+    asked[4].filter.lab = Some("crowd-none".to_owned());
+    asked.push(query("30", 4));
+    asked[5].filter.region = Some("110000".parse().unwrap());
+    asked.push(query("500", 50));
+
+    type Answer = Result<(Vec<(String, Option<f64>)>, bool), String>;
+    let answers = |pages: Vec<ticweek::db::labs::OpenDayPage<ticweek::db::labs::Listed>>| {
+        pages
+            .into_iter()
+            .map(|page| {
+                page.map(|(hits, more)| {
+                    let items = hits
+                        .iter()
+                        .map(|hit| (hit.row.id().to_owned(), hit.distance_km))
+                        .collect();
+                    (items, more)
+                })
+                .map_err(|error| error.to_string())
+            })
+            .collect::<Vec<Answer>>()
+    };
+    let together = answers(near_pages(&mut conn, &indexes, &asked).unwrap());
+    let alone: Vec<Answer> = asked
+        .iter()
+        .flat_map(|q| answers(near_pages(&mut conn, &indexes, std::slice::from_ref(q)).unwrap()))
+        .collect();
+    assert_eq!(together, alone);
+    // What the pages are: full, shared, continued, an unknown lab, empty.
+    let page = |i: usize| together[i].as_ref().unwrap();
+    assert_eq!(page(0).0.len(), 7);
+    assert!(page(0).1, "more follow");
+    assert_eq!(page(0), page(1));
+    assert!(page(3).0.iter().all(|item| !page(0).0.contains(item)));
+    assert!(page(3).0[0].1 >= page(0).0[6].1);
+    assert!(together[4].as_ref().unwrap_err().contains("crowd-none"));
+    assert!(page(5).0.is_empty());
+    assert_eq!(page(6).0.len(), 50);
+}
+
+#[actix_web::test]
 async fn past_sessions_are_left_out_unless_asked_for() {
     let (_db, app, _) = app_with_labs(true).await;
     let (items, _) = walk(&app, "/api/v1/open-days?limit=100").await;
@@ -782,11 +854,10 @@ async fn stored_sessions_answer_as_the_rows_they_were_rendered_from() {
     assert!(centre["distance_km"].as_f64().unwrap() < 0.2);
 
     let mut conn = db.connect();
-    // The nearby index reads sessions where they were (their rowids),
-    // which SQLite may have moved since.
-    if db.renumber_rows("open_days") {
-        assert_eq!(read_all(&app).await, stored, "rows renumbered");
-    }
+    // The nearby index reads sessions where they were (their rowids or
+    // `ctid`s), which the database may have moved since.
+    db.renumber_rows("open_days", "id");
+    assert_eq!(read_all(&app).await, stored, "rows moved");
     let unrendered = |conn: &mut ticweek::db::DbConn| -> i64 {
         use diesel::prelude::*;
         use ticweek::db::schema::open_days::dsl::*;
