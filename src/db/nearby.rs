@@ -38,8 +38,21 @@ pub struct Nearby {
     labs: Vec<Lab>,
     /// Grouped by lab (see `Lab::sessions`), each group by start time, id.
     sessions: Vec<Session>,
-    /// Ordinals into `labs`, by grid cell (row, column).
-    cells: HashMap<(i32, i32), Vec<u32>>,
+    /// The labs of each grid cell (row, column), where a page looks first.
+    cells: HashMap<(i32, i32), Vec<Point>>,
+}
+
+/// Where a lab is, beside its cell's other labs: a page tests the labs of
+/// a few cells against its circle reading only these, where reading them
+/// from each `Lab` (and its summary behind an `Arc`) was two cache misses
+/// a lab.
+struct Point {
+    lat: f64,
+    lon: f64,
+    /// The stored unit vector (`labs.x`, `y`, `z`), not a recomputed one.
+    unit: [f64; 3],
+    /// Into `Nearby::labs`.
+    at: u32,
 }
 
 struct Lab {
@@ -48,8 +61,6 @@ struct Lab {
     summary: Arc<LabSummary>,
     province: Box<str>,
     city: Option<Box<str>>,
-    /// The stored unit vector (`labs.x`, `y`, `z`), not a recomputed one.
-    unit: [f64; 3],
     sessions: Range<usize>,
 }
 
@@ -121,20 +132,24 @@ impl Nearby {
         session_rows: Vec<SessionColumns>,
     ) -> Self {
         let mut labs: Vec<Lab> = Vec::with_capacity(lab_rows.len());
-        let mut cells: HashMap<(i32, i32), Vec<u32>> = HashMap::new();
+        let mut cells: HashMap<(i32, i32), Vec<Point>> = HashMap::new();
         let mut ordinal: HashMap<String, usize> = HashMap::with_capacity(lab_rows.len());
         for (summary, province, city, x, y, z) in lab_rows {
             let at = labs.len();
             cells
                 .entry((cell_of(summary.lat), cell_of(summary.lon)))
                 .or_default()
-                .push(u32::try_from(at).expect("fewer than 2^32 labs"));
+                .push(Point {
+                    lat: summary.lat,
+                    lon: summary.lon,
+                    unit: [x, y, z],
+                    at: u32::try_from(at).expect("fewer than 2^32 labs"),
+                });
             ordinal.insert(summary.id.clone(), at);
             labs.push(Lab {
                 summary: Arc::new(summary),
                 province: province.into(),
                 city: city.map(Into::into),
-                unit: [x, y, z],
                 sessions: 0..0,
             });
         }
@@ -187,23 +202,30 @@ impl Nearby {
         let [px, py, pz] = point.unit_vector();
         let region = filter.region.as_ref().map(|code| code.as_str()).zip(level);
         let mut near: Vec<(f64, u32)> = Vec::new();
-        self.labs_in(&b, |at| {
-            let lab = &self.labs[at as usize];
-            let (lat, lon) = (lab.summary.lat, lab.summary.lon);
+        self.labs_in(&b, |point| {
+            let (lat, lon) = (point.lat, point.lon);
             if !(b.min_lat <= lat && lat <= b.max_lat && b.min_lon <= lon && lon <= b.max_lon) {
                 return;
             }
-            let [x, y, z] = lab.unit;
+            let [x, y, z] = point.unit;
             let chord2 = (x - px) * (x - px) + (y - py) * (y - py) + (z - pz) * (z - pz);
             let before_cursor =
                 matches!(after, Some(OpenDayKey::Distance { chord2: k, .. }) if chord2 < *k);
-            if chord2 > within || before_cursor || !lab.passes(filter, region) {
+            if chord2 > within
+                || before_cursor
+                || !self.labs[point.at as usize].passes(filter, region)
+            {
                 return;
             }
-            near.push((chord2, at));
+            near.push((chord2, point.at));
         });
         near.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
 
+        // What `Session::passes` compares with, once rather than a session.
+        let earliest = filter
+            .window
+            .start
+            .map(|start| start - chrono::Duration::days(MAX_SESSION_DAYS));
         let mut page: Vec<(f64, &Session, &Arc<LabSummary>)> = Vec::new();
         let mut next = 0;
         // Labs at one distance (the same address, or a city's centroid)
@@ -217,7 +239,7 @@ impl Nearby {
                 page.extend(
                     sessions
                         .iter()
-                        .filter(|s| s.passes(filter) && s.after(chord2, after))
+                        .filter(|s| s.passes(filter, earliest) && s.after(chord2, after))
                         .map(|s| (chord2, s, &lab.summary)),
                 );
                 next += 1;
@@ -236,22 +258,22 @@ impl Nearby {
             .collect()
     }
 
-    /// Calls `each` with the ordinal of every lab whose cell meets `b`
-    /// (and maybe others: the caller tests the box itself).
-    fn labs_in(&self, b: &BoundingBox, mut each: impl FnMut(u32)) {
+    /// Calls `each` with every lab whose cell meets `b` (and maybe others:
+    /// the caller tests the box itself).
+    fn labs_in(&self, b: &BoundingBox, mut each: impl FnMut(&Point)) {
         let rows = cell_of(b.min_lat.max(-90.0))..=cell_of(b.max_lat.min(90.0));
         let columns = cell_of(b.min_lon.max(-180.0))..=cell_of(b.max_lon.min(180.0));
         let boxed = rows.clone().count() * columns.clone().count();
         if boxed > self.cells.len() {
             // A box wider than the occupied cells (polar points, huge
             // radii): walk what exists instead of what could.
-            self.cells.values().flatten().for_each(|&at| each(at));
+            self.cells.values().flatten().for_each(each);
             return;
         }
         for row in rows {
             for column in columns.clone() {
                 if let Some(members) = self.cells.get(&(row, column)) {
-                    members.iter().for_each(|&at| each(at));
+                    members.iter().for_each(&mut each);
                 }
             }
         }
@@ -275,10 +297,10 @@ impl Lab {
 }
 
 impl Session {
-    /// The filters of `labs::page_of_ids` on the session itself.
-    fn passes(&self, filter: &OpenDayFilter) -> bool {
-        if let Some(start) = filter.window.start {
-            let earliest = start - chrono::Duration::days(MAX_SESSION_DAYS);
+    /// The filters of `labs::page_of_ids` on the session itself;
+    /// `earliest` is the window's start less the longest session.
+    fn passes(&self, filter: &OpenDayFilter, earliest: Option<NaiveDateTime>) -> bool {
+        if let (Some(start), Some(earliest)) = (filter.window.start, earliest) {
             if self.ends_at <= start || self.starts_at <= earliest {
                 return false;
             }
@@ -346,8 +368,8 @@ impl Snapshot for Nearby {
             .iter()
             .map(|session| std::mem::size_of::<Session>() + session.id.len())
             .sum();
-        let cells = self.cells.len() * std::mem::size_of::<((i32, i32), Vec<u32>)>()
-            + self.labs.len() * std::mem::size_of::<u32>();
+        let cells = self.cells.len() * std::mem::size_of::<((i32, i32), Vec<Point>)>()
+            + self.labs.len() * std::mem::size_of::<Point>();
         labs + sessions + cells
     }
 }
