@@ -413,8 +413,10 @@ fn walk_lists<R>(
             continue;
         }
         let below = after_key.filter(|_| phase == start_phase);
-        let rows =
-            super::postings::page(matches, below, wanted, key_of, |keys| fetch(keys, &others))?;
+        let rows = super::postings::page(matches, below, wanted, key_of, |records| {
+            let keys: Vec<i64> = records.iter().map(|record| record.key).collect();
+            fetch(&keys, &others)
+        })?;
         found.extend(rows.into_iter().map(|row| (row, phase)));
     }
     Ok(found)

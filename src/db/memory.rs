@@ -262,7 +262,10 @@ impl<T: Snapshot> Slot<T> {
 }
 
 fn posting_lists(index: TextIndex) -> Builder<Postings> {
-    Box::new(move |conn, version| Postings::build(version, |each| index.for_each_entry(conn, each)))
+    Box::new(move |conn, version| {
+        let lists = Postings::build(version, |each| index.for_each_entry(conn, each))?;
+        Ok(lists.located(index.rows_by_key(conn)?))
+    })
 }
 
 /// Every in-memory index of the API.

@@ -29,6 +29,9 @@ pub struct Postings {
     version: i64,
     /// Search keys, highest (newest) first: a bitmap's ordinals index this.
     keys: Vec<i64>,
+    /// Where SQLite keeps each record (its rowid), by ordinal as `keys`;
+    /// empty on PostgreSQL. A hint: the reader checks the key it finds.
+    rows: Vec<i64>,
     title: HashMap<Box<str>, RoaringBitmap>,
     everything: HashMap<Box<str>, RoaringBitmap>,
 }
@@ -95,9 +98,29 @@ impl Postings {
         Ok(Self {
             version,
             keys,
+            rows: Vec::new(),
             title,
             everything,
         })
+    }
+
+    /// With each record's place (`rows`: search key and rowid, highest key
+    /// first, as `TextIndex::rows_by_key` reads them); a key without one
+    /// gets 0, which no row has.
+    pub fn located(mut self, rows: Vec<(i64, i64)>) -> Self {
+        if rows.is_empty() {
+            return self;
+        }
+        let mut rows = rows.into_iter().peekable();
+        self.rows = self
+            .keys
+            .iter()
+            .map(|&key| {
+                while rows.next_if(|&(k, _)| k > key).is_some() {}
+                rows.next_if(|&(k, _)| k == key).map_or(0, |(_, row)| row)
+            })
+            .collect();
+        self
     }
 
     /// The records whose `field` holds every token of `query`.
@@ -154,7 +177,7 @@ impl Snapshot for Postings {
             .chain(&self.everything)
             .map(|(token, bitmap)| token.len() + bitmap.serialized_size())
             .sum();
-        lists + self.keys.len() * std::mem::size_of::<i64>()
+        lists + (self.keys.len() + self.rows.len()) * std::mem::size_of::<i64>()
     }
 }
 
@@ -179,6 +202,26 @@ impl Matches<'_> {
     /// Up to `n` keys of matching records, highest first, below `below`.
     pub fn keys_below(&self, below: Option<i64>, n: usize) -> Vec<i64> {
         let keys = &self.postings.keys;
+        let ordinals = self.ordinals_below(below, n);
+        ordinals.iter().map(|&o| keys[o as usize]).collect()
+    }
+
+    /// `keys_below`, each key with where its record is (`Postings::rows`).
+    pub fn located_below(&self, below: Option<i64>, n: usize) -> Vec<Located> {
+        let postings = self.postings;
+        let ordinals = self.ordinals_below(below, n);
+        ordinals
+            .iter()
+            .map(|&o| Located {
+                key: postings.keys[o as usize],
+                row: postings.rows.get(o as usize).copied().unwrap_or(0),
+            })
+            .collect()
+    }
+
+    /// The ordinals of `keys_below`.
+    fn ordinals_below(&self, below: Option<i64>, n: usize) -> Vec<u32> {
+        let keys = &self.postings.keys;
         let start = below.map_or(0, |below| keys.partition_point(|&key| key >= below));
         let start = u32::try_from(start).unwrap_or(u32::MAX);
         if let Ordinals::AllOf(lists) = &self.ordinals {
@@ -194,7 +237,7 @@ impl Matches<'_> {
                 }
                 walked += 1;
                 if others.iter().all(|list| list.contains(ordinal)) {
-                    found.push(keys[ordinal as usize]);
+                    found.push(ordinal);
                 }
             }
             // A full page, or the rarest list ran out: that is all of it.
@@ -205,18 +248,23 @@ impl Matches<'_> {
         let set = self.ordinals.set();
         let mut ordinals = set.iter();
         ordinals.advance_to(start);
-        ordinals
-            .take(n)
-            .map(|ordinal| keys[ordinal as usize])
-            .collect()
+        ordinals.take(n).collect()
     }
+}
+
+/// A matching record: its search key, and where SQLite keeps it (0: not
+/// known).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Located {
+    pub key: i64,
+    pub row: i64,
 }
 
 /// Most keys read from the lists for one statement.
 const MAX_BATCH: usize = 4096;
 
 /// Up to `wanted` rows of the records in `matches`, newest first, below
-/// `below`: `fetch` reads a batch of keys' rows, dropping those the
+/// `below`: `fetch` reads a batch of records' rows, dropping those the
 /// request's other filters refuse, in any order. The first batch is
 /// `wanted` keys (enough when nothing is filtered out); while filters leave
 /// the page short, each next batch is four times larger, up to `MAX_BATCH`.
@@ -225,18 +273,20 @@ pub fn page<R>(
     below: Option<i64>,
     wanted: usize,
     key_of: impl Fn(&R) -> i64,
-    mut fetch: impl FnMut(&[i64]) -> DbResult<Vec<R>>,
+    mut fetch: impl FnMut(&[Located]) -> DbResult<Vec<R>>,
 ) -> DbResult<Vec<R>> {
     let mut rows: Vec<R> = Vec::new();
     let mut below = below;
     let mut batch = wanted.max(1);
     while rows.len() < wanted {
-        let keys = matches.keys_below(below, batch);
-        let Some(&lowest) = keys.last() else { break };
-        let mut found = fetch(&keys)?;
+        let records = matches.located_below(below, batch);
+        let Some(lowest) = records.last().map(|record| record.key) else {
+            break;
+        };
+        let mut found = fetch(&records)?;
         found.sort_unstable_by_key(|row| std::cmp::Reverse(key_of(row)));
         rows.extend(found);
-        if keys.len() < batch {
+        if records.len() < batch {
             break;
         }
         below = Some(lowest);

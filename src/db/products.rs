@@ -11,7 +11,7 @@ use diesel::sql_types::{Bool, Date};
 
 use super::dates::{Day, Stamp};
 use super::memory::Slot;
-use super::postings::Postings;
+use super::postings::{Located, Postings};
 use super::rendered::columns;
 use super::schema::{organic_code_ranges, product_status_changes, products};
 use super::search::{Dialect, Field, PRODUCTS};
@@ -460,7 +460,7 @@ impl Page<'_> {
         q: &SearchQuery,
         lists: &Postings,
         key_of: impl Fn(&R) -> i64,
-        mut fetch: impl FnMut(&mut DbConn, &[i64], &ProductFilter) -> DbResult<Vec<R>>,
+        mut fetch: impl FnMut(&mut DbConn, &[Located], &ProductFilter) -> DbResult<Vec<R>>,
     ) -> DbResult<Vec<R>> {
         let rest = self.rest();
         let matches = lists.matching(q, Field::Everything);
@@ -469,7 +469,7 @@ impl Page<'_> {
             self.below(),
             self.limit as usize + 1,
             key_of,
-            |keys| fetch(&mut *conn, keys, &rest),
+            |records| fetch(&mut *conn, records, &rest),
         )
     }
 }
@@ -484,11 +484,11 @@ fn search_lists(
 ) -> DbResult<(Vec<Certificate>, bool)> {
     let dialect = Dialect::of(conn);
     if reading == Reading::Rows {
-        let fetch = |conn: &mut DbConn, keys: &[i64], rest: &ProductFilter| {
+        let fetch = |conn: &mut DbConn, records: &[Located], rest: &ProductFilter| {
             Ok(products::table
                 .select(columns!(ProductRow))
                 .filter(predicate(rest, page.level, dialect))
-                .filter(PRODUCTS.among(dialect, keys))
+                .filter(PRODUCTS.among(dialect, &keys_of(records)))
                 .load(conn)?)
         };
         let rows = page.read_lists(conn, q, lists, |row: &ProductRow| row.search_key, fetch)?;
@@ -497,19 +497,15 @@ fn search_lists(
             (found, more)
         }));
     }
-    let fetch = |conn: &mut DbConn, keys: &[i64], rest: &ProductFilter| {
-        let among = PRODUCTS.among(dialect, keys);
+    let fetch = |conn: &mut DbConn, records: &[Located], rest: &ProductFilter| {
         if rest.is_unfiltered() {
-            // The common search, a term alone: a static statement on the
-            // concrete connection, which maps rows without the
-            // multi-backend wrappers (7 % of a search page).
-            let query = products::table.filter(among).select(STORED);
-            return Ok(super::on_backend!(conn, |c| query.load(c))?);
+            // The common search, a term alone.
+            return stored_at(conn, records);
         }
         Ok(products::table
             .select(STORED)
             .filter(predicate(rest, page.level, dialect))
-            .filter(among)
+            .filter(PRODUCTS.among(dialect, &keys_of(records)))
             .load(conn)?)
     };
     let rows = page.read_lists(conn, q, lists, |row: &StoredProduct| row.search_key, fetch)?;
@@ -520,6 +516,44 @@ fn search_lists(
     let more = super::cut_page(&mut found, page.limit);
     Ok((found, more))
 }
+
+fn keys_of(records: &[Located]) -> Vec<i64> {
+    records.iter().map(|record| record.key).collect()
+}
+
+/// The certificates `records`, in any order. SQLite reads them at their
+/// rowids (`Located::row`): one B-tree descent each, where a key is two
+/// (its index, then the table) after a temporary B-tree of the keys. A
+/// rowid is a hint (see `get_at`): a row there that is not one of the
+/// records is dropped, and the records not found are read by key, as
+/// PostgreSQL reads them all. Static statements on the concrete
+/// connection, which map rows without the multi-backend wrappers (7 % of
+/// a search page).
+fn stored_at(conn: &mut DbConn, records: &[Located]) -> DbResult<Vec<StoredProduct>> {
+    let mut found: Vec<StoredProduct> = match conn {
+        DbConn::Sqlite(c) => StoredAtRows {
+            rows: serde_json::to_string(&records.iter().map(|r| r.row).collect::<Vec<_>>())
+                .expect("numbers are JSON"),
+        }
+        .load(c)?,
+        DbConn::Pg(_) => Vec::new(),
+    };
+    let mut missing: HashSet<i64> = records.iter().map(|record| record.key).collect();
+    // Each record asked for once: a row of another record, or a second
+    // copy of one (two stale rowids), is dropped.
+    found.retain(|row| missing.remove(&row.search_key));
+    if !missing.is_empty() {
+        let keys: Vec<i64> = missing.into_iter().collect();
+        let query = products::table
+            .filter(PRODUCTS.among(Dialect::of(conn), &keys))
+            .select(STORED);
+        found.extend(super::on_backend!(conn, |c| query.load(c))?);
+    }
+    Ok(found)
+}
+
+/// Keys hashed by foldhash: a page's few, for `stored_at`.
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// Most keys taken from the text index in one step of `search_sqlite`.
 const MAX_SEARCH_BATCH: i64 = 4096;
@@ -650,15 +684,19 @@ impl diesel::query_builder::QueryId for ProductAtRow<'_> {
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
+/// The SQL types of the `StoredProduct` columns, as `ProductAtRow` and
+/// `StoredAtRows` select them.
+type StoredColumns = (
+    diesel::sql_types::Text,
+    diesel::sql_types::BigInt,
+    diesel::sql_types::Nullable<diesel::sql_types::Binary>,
+    diesel::sql_types::Text,
+    diesel::sql_types::Date,
+    diesel::sql_types::Text,
+);
+
 impl diesel::query_builder::Query for ProductAtRow<'_> {
-    type SqlType = (
-        diesel::sql_types::Text,
-        diesel::sql_types::BigInt,
-        diesel::sql_types::Nullable<diesel::sql_types::Binary>,
-        diesel::sql_types::Text,
-        diesel::sql_types::Date,
-        diesel::sql_types::Text,
-    );
+    type SqlType = StoredColumns;
 }
 
 impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for ProductAtRow<'_> {
@@ -678,6 +716,39 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for ProductAtR
 }
 
 impl<C> RunQueryDsl<C> for ProductAtRow<'_> {}
+
+/// `SELECT` the `StoredProduct` columns of the certificates at SQLite's
+/// `rows` (a JSON array of rowids), joined one row at a time (an `IN` list
+/// builds a temporary B-tree first). Kept prepared, as `ProductAtRow`.
+struct StoredAtRows {
+    rows: String,
+}
+
+impl diesel::query_builder::QueryId for StoredAtRows {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for StoredAtRows {
+    type SqlType = StoredColumns;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for StoredAtRows {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT p.certificate_no, p.search_key, p.body, p.status, p.expires_on, p.region \
+             FROM json_each(",
+        );
+        out.push_bind_param::<diesel::sql_types::Text, _>(&self.rows)?;
+        out.push_sql(") AS k JOIN products AS p ON p.rowid = k.value");
+        Ok(())
+    }
+}
+
+impl<C> RunQueryDsl<C> for StoredAtRows {}
 
 /// One answer per key asked, in order, from the rows a batch found: a key
 /// asked twice in one batch is answered twice.

@@ -309,6 +309,31 @@ impl TextIndex {
         Ok(())
     }
 
+    /// On SQLite, every record's search key and rowid, highest key first
+    /// (from the `search_key` index, which holds both); on PostgreSQL,
+    /// which reads by key, none.
+    pub fn rows_by_key(self, conn: &mut DbConn) -> DbResult<Vec<(i64, i64)>> {
+        #[derive(QueryableByName)]
+        struct Place {
+            #[diesel(sql_type = BigInt)]
+            key: i64,
+            #[diesel(sql_type = BigInt)]
+            row: i64,
+        }
+        let DbConn::Sqlite(c) = conn else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "SELECT search_key AS key, rowid AS row FROM {} ORDER BY search_key DESC",
+            self.records
+        );
+        let query = diesel::sql_query(sql);
+        query
+            .load_iter::<Place, diesel::connection::DefaultLoadingMode>(c)?
+            .map(|place| Ok(place.map(|p| (p.key, p.row))?))
+            .collect()
+    }
+
     /// "The record's `search_key` is one of `keys`", as a predicate whose
     /// statement stays in the connection's statement cache (see `AmongKeys`).
     pub fn among(self, dialect: Dialect, keys: &[i64]) -> AmongKeys {

@@ -87,7 +87,7 @@ impl TestDb {
         let sql = match self.connect() {
             DbConn::Sqlite(_) => format!(
                 "UPDATE {table} SET rowid = -rowid;
-                 UPDATE {table} SET rowid = -rowid + (SELECT count(*) FROM {table}) + 1;"
+                 UPDATE {table} SET rowid = rowid + (SELECT count(*) FROM {table}) + 1;"
             ),
             DbConn::Pg(_) => format!("UPDATE {table} SET {key} = {key}"),
         };

@@ -939,6 +939,12 @@ async fn stored_representations_answer_as_the_rows_they_were_rendered_from() {
     );
     paths.push(format!("/api/v1/organic-codes/{}", code(5)));
     paths.push(format!("/api/v1/organic-codes/{}", code(10_000)));
+    // A later page of a search: the rowids it was found at will hold newer
+    // certificates once renumbered.
+    let search = "/api/v1/products?q=%E6%B5%8B%E8%AF%95&limit=3";
+    let first = get(&app, search).await.json();
+    let cursor = first["next_cursor"].as_str().expect("a second page");
+    paths.push(format!("{search}&cursor={cursor}"));
     let read_all = |app| {
         let paths = paths.clone();
         async move {
@@ -976,8 +982,9 @@ async fn stored_representations_answer_as_the_rows_they_were_rendered_from() {
     assert_eq!(tricky["base_address"], "\u{2}\",\"name\":\"");
 
     let mut conn = db.connect();
-    // Organic-code checks read the certificate where the ranges in memory
-    // last saw it (its rowid), which SQLite may have moved since.
+    // Organic-code checks and searches read certificates where the
+    // indexes in memory last saw them (their rowids), which SQLite may
+    // have moved since.
     db.renumber_rows("products", "certificate_no");
     assert_eq!(read_all(&app).await, stored, "rows moved");
     let unrendered = |conn: &mut ticweek::db::DbConn| -> i64 {
