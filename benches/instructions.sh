@@ -40,9 +40,9 @@ DATABASE_URL="$db" RUST_LOG=warn,ticweek::db::memory=info \
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$port/readyz" && break; sleep 0.2; done
-# The six in-memory indexes log a line each when built.
+# The seven in-memory indexes log a line each when built.
 for _ in $(seq 1 600); do
-    [ "$(grep -c 'records, .* KiB, at version' "$work/server.log")" -ge 6 ] && break
+    [ "$(grep -c 'records, .* KiB, at version' "$work/server.log")" -ge 7 ] && break
     sleep 0.5
 done
 line="$(basename "$bin"):"

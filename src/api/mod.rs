@@ -112,9 +112,7 @@ impl AppState {
             files: posters::file_cache(),
             placement: Arc::new(AtomicU8::new(Placement::Unknown as u8)),
             limits: None,
-            certificates: batch::Batched::new(|conn, _, numbers| {
-                crate::db::products::get_many(conn, numbers)
-            }),
+            certificates: batch::Batched::new(crate::db::products::look_up),
             organic_codes: batch::Batched::new(crate::db::products::check_codes),
             open_day_pages: batch::Batched::new(crate::db::labs::near_pages),
             aggregates: Arc::new(tokio::sync::Semaphore::new(aggregates)),

@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use super::code_ranges::CodeRanges;
 use super::nearby::Nearby;
+use super::places::Places;
 use super::postings::Postings;
 use super::search::TextIndex;
 use super::{DbConn, DbPool, DbResult};
@@ -278,6 +279,8 @@ pub struct Indexes {
     pub open_days: Arc<Slot<Nearby>>,
     /// The certificate holding an organic code.
     pub code_ranges: Arc<Slot<CodeRanges>>,
+    /// Where SQLite keeps each certificate, for look-ups by number.
+    pub places: Arc<Slot<Places>>,
 }
 
 impl Indexes {
@@ -313,6 +316,13 @@ impl Indexes {
                 enabled,
                 Box::new(CodeRanges::build),
             )),
+            places: Arc::new(Slot::new(
+                "certificate rowids",
+                Indexed::Products,
+                pool,
+                enabled,
+                Box::new(Places::build),
+            )),
         }
     }
 
@@ -324,6 +334,7 @@ impl Indexes {
     pub fn warm(&self) {
         self.open_days.warm();
         self.code_ranges.warm();
+        self.places.warm();
         self.events.warm();
         self.products.warm();
     }

@@ -12,6 +12,7 @@ pub mod labs;
 pub mod memory;
 pub mod nearby;
 pub mod notices;
+pub mod places;
 pub mod posters;
 pub mod postings;
 pub mod products;

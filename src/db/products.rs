@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Date};
 
 use super::dates::{Day, Stamp};
-use super::memory::Slot;
+use super::memory::{Indexes, Slot};
 use super::postings::{Located, Postings};
 use super::rendered::columns;
 use super::schema::{organic_code_ranges, product_status_changes, products};
@@ -635,6 +635,25 @@ pub fn get_many(conn: &mut DbConn, numbers: &[String]) -> DbResult<Vec<Option<Ce
     let rows: Vec<StoredProduct> = super::on_backend!(conn, |c| query.load(c))?;
     let found = rows.iter().map(|row| (row.certificate_no.as_str(), row));
     answer_each(conn, numbers.iter().map(String::as_str), found)
+}
+
+/// The certificates numbered `numbers`, as `get_many` answers, for the
+/// look-ups that arrived together (`api::batch`). On SQLite, where a
+/// look-up comes alone, it is read at the rowid the `indexes` keep for its
+/// number (`Places`, a hint checked against the number), when current.
+pub fn look_up(
+    conn: &mut DbConn,
+    indexes: &Indexes,
+    numbers: &[String],
+) -> DbResult<Vec<Option<Certificate>>> {
+    if let (DbConn::Sqlite(_), [number]) = (&*conn, numbers) {
+        if let Some(places) = indexes.places.current(conn)? {
+            if let Some(row) = places.row_of(number) {
+                return Ok(vec![get_at(conn, number, row)?]);
+            }
+        }
+    }
+    get_many(conn, numbers)
 }
 
 /// The certificates `keys` (a number, and where SQLite keeps it: its
