@@ -29,6 +29,8 @@ pub type ReadMany<K, V> = fn(&mut DbConn, &Indexes, &[K]) -> DbResult<Vec<V>>;
 /// One kind of keyed read, with its queue.
 pub struct Batched<K, V> {
     read: ReadMany<K, V>,
+    /// At most this many keys in one statement.
+    max: usize,
     queue: Mutex<Queue<K, V>>,
 }
 
@@ -42,8 +44,14 @@ struct Queue<K, V> {
 
 impl<K: Send + 'static, V: Send + 'static> Batched<K, V> {
     pub fn new(read: ReadMany<K, V>) -> Arc<Self> {
+        Self::with_limit(read, MAX_BATCH)
+    }
+
+    /// At most `max` keys in one statement.
+    pub fn with_limit(read: ReadMany<K, V>, max: usize) -> Arc<Self> {
         Arc::new(Self {
             read,
+            max,
             queue: Mutex::new(Queue {
                 waiting: Vec::new(),
                 draining: false,
@@ -114,7 +122,7 @@ impl<K: Send + 'static, V: Send + 'static> Batched<K, V> {
                     queue.draining = false;
                     return;
                 }
-                let n = queue.waiting.len().min(MAX_BATCH);
+                let n = queue.waiting.len().min(self.max);
                 queue.waiting.drain(..n).collect()
             };
             let (keys, mut replies): (Vec<K>, Vec<Reply<V>>) = batch.into_iter().unzip();
