@@ -81,8 +81,8 @@ fn campaign_bodies(pool: &DbPool, enabled: bool) -> Arc<Slot<campaigns::Campaign
     )
 }
 
-/// At most this many nearby pages (up to 21 sessions each) in one
-/// statement. With 64, as look-ups have, a statement's result reached
+/// At most this many nearby pages (20 sessions each by default, up to
+/// 100) in one statement. With 64, as look-ups have, a statement's result reached
 /// 700 KB, and libpq's buffers kept the server's peak RSS 25-35 MiB higher.
 const NEAR_PAGES_PER_BATCH: usize = 8;
 

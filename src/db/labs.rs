@@ -238,8 +238,9 @@ pub trait SessionReading: Sized + Clone {
     fn by_id(conn: &mut DbConn, ids: &[&str]) -> DbResult<ById<Self>>;
     /// The sessions `ids` with their labs, by id.
     fn with_labs(conn: &mut DbConn, ids: &[&str]) -> DbResult<ById<(Self, LabSummary)>>;
-    /// The sessions of a nearby page, by id; `row` is where SQLite keeps
-    /// each (`Near::row`), a hint that the id is still checked against.
+    /// The sessions of nearby pages, by id; `row` is where the database
+    /// keeps each (`Near::row`: SQLite's rowid, PostgreSQL's `ctid`), a
+    /// hint that the id is still checked against.
     fn near(conn: &mut DbConn, page: &[Near]) -> DbResult<ById<Self>> {
         let ids: Vec<&str> = page.iter().map(|near| near.id).collect();
         Self::by_id(conn, &ids)
@@ -293,12 +294,13 @@ impl SessionReading for Listed {
         Self::complete(conn, ids, read)
     }
 
-    /// On SQLite, each row is read at its rowid (one B-tree descent, where
-    /// an id is two: its index, then the table), from a JSON array joined
-    /// row by row (an `IN` list builds a temporary B-tree first). A rowid
-    /// is a hint: a VACUUM may renumber the rows of a table keyed by text,
-    /// so a row read there that is not the session asked for is dropped,
-    /// and whatever did not come back is read by id.
+    /// Each row is read where the database keeps it: on SQLite at its
+    /// rowid (one B-tree descent, where an id is two: its index, then the
+    /// table), from a JSON array joined row by row (an `IN` list builds a
+    /// temporary B-tree first); on PostgreSQL at its `ctid`, a TID scan. The
+    /// place is a hint: a VACUUM may renumber SQLite's rows, and any UPDATE
+    /// moves a PostgreSQL row, so a row read there that is not a session
+    /// asked for is dropped, and whatever did not come back is read by id.
     fn near(conn: &mut DbConn, page: &[Near]) -> DbResult<ById<Self>> {
         let ids: Vec<&str> = page.iter().map(|near| near.id).collect();
         if ids.is_empty() {
@@ -323,8 +325,8 @@ impl Listed {
     /// The sessions `ids`, from what a read of them found (`read`): each
     /// with a stored representation as that, the others (not rendered yet,
     /// or not where they were looked for) as their whole rows, by id. A
-    /// row of `read` that is not one of `ids` is kept under its own id,
-    /// which the caller never looks up.
+    /// row of `read` that is not one of `ids` is kept under its own id: a
+    /// page that asks for that id (another of a batch) gets the right row.
     fn complete(conn: &mut DbConn, ids: &[&str], read: Vec<StoredSession>) -> DbResult<ById<Self>> {
         let mut found = ById::with_capacity_and_hasher(ids.len(), Default::default());
         for session in read {

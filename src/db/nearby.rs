@@ -79,8 +79,8 @@ struct Session {
 type LabColumns = (LabSummary, String, Option<String>, f64, f64, f64);
 type SessionColumns = (String, String, i64, NaiveDateTime, NaiveDateTime, i64, bool);
 
-/// A session of a nearby page: its id, where SQLite keeps it (`Session::row`),
-/// its squared chord and its lab.
+/// A session of a nearby page: its id, where the database keeps it
+/// (`Session::row`), its squared chord and its lab.
 #[derive(Clone)]
 pub struct Near<'a> {
     pub id: &'a str,

@@ -106,7 +106,7 @@ impl Postings {
 
     /// With each record's place (`rows`: search key and rowid, highest key
     /// first, as `TextIndex::rows_by_key` reads them); a key without one
-    /// gets 0, which no row has.
+    /// gets 0, "unknown" (the reader checks the key of whatever it finds).
     pub fn located(mut self, rows: Vec<(i64, i64)>) -> Self {
         if rows.is_empty() {
             return self;
