@@ -735,10 +735,21 @@ pub fn list_open_days<S: SessionReading>(
 ) -> DbResult<(Vec<OpenDayHit<S>>, bool)> {
     if order == OpenDayOrder::Distance && filter.near.is_some() {
         if let Some(index) = nearby.current(conn)? {
-            let mut pages = pages_near::<S>(conn, &index, &[(filter, after, limit)])?;
+            let mut pages = pages_from_index::<S>(conn, &index, &[(filter, after, limit)])?;
             return pages.pop().expect("one page asked, one answered");
         }
     }
+    list_by_sql(conn, filter, order, after, limit)
+}
+
+/// `list_open_days` without the nearby index.
+fn list_by_sql<S: SessionReading>(
+    conn: &mut DbConn,
+    filter: &OpenDayFilter,
+    order: OpenDayOrder,
+    after: Option<&OpenDayKey>,
+    limit: i64,
+) -> DbResult<(Vec<OpenDayHit<S>>, bool)> {
     let level = super::regions::filter_level(filter.region.as_ref())?;
     // A page is chosen with one extra id, which only says that another page
     // follows: its row is not read. A session deleted between the two reads
@@ -785,7 +796,7 @@ pub fn near_pages(
             .iter()
             .map(|q| {
                 let order = OpenDayOrder::Distance;
-                list_open_days(conn, &q.filter, order, q.after.as_ref(), q.limit, nearby)
+                list_by_sql(conn, &q.filter, order, q.after.as_ref(), q.limit)
             })
             .collect());
     };
@@ -793,10 +804,10 @@ pub fn near_pages(
         .iter()
         .map(|q| (&q.filter, q.after.as_ref(), q.limit))
         .collect();
-    pages_near(conn, &index, &pages)
+    pages_from_index(conn, &index, &pages)
 }
 
-/// What `pages_near` is asked for a page: the filter (with `near`), the
+/// What `pages_from_index` is asked for a page: the filter (with `near`), the
 /// cursor and the page size of `list_open_days`, nearest first.
 pub type NearPage<'a> = (&'a OpenDayFilter, Option<&'a OpenDayKey>, i64);
 
@@ -805,7 +816,7 @@ pub type NearPage<'a> = (&'a OpenDayFilter, Option<&'a OpenDayKey>, i64);
 /// PostgreSQL the pages of requests that arrived together
 /// (`api::batch`). A page's own error (an unknown region or lab) is its
 /// own; a failed read fails them all.
-pub fn pages_near<S: SessionReading>(
+pub fn pages_from_index<S: SessionReading>(
     conn: &mut DbConn,
     index: &Nearby,
     pages: &[NearPage],

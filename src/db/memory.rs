@@ -262,10 +262,16 @@ impl<T: Snapshot> Slot<T> {
     }
 }
 
-fn posting_lists(index: TextIndex) -> Builder<Postings> {
+/// The posting lists of `index`; `located`, with each record's rowid
+/// (for readers that use it: certificate search pages).
+fn posting_lists(index: TextIndex, located: bool) -> Builder<Postings> {
     Box::new(move |conn, version| {
         let lists = Postings::build(version, |each| index.for_each_entry(conn, each))?;
-        Ok(lists.located(index.rows_by_key(conn)?))
+        Ok(if located {
+            lists.located(index.rows_by_key(conn)?)
+        } else {
+            lists
+        })
     })
 }
 
@@ -293,14 +299,14 @@ impl Indexes {
                 Indexed::Events,
                 pool,
                 enabled,
-                posting_lists(super::search::EVENTS),
+                posting_lists(super::search::EVENTS, false),
             )),
             products: Arc::new(Slot::new(
                 "search lists of products",
                 Indexed::Products,
                 pool,
                 enabled,
-                posting_lists(super::search::PRODUCTS),
+                posting_lists(super::search::PRODUCTS, true),
             )),
             open_days: Arc::new(Slot::new(
                 "nearby index of open days",

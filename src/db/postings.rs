@@ -48,7 +48,7 @@ enum Ordinals<'a> {
     /// Those in every one of these lists (two or more, rarest first), not
     /// intersected yet: a page walks the rarest and tests the others, and
     /// only what a page does not find within a few times its size is
-    /// intersected whole (`keys_below`).
+    /// intersected whole (`ordinals_below`).
     AllOf(Vec<&'a RoaringBitmap>),
 }
 
@@ -200,6 +200,7 @@ impl Matches<'_> {
     }
 
     /// Up to `n` keys of matching records, highest first, below `below`.
+    #[cfg(test)]
     pub fn keys_below(&self, below: Option<i64>, n: usize) -> Vec<i64> {
         let keys = &self.postings.keys;
         let ordinals = self.ordinals_below(below, n);
