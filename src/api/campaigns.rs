@@ -16,6 +16,7 @@ use super::query::{year, Checker, NoParams, Params};
 use super::regions::RegionRef;
 use super::{run, AppState};
 use crate::db::campaigns::{CampaignFilter, CampaignWithRegion};
+use crate::db::listings::Campaigns;
 use crate::db::{DbConn, DbResult, YearIdKey};
 use crate::domain::{to_shanghai, Adcode, CampaignKind};
 use crate::error::{ApiError, Problem};
@@ -129,14 +130,21 @@ pub async fn list_campaigns(
 ) -> Result<HttpResponse, ApiError> {
     let filter = query.into_filter()?;
     let again = filter.clone();
-    let bodies = state.campaign_bodies.clone();
-    let found = run(&state, move |conn| {
-        Ok(match bodies.current(conn)? {
-            Some(held) => Found::Held(held, crate::db::campaigns::page_ids(conn, &filter)?),
-            None => Found::Rows(crate::db::campaigns::list(conn, &filter)?),
-        })
-    })
-    .await?;
+    // While the campaigns' version is fresh, the page is chosen here, on
+    // the worker, with no connection.
+    let found = match state.campaign_bodies.fresh() {
+        Some(held) => Found::Held(held, filter),
+        None => {
+            let bodies = state.campaign_bodies.clone();
+            run(&state, move |conn| {
+                Ok(match bodies.current(conn)? {
+                    Some(held) => Found::Held(held, filter),
+                    None => Found::Rows(crate::db::campaigns::list(conn, &filter)?),
+                })
+            })
+            .await?
+        }
+    };
     let cursor = |year, id: &str| {
         let position = YearIdKey {
             year,
@@ -145,8 +153,9 @@ pub async fn list_campaigns(
         paging::encode_year_id("campaigns", &position)
     };
     let (rows, more) = match found {
-        Found::Held(held, (ids, more)) => {
-            if let Some(records) = held.all(&ids) {
+        Found::Held(held, filter) => {
+            let (ids, more) = held.listing.page(&filter)?;
+            if let Some(records) = held.all(ids.iter().copied()) {
                 let next_cursor = more
                     .then(|| records.last().zip(ids.last()))
                     .flatten()
@@ -179,27 +188,26 @@ pub async fn list_campaigns(
 
 /// What a page of campaigns was read as.
 enum Found {
-    /// Its ids, and the representations held at the time.
-    Held(std::sync::Arc<CampaignBodies>, (Vec<String>, bool)),
+    /// The representations held at the time, which choose the page.
+    Held(std::sync::Arc<CampaignBodies>, CampaignFilter),
     /// Its rows.
     Rows((Vec<CampaignWithRegion>, bool)),
 }
 
 /// Every campaign's representation at one version of the campaigns, by
-/// id, with its year for cursors.
-pub type CampaignBodies = Held<String, i32>;
+/// id, with its year for cursors, and their listing.
+pub type CampaignBodies = Held<String, i32, Campaigns>;
 
 /// The representations of the campaigns `conn` reads, labelled `version`.
 pub fn build_bodies(conn: &mut DbConn, version: i64) -> DbResult<CampaignBodies> {
-    let records = crate::db::campaigns::all(conn)?
-        .into_iter()
-        .map(|campaign| {
-            let (id, year) = (campaign.0.id.clone(), campaign.0.year);
-            let body =
-                serde_json::to_vec(&Campaign::from(campaign)).expect("a campaign serializes");
-            (id, year, body)
-        });
-    Ok(Held::new(version, records.collect::<Vec<_>>()))
+    let campaigns = crate::db::campaigns::all(conn)?;
+    let listing = Campaigns::new(campaigns.iter().map(|(row, _)| row));
+    let records = campaigns.into_iter().map(|campaign| {
+        let (id, year) = (campaign.0.id.clone(), campaign.0.year);
+        let body = serde_json::to_vec(&Campaign::from(campaign)).expect("a campaign serializes");
+        (id, year, body)
+    });
+    Ok(Held::new(version, records.collect::<Vec<_>>(), listing))
 }
 
 /// Get one campaign.

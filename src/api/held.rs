@@ -1,19 +1,25 @@
 //! Representations held in memory: every record's JSON, rendered once per
 //! version of its records, for pages that copy it (`events::pages`,
-//! `campaigns`). Held in a `db::memory::Slot`, so used only while current.
+//! `campaigns`), with the listing that chooses those pages
+//! (`db::listings`). Held in a `db::memory::Slot`, so used only while
+//! current.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
 
+use crate::db::listings::Footprint;
 use crate::db::memory::{Indexed, Slot, Snapshot};
 use crate::db::{DbConn, DbPool, DbResult};
 
 /// The representations of one kind of record at one version, by key, each
-/// with what its page's cursor needs (`M`).
-pub struct Held<K, M> {
+/// with what its page's cursor needs (`M`), and what chooses pages of them
+/// (`L`).
+pub struct Held<K, M, L> {
     version: i64,
     by_key: HashMap<K, Record<M>>,
+    pub listing: L,
     bytes: usize,
 }
 
@@ -23,11 +29,16 @@ pub struct Record<M> {
     pub body: Box<[u8]>,
 }
 
-impl<K: Hash + Eq, M> Held<K, M> {
-    /// Holds `records` (key, cursor fields, representation) as of `version`.
-    pub fn new(version: i64, records: impl IntoIterator<Item = (K, M, Vec<u8>)>) -> Self {
+impl<K: Hash + Eq, M, L: Footprint> Held<K, M, L> {
+    /// Holds `records` (key, cursor fields, representation) as of
+    /// `version`, and the `listing` built from the same rows.
+    pub fn new(
+        version: i64,
+        records: impl IntoIterator<Item = (K, M, Vec<u8>)>,
+        listing: L,
+    ) -> Self {
         let mut by_key = HashMap::new();
-        let mut bytes = 0;
+        let mut bytes = listing.bytes();
         for (key, cursor, body) in records {
             bytes += body.len() + std::mem::size_of::<(K, Record<M>)>() + 16;
             let body = body.into_boxed_slice();
@@ -36,18 +47,28 @@ impl<K: Hash + Eq, M> Held<K, M> {
         Self {
             version,
             by_key,
+            listing,
             bytes,
         }
     }
 
     /// The records of `keys`, in order; `None` if one is not held (written
     /// after these were rendered).
-    pub fn all<'a>(&'a self, keys: impl IntoIterator<Item = &'a K>) -> Option<Vec<&'a Record<M>>> {
+    pub fn all<'a, Q>(&'a self, keys: impl IntoIterator<Item = &'a Q>) -> Option<Vec<&'a Record<M>>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized + 'a,
+    {
         keys.into_iter().map(|key| self.by_key.get(key)).collect()
     }
 }
 
-impl<K: Send + Sync + 'static, M: Send + Sync + 'static> Snapshot for Held<K, M> {
+impl<K, M, L> Snapshot for Held<K, M, L>
+where
+    K: Send + Sync + 'static,
+    M: Send + Sync + 'static,
+    L: Send + Sync + 'static,
+{
     fn version(&self) -> i64 {
         self.version
     }

@@ -83,15 +83,8 @@ pub fn list(
     Ok((rows.into_iter().map(with_region).collect(), more))
 }
 
-/// The ids of `list`'s page, in order, and whether another page follows:
-/// for pages written from representations held in memory.
-pub fn page_ids(conn: &mut DbConn, filter: &CampaignFilter) -> DbResult<(Vec<String>, bool)> {
-    let ids: Vec<String> = page_query!(campaigns::id, filter).load(conn)?;
-    page(ids, filter)
-}
-
 /// Cuts a page read one past the limit.
-fn page<T>(mut rows: Vec<T>, filter: &CampaignFilter) -> DbResult<(Vec<T>, bool)> {
+pub(super) fn page<T>(mut rows: Vec<T>, filter: &CampaignFilter) -> DbResult<(Vec<T>, bool)> {
     let more = super::cut_page(&mut rows, filter.limit);
     if rows.is_empty() {
         // An empty page may mean the region filter names no region at all.

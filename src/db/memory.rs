@@ -165,16 +165,38 @@ impl<T: Snapshot> Slot<T> {
         Ok(None)
     }
 
+    /// The index, if `current` would answer it without reading the
+    /// version (read within `VERSION_FRESH`, and no write by this process
+    /// since); `None` when only `current` can tell. Needs no connection, so
+    /// a request that finds its answer here never waits for one (on
+    /// PostgreSQL, nor for the blocking pool).
+    pub fn fresh(&self) -> Option<Arc<T>> {
+        if !self.enabled {
+            return None;
+        }
+        let version = self.fresh_version(super::local_writes())?;
+        let held = self.current.read().unwrap_or_else(|e| e.into_inner());
+        held.as_ref()
+            .filter(|index| index.version() >= version)
+            .cloned()
+    }
+
+    /// The version last read, if it is still to be trusted: read within
+    /// `VERSION_FRESH`, with `local_writes` (this process's write count)
+    /// unchanged since.
+    fn fresh_version(&self, local_writes: u64) -> Option<i64> {
+        let seen = (*self.seen.lock().unwrap_or_else(|e| e.into_inner()))?;
+        (seen.local_writes == local_writes && seen.at.elapsed() < VERSION_FRESH)
+            .then_some(seen.version)
+    }
+
     /// The database's version of the index's records: as last read, if
     /// that was within `VERSION_FRESH` and this process has committed no
     /// write since; else read now.
     fn version(&self, conn: &mut DbConn) -> DbResult<i64> {
         let local_writes = super::local_writes();
-        let seen = *self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(seen) = seen {
-            if seen.local_writes == local_writes && seen.at.elapsed() < VERSION_FRESH {
-                return Ok(seen.version);
-            }
+        if let Some(version) = self.fresh_version(local_writes) {
+            return Ok(version);
         }
         // The write count was taken before the read: a write committed
         // meanwhile makes the next request read again.

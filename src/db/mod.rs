@@ -9,6 +9,7 @@ pub mod dates;
 pub mod events;
 pub mod import;
 pub mod labs;
+pub mod listings;
 pub mod memory;
 pub mod nearby;
 pub mod notices;

@@ -164,6 +164,10 @@ async fn pages_from_memory_answer_as_pages_from_rows() {
             "/api/v1/campaigns?region=360000&year=2022&limit=3",
             "/api/v1/campaigns?kind=organic_week&limit=1",
             "/api/v1/campaigns?year=2031",
+            "/api/v1/campaigns?region=360100&limit=1",
+            "/api/v1/campaigns?region=140000&kind=green_week",
+            "/api/v1/campaigns?year=2024&limit=1",
+            "/api/v1/campaigns?region=110000",
         ] {
             let mut next = Some(uri.to_owned());
             while let Some(page) = next.take() {
@@ -174,6 +178,7 @@ async fn pages_from_memory_answer_as_pages_from_rows() {
                     format!("{uri}{joint}cursor={cursor}")
                 });
                 bodies.push(reply.body);
+                assert!(bodies.len() < 200, "{uri} does not end");
             }
         }
         bodies

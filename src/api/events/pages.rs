@@ -4,15 +4,18 @@
 //! they change a few times a day, while a page of them is read far more
 //! often. So each event's representation is rendered once per version of
 //! the events and kept here (`EventBodies`, an in-memory index like the
-//! search lists, rebuilt when the events change). A JSON page then asks the
-//! database only which events it holds (`db::events::page_keys`: the keys,
-//! and for a search without other filters, not even that) and copies their
+//! search lists, rebuilt when the events change). A JSON page copies their
 //! representations, instead of reading twenty-odd columns of each and
-//! serializing them.
+//! serializing them. Which events make a page in time order is chosen in
+//! memory too, from the listing built with them (`db::listings::Events`),
+//! with no statement at all while the events' version is fresh; a search
+//! page asks the database at most for its keys (`db::events::page_keys`).
 //!
 //! Used only while current (`Slot::current`), so never stale; pages that
 //! need what is decided per request (a distance, a coordinate system other
 //! than WGS-84, JSON-LD, facets) are built from rows as before.
+
+use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
@@ -21,24 +24,27 @@ use chrono::NaiveDateTime;
 use super::{encode_cursor, Event, EventRequest};
 use crate::api::held::Held;
 use crate::api::{paging, run, AppState};
-use crate::db::events::{EventKey, Order};
+use crate::db::events::{EventFilter, EventKey, Order};
+use crate::db::listings::Events;
 use crate::db::{DbConn, DbResult};
 use crate::domain::CoordSys;
 use crate::error::ApiError;
 
 /// Every event's representation at one version of the events, by
-/// `search_key`, with its id and start for cursors.
-pub type EventBodies = Held<i64, (Box<str>, NaiveDateTime)>;
+/// `search_key`, with its id and start for cursors, and their listing.
+pub type EventBodies = Held<i64, (Box<str>, NaiveDateTime), Events>;
 
 /// The representations of the events `conn` reads, labelled `version`.
 pub fn build(conn: &mut DbConn, version: i64) -> DbResult<EventBodies> {
-    let records = crate::db::events::all(conn)?.into_iter().map(|hit| {
+    let hits = crate::db::events::all(conn)?;
+    let listing = Events::new(hits.iter().map(|hit| &hit.row));
+    let records = hits.into_iter().map(|hit| {
         let cursor = (hit.row.id.clone().into_boxed_str(), hit.row.starts_at);
         let key = hit.row.search_key;
         let body = serde_json::to_vec(&Event::from(hit)).expect("an event serializes");
         (key, cursor, body)
     });
-    Ok(Held::new(version, records.collect::<Vec<_>>()))
+    Ok(Held::new(version, records.collect::<Vec<_>>(), listing))
 }
 
 /// The page `request` asks for, written from the representations in
@@ -52,23 +58,44 @@ pub async fn respond(
     if request.coord != CoordSys::Wgs84 || !request.facets.is_empty() {
         return Ok(None);
     }
-    let bodies = state.event_bodies.clone();
-    let lists = state.indexes.events.clone();
-    let (filter, order, after, limit) = (
-        request.filter.clone(),
-        request.order,
-        request.after.clone(),
-        request.limit,
-    );
-    let found = run(state, move |conn| {
-        let Some(held) = bodies.current(conn)? else {
-            return Ok(None);
+    let (order, limit) = (request.order, request.limit);
+    let in_memory =
+        move |held: Arc<EventBodies>, filter: &EventFilter, after: Option<&EventKey>| {
+            let page = held.listing.page(filter, order, after, limit)?;
+            DbResult::Ok(page.map(|page| (held, page)))
         };
-        let page =
-            crate::db::events::page_keys(conn, &filter, order, after.as_ref(), limit, &lists)?;
-        Ok(page.map(|page| (held, page)))
-    })
-    .await?;
+    // While the events' version is fresh, a page in time order is chosen
+    // here, on the worker, with no connection.
+    let fresh = match state.event_bodies.fresh() {
+        Some(held) => in_memory(held, &request.filter, request.after.as_ref())?,
+        None => None,
+    };
+    let found = match fresh {
+        Some(found) => Some(found),
+        None => {
+            let bodies = state.event_bodies.clone();
+            let lists = state.indexes.events.clone();
+            let (filter, after) = (request.filter.clone(), request.after.clone());
+            run(state, move |conn| {
+                let Some(held) = bodies.current(conn)? else {
+                    return Ok(None);
+                };
+                if let Some(found) = in_memory(held.clone(), &filter, after.as_ref())? {
+                    return Ok(Some(found));
+                }
+                let page = crate::db::events::page_keys(
+                    conn,
+                    &filter,
+                    order,
+                    after.as_ref(),
+                    limit,
+                    &lists,
+                )?;
+                Ok(page.map(|page| (held, page)))
+            })
+            .await?
+        }
+    };
     let Some((held, (keys, more))) = found else {
         return Ok(None);
     };
