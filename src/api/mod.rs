@@ -308,61 +308,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(embed::events_widget)
         .service(
             scope::scope("/api/v1")
-                .service(
-                    scope::scope("/regions")
-                        .service(regions::list_regions)
-                        .service(regions::get_region),
-                )
-                .service(
-                    scope::scope("/notices")
-                        .service(notices::list_notices)
-                        .service(notices::get_notice)
-                        .service(write::create_notice)
-                        .service(write::replace_notice)
-                        .service(write::patch_notice)
-                        .service(write::delete_notice),
-                )
-                .service(
-                    scope::scope("/campaigns")
-                        .service(campaigns::list_campaigns)
-                        .service(campaigns::get_campaign)
-                        .service(write::create_campaign)
-                        .service(write::replace_campaign)
-                        .service(write::patch_campaign)
-                        .service(write::delete_campaign),
-                )
-                // Beside `/events`: a scope takes only its prefix followed by `/` or nothing.
-                .service(events::feeds::list_events_ics)
-                .service(events::feeds::list_events_csv)
-                .service(
-                    scope::scope("/events")
-                        .service(events::list_events)
-                        .service(events::get_event)
-                        .service(write::create_event)
-                        .service(write::replace_event)
-                        .service(write::patch_event)
-                        .service(write::delete_event),
-                )
-                .service(labs::list_labs_geojson)
-                .service(
-                    scope::scope("/labs")
-                        .service(labs::list_labs)
-                        .service(labs::get_lab)
-                        .service(write::create_lab)
-                        .service(write::replace_lab)
-                        .service(write::patch_lab)
-                        .service(write::delete_lab)
-                        .service(write::create_open_day),
-                )
-                .service(labs::list_open_days_geojson)
-                .service(
-                    scope::scope("/open-days")
-                        .service(labs::list_open_days)
-                        .service(labs::get_open_day)
-                        .service(write::replace_open_day)
-                        .service(write::patch_open_day)
-                        .service(write::delete_open_day),
-                )
+                // The most requested reads first: actix tries a scope's services in
+                // order, about 300 instructions each to pass one by (a certificate
+                // look-up went by eleven, 6 % of its instructions).
+                .service(scope::scope("/organic-codes").service(products::check_organic_code))
                 .service(products::list_products_csv)
                 .service(
                     scope::scope("/products")
@@ -376,7 +325,61 @@ pub fn routes(cfg: &mut ServiceConfig) {
                         .service(write::patch_product)
                         .service(write::delete_product),
                 )
-                .service(scope::scope("/organic-codes").service(products::check_organic_code))
+                .service(labs::list_open_days_geojson)
+                .service(
+                    scope::scope("/open-days")
+                        .service(labs::list_open_days)
+                        .service(labs::get_open_day)
+                        .service(write::replace_open_day)
+                        .service(write::patch_open_day)
+                        .service(write::delete_open_day),
+                )
+                // Beside `/events`: a scope takes only its prefix followed by `/` or nothing.
+                .service(events::feeds::list_events_ics)
+                .service(events::feeds::list_events_csv)
+                .service(
+                    scope::scope("/events")
+                        .service(events::list_events)
+                        .service(events::get_event)
+                        .service(write::create_event)
+                        .service(write::replace_event)
+                        .service(write::patch_event)
+                        .service(write::delete_event),
+                )
+                .service(
+                    scope::scope("/campaigns")
+                        .service(campaigns::list_campaigns)
+                        .service(campaigns::get_campaign)
+                        .service(write::create_campaign)
+                        .service(write::replace_campaign)
+                        .service(write::patch_campaign)
+                        .service(write::delete_campaign),
+                )
+                .service(
+                    scope::scope("/regions")
+                        .service(regions::list_regions)
+                        .service(regions::get_region),
+                )
+                .service(labs::list_labs_geojson)
+                .service(
+                    scope::scope("/labs")
+                        .service(labs::list_labs)
+                        .service(labs::get_lab)
+                        .service(write::create_lab)
+                        .service(write::replace_lab)
+                        .service(write::patch_lab)
+                        .service(write::delete_lab)
+                        .service(write::create_open_day),
+                )
+                .service(
+                    scope::scope("/notices")
+                        .service(notices::list_notices)
+                        .service(notices::get_notice)
+                        .service(write::create_notice)
+                        .service(write::replace_notice)
+                        .service(write::patch_notice)
+                        .service(write::delete_notice),
+                )
                 .service(changes::list_changes)
                 .service(write::import_records)
                 .service(
