@@ -3,10 +3,12 @@
 //! A look-up by certificate number is two B-tree descents on SQLite (the
 //! number's index, then the table); at a rowid known beforehand it is one,
 //! as organic-code checks already read it (`code_ranges`). Here every
-//! number's 64-bit hash maps to its rowid: 16 bytes a certificate (the
-//! numbers themselves would take four times as much). A rowid is a hint:
-//! the read checks the number it finds, so two numbers with one hash, or a
-//! row renumbered since, fall back to the read by number. Built like the
+//! number's 32-bit hash maps to its rowid: 8 bytes a certificate, 2.3 MiB
+//! for 200,000 in the table (64-bit hashes took 4.5 MiB; the numbers
+//! themselves would take four times as much). A rowid is a hint: the read
+//! checks the number it finds, so two numbers with one hash (about five
+//! pairs in 200,000), or a row renumbered since, fall back to the read by
+//! number. Built like the
 //! other in-memory indexes (`memory`), from the certificates' version;
 //! empty on PostgreSQL, which reads by number.
 
@@ -22,7 +24,7 @@ use super::{DbConn, DbResult};
 /// Certificate numbers' rowids at one version of the certificates.
 pub struct Places {
     version: i64,
-    rows: HashMap<u64, u32, foldhash::fast::RandomState>,
+    rows: HashMap<u32, u32, foldhash::fast::RandomState>,
 }
 
 /// How a number is hashed: one fixed function, so that the build and every
@@ -44,7 +46,7 @@ impl Places {
                 // A rowid past `u32` (never assigned by inserts alone) is
                 // left to the read by number.
                 if let Ok(row) = u32::try_from(row) {
-                    rows.insert(NUMBERS.hash_one(number.as_str()), row);
+                    rows.insert(hash(&number), row);
                 }
             }
             rows.shrink_to_fit();
@@ -54,10 +56,13 @@ impl Places {
 
     /// Where certificate `number` was when the index was built, if known.
     pub fn row_of(&self, number: &str) -> Option<i64> {
-        self.rows
-            .get(&NUMBERS.hash_one(number))
-            .map(|&row| i64::from(row))
+        self.rows.get(&hash(number)).map(|&row| i64::from(row))
     }
+}
+
+/// A number's key: the low half of its 64-bit hash.
+fn hash(number: &str) -> u32 {
+    NUMBERS.hash_one(number) as u32
 }
 
 impl Snapshot for Places {
@@ -71,6 +76,6 @@ impl Snapshot for Places {
 
     fn bytes(&self) -> usize {
         // hashbrown: a control byte and an entry per bucket.
-        self.rows.capacity() * (1 + std::mem::size_of::<(u64, u32)>())
+        self.rows.capacity() * (1 + std::mem::size_of::<(u32, u32)>())
     }
 }
