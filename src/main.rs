@@ -257,6 +257,8 @@ fn serve(url: &DatabaseUrl, cli: &Cli) -> Result<(), String> {
                 Ok(_) => {
                     setup_state.mark_ready();
                     setup_state.warm();
+                    // For the life of the process.
+                    std::mem::forget(ticweek::db::keep_shared_lock(&setup_url));
                     log::info!("database ready ({})", setup_url.backend());
                     return;
                 }

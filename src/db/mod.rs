@@ -22,7 +22,8 @@ pub(crate) mod rendered;
 pub mod schema;
 pub mod search;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -277,6 +278,74 @@ pub fn connect_for_setup(url: &DatabaseUrl) -> DbResult<DbConn> {
             .map_err(DbError::from)?;
     }
     Ok(conn)
+}
+
+/// How long the lock keeper holds each read transaction
+/// (`keep_shared_lock`): the longest a snapshot of its is kept from
+/// checkpoints.
+const SQLITE_KEEP: Duration = Duration::from_millis(100);
+
+/// Keeps a SHARED lock on a SQLite database file for this process, from a
+/// thread of its own, so that reads do not take and release it each; until
+/// the `LockKeeper` returned is dropped.
+///
+/// SQLite locks the file with `fcntl` when a read transaction starts and
+/// unlocks it when it ends, unless another connection of the same process
+/// already holds the lock (it counts those in memory). A certificate
+/// look-up is one read transaction, and those two calls were 4 % of its
+/// time, more on a busy host. The keeper's connection holds a read
+/// transaction (on `sqlite_master`) and renews it every `SQLITE_KEEP`,
+/// so other connections' reads still start from the latest commit, and
+/// checkpoints, waiting at most that long, copy the WAL past its snapshot.
+/// On PostgreSQL, or an in-memory database, there is nothing to keep.
+pub fn keep_shared_lock(url: &DatabaseUrl) -> Option<LockKeeper> {
+    let DatabaseUrl::Sqlite(path) = url else {
+        return None;
+    };
+    if path.as_str() == ":memory:" {
+        return None;
+    }
+    let (url, stop) = (url.clone(), Arc::new(AtomicBool::new(false)));
+    let stopped = Arc::clone(&stop);
+    let keeper = std::thread::Builder::new().name("sqlite-lock".into());
+    let started = keeper.spawn(move || {
+        while !stopped.load(Ordering::Relaxed) {
+            if let Ok(DbConn::Sqlite(mut conn)) = connect(&url) {
+                while !stopped.load(Ordering::Relaxed) {
+                    if let Err(err) = hold_read_transaction(&mut conn) {
+                        log::warn!("SQLite lock keeper: {err}; reconnecting");
+                        break;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+    match started {
+        Ok(_) => Some(LockKeeper { stop }),
+        Err(err) => {
+            log::warn!("SQLite lock keeper not started: {err}");
+            None
+        }
+    }
+}
+
+/// Stops `keep_shared_lock`'s thread when dropped (within `SQLITE_KEEP`).
+pub struct LockKeeper {
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for LockKeeper {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// One of `keep_shared_lock`'s read transactions.
+fn hold_read_transaction(conn: &mut SqliteConnection) -> QueryResult<()> {
+    conn.batch_execute("BEGIN; SELECT count(*) FROM sqlite_master;")?;
+    std::thread::sleep(SQLITE_KEEP);
+    conn.batch_execute("COMMIT;")
 }
 
 /// A pool that connects lazily: the process comes up (and `/healthz`

@@ -95,6 +95,29 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Whether a checkpoint that empties SQLite's WAL (`TRUNCATE`: it waits
+    /// for every reader to leave the WAL) completes within the busy timeout;
+    /// PostgreSQL has no such log to empty.
+    pub fn wal_emptied(&self) -> bool {
+        #[derive(diesel::QueryableByName)]
+        struct Checkpoint {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            busy: i32,
+        }
+        match self.connect() {
+            DbConn::Sqlite(mut conn) => {
+                use diesel::RunQueryDsl;
+                let done: Checkpoint = diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .get_result(&mut conn)
+                    .expect("checkpoint");
+                done.busy == 0
+            }
+            DbConn::Pg(_) => true,
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin, schema)) = &self.drop_schema {

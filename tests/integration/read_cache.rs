@@ -20,6 +20,21 @@ fn ids(body: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// Deletes `EVENT` with `ticweek delete`, another process; whether it
+/// succeeded.
+fn delete_in_another_process(test_db: &TestDb) -> bool {
+    let url = match &test_db.url {
+        DatabaseUrl::Sqlite(path) => path.clone(),
+        DatabaseUrl::Postgres(dsn) => dsn.clone(),
+    };
+    std::process::Command::new(env!("CARGO_BIN_EXE_ticweek"))
+        .args(["delete", "event", EVENT])
+        .env("DATABASE_URL", url)
+        .status()
+        .expect("run ticweek delete")
+        .success()
+}
+
 #[actix_web::test]
 async fn repeated_reads_get_the_same_representation() {
     let (_db, app) = crate::common::app().await;
@@ -62,16 +77,7 @@ async fn a_write_by_another_process_reaches_the_cache_within_a_second() {
 
     // `ticweek delete` is another process: it bumps the shared data version,
     // not this process's write count.
-    let url = match &test_db.url {
-        DatabaseUrl::Sqlite(path) => path.clone(),
-        DatabaseUrl::Postgres(dsn) => dsn.clone(),
-    };
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_ticweek"))
-        .args(["delete", "event", EVENT])
-        .env("DATABASE_URL", url)
-        .status()
-        .expect("run ticweek delete");
-    assert!(status.success());
+    assert!(delete_in_another_process(&test_db), "ticweek delete failed");
 
     let deadline = Instant::now() + Duration::from_secs(1);
     loop {
@@ -100,4 +106,38 @@ async fn restarting_a_server_leaves_other_servers_caches_alone() {
         ticweek::db::data_version(&mut db.connect()).unwrap(),
         before
     );
+}
+
+#[actix_web::test]
+async fn reads_are_fresh_while_the_sqlite_lock_keeper_holds_its_transaction() {
+    // The server keeps a read transaction open on a connection of its own
+    // (`db::keep_shared_lock`), renewed every 100 ms: other connections'
+    // reads must still see every commit at once, another process must
+    // still write, and a checkpoint must still empty the WAL.
+    let (test_db, pool) = TestDb::bundled();
+    let keeper = ticweek::db::keep_shared_lock(&test_db.url);
+    assert_eq!(
+        keeper.is_some(),
+        matches!(test_db.url, DatabaseUrl::Sqlite(_))
+    );
+    let state = ticweek::AppState::new(pool)
+        .with_read_cache(0)
+        .with_memory_indexes(false);
+    let app = actix_web::test::init_service(ticweek::app(state)).await;
+    let path = format!("/api/v1/events/{EVENT}");
+    // Long enough for the keeper to have begun its transaction.
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(get(&app, &path).await.status, 200);
+
+    assert!(
+        delete_in_another_process(&test_db),
+        "another process could not write"
+    );
+
+    get(&app, &path).await.assert_problem(404);
+    assert!(
+        test_db.wal_emptied(),
+        "the keeper kept the WAL from a checkpoint"
+    );
+    drop(keeper);
 }
