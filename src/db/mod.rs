@@ -297,6 +297,11 @@ const SQLITE_KEEP: Duration = Duration::from_millis(100);
 /// transaction (on `sqlite_master`) and renews it every `SQLITE_KEEP`,
 /// so other connections' reads still start from the latest commit, and
 /// checkpoints, waiting at most that long, copy the WAL past its snapshot.
+/// A writer's own checkpoint at commit cannot copy what it wrote past the
+/// keeper's snapshot, though, and another process's import would leave its
+/// pages in the WAL until the next write: so between two transactions the
+/// keeper checkpoints too (`PASSIVE`: it never waits, and copies what no
+/// reader still needs).
 /// On PostgreSQL, or an in-memory database, there is nothing to keep.
 pub fn keep_shared_lock(url: &DatabaseUrl) -> Option<LockKeeper> {
     let DatabaseUrl::Sqlite(path) = url else {
@@ -345,7 +350,10 @@ impl Drop for LockKeeper {
 fn hold_read_transaction(conn: &mut SqliteConnection) -> QueryResult<()> {
     conn.batch_execute("BEGIN; SELECT count(*) FROM sqlite_master;")?;
     std::thread::sleep(SQLITE_KEEP);
-    conn.batch_execute("COMMIT;")
+    conn.batch_execute("COMMIT;")?;
+    // Best effort: a read-only or full disk refuses it, and reads go on.
+    let _ = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE);");
+    Ok(())
 }
 
 /// A pool that connects lazily: the process comes up (and `/healthz`
