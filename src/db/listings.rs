@@ -130,7 +130,7 @@ impl Events {
             None => &self.all,
             Some(region) => match self.provinces.get(province_of(region.as_str()).as_str()) {
                 Some(orders) => orders,
-                None => return self.found(Vec::new(), filter, limit),
+                None => return Ok(key_page(Vec::new(), filter, limit)),
             },
         };
         let list = if descending {
@@ -171,28 +171,25 @@ impl Events {
             if past {
                 break;
             }
-            if event.matches(filter, level) {
+            if event.matches(filter, level, earliest) {
                 keys.push((event.search_key, 0));
                 if keys.len() == wanted {
                     break;
                 }
             }
         }
-        self.found(keys, filter, limit)
+        Ok(key_page(keys, filter, limit))
     }
+}
 
-    fn found(
-        &self,
-        mut keys: Vec<(i64, u8)>,
-        filter: &EventFilter,
-        limit: i64,
-    ) -> DbResult<Option<KeyPage>> {
-        if keys.is_empty() && filter.campaign.is_some() {
-            return Ok(None);
-        }
-        let more = super::cut_page(&mut keys, limit);
-        Ok(Some((keys, more)))
+/// A page of `keys` read one past the limit, or `None` where only the SQL
+/// path can answer: an empty page filtered by campaign.
+fn key_page(mut keys: Vec<(i64, u8)>, filter: &EventFilter, limit: i64) -> Option<KeyPage> {
+    if keys.is_empty() && filter.campaign.is_some() {
+        return None;
     }
+    let more = super::cut_page(&mut keys, limit);
+    Some((keys, more))
 }
 
 impl Event {
@@ -207,8 +204,15 @@ impl Event {
         sooner || (self.starts_at == starts_at && &*self.id > id)
     }
 
-    /// `events::conditions`, but for the text query and the point.
-    fn matches(&self, filter: &EventFilter, level: Option<RegionLevel>) -> bool {
+    /// `events::conditions`, but for the text query and the point
+    /// (`earliest`: the window's start less MAX_EVENT_DAYS, computed once a
+    /// page).
+    fn matches(
+        &self,
+        filter: &EventFilter,
+        level: Option<RegionLevel>,
+        earliest: Option<NaiveDateTime>,
+    ) -> bool {
         let region = match (&filter.region, level) {
             (Some(code), Some(RegionLevel::Province)) => *self.province == *code.as_str(),
             (Some(code), Some(RegionLevel::City)) => self.city.as_deref() == Some(code.as_str()),
@@ -218,10 +222,8 @@ impl Event {
         region
             && filter.kind.is_none_or(|kind| *self.kind == *kind.as_str())
             && (filter.campaign.as_deref()).is_none_or(|id| *self.campaign_id == *id)
-            && filter.window.start.is_none_or(|start| {
-                self.ends_at > start
-                    && self.starts_at > start - chrono::Duration::days(MAX_EVENT_DAYS)
-            })
+            && filter.window.start.is_none_or(|start| self.ends_at > start)
+            && earliest.is_none_or(|earliest| self.starts_at > earliest)
             && filter.window.end.is_none_or(|end| self.starts_at < end)
             && filter
                 .status

@@ -3,7 +3,7 @@
 //! A look-up by certificate number is two B-tree descents on SQLite (the
 //! number's index, then the table); at a rowid known beforehand it is one,
 //! as organic-code checks already read it (`code_ranges`). Here every
-//! number's 32-bit hash maps to its rowid: 8 bytes a certificate, 2.3 MiB
+//! number's 32-bit hash maps to its rowid: 8 bytes a certificate, 2.0 MiB
 //! for 200,000 in the table (64-bit hashes took 4.5 MiB; the numbers
 //! themselves would take four times as much). A rowid is a hint: the read
 //! checks the number it finds, so two numbers with one hash (about five

@@ -66,11 +66,15 @@ pub async fn respond(
         };
     // While the events' version is fresh, a page in time order is chosen
     // here, on the worker, with no connection.
-    let fresh = match state.event_bodies.fresh() {
+    let fresh = state.event_bodies.fresh();
+    // Chosen here, or not a page the listing can choose (a search): the
+    // SQL path alone, without asking the listing again.
+    let tried = fresh.is_some();
+    let chosen = match fresh {
         Some(held) => in_memory(held, &request.filter, request.after.as_ref())?,
         None => None,
     };
-    let found = match fresh {
+    let found = match chosen {
         Some(found) => Some(found),
         None => {
             let bodies = state.event_bodies.clone();
@@ -80,8 +84,10 @@ pub async fn respond(
                 let Some(held) = bodies.current(conn)? else {
                     return Ok(None);
                 };
-                if let Some(found) = in_memory(held.clone(), &filter, after.as_ref())? {
-                    return Ok(Some(found));
+                if !tried {
+                    if let Some(found) = in_memory(held.clone(), &filter, after.as_ref())? {
+                        return Ok(Some(found));
+                    }
                 }
                 let page = crate::db::events::page_keys(
                     conn,
