@@ -11,10 +11,12 @@
 //! version, and used only while that is current.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use diesel::prelude::*;
 
 use super::memory::Snapshot;
+use super::products::Issuer;
 use super::schema::{organic_code_ranges, products};
 use super::{DbConn, DbResult};
 
@@ -33,9 +35,9 @@ pub struct CodeRanges {
     /// `products`), a hint that the number is checked against; 0 on
     /// PostgreSQL, or where the rowid is past `u32`.
     rows: Vec<u32>,
-    /// (name, approval number) by organic-code prefix, as
-    /// `products::certifier_by_code` reads them (a few hundred bodies).
-    certifiers: HashMap<Box<str>, (Box<str>, Box<str>)>,
+    /// The bodies by organic-code prefix, as `products::certifier_by_code`
+    /// reads them (a few hundred).
+    certifiers: HashMap<Box<str>, Arc<Issuer>>,
 }
 
 struct Range {
@@ -57,9 +59,10 @@ impl CodeRanges {
             .distinct()
             .load(conn)?;
         for prefix in prefixes {
-            if let Some((name, approval_no)) = super::products::certifier_by_code(conn, &prefix)? {
-                let certifier = (name.into_boxed_str(), approval_no.into_boxed_str());
-                index.certifiers.insert(prefix.into_boxed_str(), certifier);
+            if let Some(issuer) = super::products::certifier_by_code(conn, &prefix)? {
+                index
+                    .certifiers
+                    .insert(prefix.into_boxed_str(), Arc::new(issuer));
             }
         }
         let mut after = i64::MIN;
@@ -149,11 +152,9 @@ impl CodeRanges {
         ))
     }
 
-    /// The certifier (name, approval number) whose organic-code prefix is
-    /// `prefix`.
-    pub fn certifier(&self, prefix: &str) -> Option<(String, String)> {
-        let (name, approval_no) = self.certifiers.get(prefix)?;
-        Some((name.to_string(), approval_no.to_string()))
+    /// The body whose organic-code prefix is `prefix`.
+    pub fn certifier(&self, prefix: &str) -> Option<Arc<Issuer>> {
+        self.certifiers.get(prefix).cloned()
     }
 }
 
@@ -175,8 +176,8 @@ impl Snapshot for CodeRanges {
             + self
                 .certifiers
                 .iter()
-                .map(|(prefix, (name, approval_no))| {
-                    prefix.len() + name.len() + approval_no.len() + 48
+                .map(|(prefix, issuer)| {
+                    prefix.len() + issuer.name.len() + issuer.approval_no.len() + 64
                 })
                 .sum::<usize>()
     }

@@ -913,9 +913,17 @@ pub fn by_organic_code(conn: &mut DbConn, code: i64) -> DbResult<Option<Certific
 }
 
 /// What an organic-code check finds: the certificate whose range holds the
-/// code, and the certifier (name, approval number) the code's body prefix
-/// names (`certifier_by_code`).
-pub type CodeCheck = (Option<Certificate>, Option<(String, String)>);
+/// code, and the body the code's prefix names (`certifier_by_code`).
+pub type CodeCheck = (Option<Certificate>, Option<Arc<Issuer>>);
+
+/// The certification body that issued an organic code, as the stored
+/// certificates by its prefix name it; shared, not copied, by the checks
+/// that answer with it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Issuer {
+    pub name: Box<str>,
+    pub approval_no: Box<str>,
+}
 
 /// Checks organic codes, each given as (value, certifier prefix), one
 /// answer per code in order: the checks that arrived together
@@ -956,7 +964,7 @@ pub fn check_codes(
             let certifier = match (&hit, &ranges) {
                 (None, _) => None,
                 (Some(_), Some(ranges)) => ranges.certifier(body_code),
-                (Some(_), None) => certifier_by_code(conn, body_code)?,
+                (Some(_), None) => certifier_by_code(conn, body_code)?.map(Arc::new),
             };
             Ok((hit, certifier))
         })
@@ -1038,14 +1046,18 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for HoldersOf<'_> {
 
 impl RunQueryDsl<diesel::PgConnection> for HoldersOf<'_> {}
 
-/// The certifier (name, approval number) whose organic-code prefix is
-/// `code`, as the first certificate by that prefix names it.
-pub fn certifier_by_code(conn: &mut DbConn, code: &str) -> DbResult<Option<(String, String)>> {
-    Ok(products::table
+/// The body whose organic-code prefix is `code`, as the first certificate
+/// by that prefix names it.
+pub fn certifier_by_code(conn: &mut DbConn, code: &str) -> DbResult<Option<Issuer>> {
+    let found: Option<(String, String)> = products::table
         .filter(products::certifier_code.eq(code))
         .select((products::certifier_name, products::certifier_approval_no))
         .first(conn)
-        .optional()?)
+        .optional()?;
+    Ok(found.map(|(name, approval_no)| Issuer {
+        name: name.into_boxed_str(),
+        approval_no: approval_no.into_boxed_str(),
+    }))
 }
 
 /// Counts of the filtered set per value of each dimension (each certificate

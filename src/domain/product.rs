@@ -246,6 +246,15 @@ pub enum OrganicCodeLayout {
     Cnca2012,
 }
 
+impl OrganicCodeLayout {
+    /// The name it is written as.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cnca2012 => "cnca_2012",
+        }
+    }
+}
+
 /// An organic code (有机码), checked against its layout and decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrganicCode {
