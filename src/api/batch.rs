@@ -22,13 +22,6 @@ use crate::error::ApiError;
 /// up to 32 in the load runs).
 const MAX_BATCH: usize = 64;
 
-/// At most this many blocking threads take batches off one queue, each on
-/// its own connection. A second starts when more keys wait than one
-/// statement takes (nearby pages, 8 a statement: 32 connections queued
-/// four statements deep behind one thread), so that the database answers
-/// two statements at once.
-const MAX_DRAINERS: usize = 2;
-
 /// Reads the values of many keys at once: one value per key, in order
 /// (with the in-memory indexes at hand).
 pub type ReadMany<K, V> = fn(&mut DbConn, &Indexes, &[K]) -> DbResult<Vec<V>>;
@@ -45,19 +38,8 @@ type Reply<V> = oneshot::Sender<Result<V, ApiError>>;
 
 struct Queue<K, V> {
     waiting: Vec<(K, Reply<V>)>,
-    /// Blocking threads taking batches off `waiting`.
-    drainers: usize,
-}
-
-impl<K, V> Queue<K, V> {
-    /// Whether a key just queued, with `max` keys a statement, needs a
-    /// drainer started for it; if so, counts it.
-    fn start_drainer(&mut self, max: usize) -> bool {
-        let start =
-            self.drainers == 0 || (self.drainers < MAX_DRAINERS && self.waiting.len() > max);
-        self.drainers += usize::from(start);
-        start
-    }
+    /// A blocking thread is taking batches off `waiting`.
+    draining: bool,
 }
 
 impl<K: Send + 'static, V: Send + 'static> Batched<K, V> {
@@ -72,7 +54,7 @@ impl<K: Send + 'static, V: Send + 'static> Batched<K, V> {
             max,
             queue: Mutex::new(Queue {
                 waiting: Vec::new(),
-                drainers: 0,
+                draining: false,
             }),
         })
     }
@@ -95,7 +77,7 @@ impl<K: Send + 'static, V: Send + 'static> Batched<K, V> {
         let start = {
             let mut queue = self.lock();
             queue.waiting.push((key, reply));
-            queue.start_drainer(self.max)
+            !std::mem::replace(&mut queue.draining, true)
         };
         if start {
             let this = Arc::clone(self);
@@ -118,7 +100,7 @@ impl<K: Send + 'static, V: Send + 'static> Batched<K, V> {
     /// Answers batches until none is waiting, on one connection.
     fn drain(&self, pool: &DbPool, indexes: &Indexes) {
         // If `read` panics, the batch's replies are dropped, and so are
-        // those of the requests queued behind it, which no drainer might
+        // those of the requests queued behind it, which no drainer would
         // take until another request came: each answers 500. The next
         // request starts a new drainer.
         struct Unwinding<'a, K, V>(&'a Batched<K, V>);
@@ -127,7 +109,7 @@ impl<K: Send + 'static, V: Send + 'static> Batched<K, V> {
                 if std::thread::panicking() {
                     let mut queue = self.0.queue.lock().unwrap_or_else(PoisonError::into_inner);
                     queue.waiting.clear();
-                    queue.drainers -= 1;
+                    queue.draining = false;
                 }
             }
         }
@@ -137,7 +119,7 @@ impl<K: Send + 'static, V: Send + 'static> Batched<K, V> {
             let batch: Vec<(K, Reply<V>)> = {
                 let mut queue = self.lock();
                 if queue.waiting.is_empty() {
-                    queue.drainers -= 1;
+                    queue.draining = false;
                     return;
                 }
                 let n = queue.waiting.len().min(self.max);
@@ -197,7 +179,7 @@ mod tests {
         // One full batch and some queued behind it.
         let answers: Vec<_> = {
             let mut queue = batched.lock();
-            queue.drainers = 1;
+            queue.draining = true;
             (0..MAX_BATCH + 6)
                 .map(|key| {
                     let (reply, answer) = oneshot::channel();
@@ -211,7 +193,7 @@ mod tests {
         }));
         assert!(drained.is_err());
         let queue = batched.lock();
-        assert_eq!(queue.drainers, 0, "the next request must start a drainer");
+        assert!(!queue.draining, "the next request must start a drainer");
         assert!(queue.waiting.is_empty());
         // Every request is answered (its handler turns a dropped reply
         // into a 500), none is left waiting.
@@ -221,29 +203,5 @@ mod tests {
                 Err(oneshot::error::TryRecvError::Closed)
             ));
         }
-    }
-
-    /// A queue starts one drainer; a second only once more keys wait than
-    /// one statement takes; never a third. A drainer that ends lets the
-    /// next key start one again.
-    #[test]
-    fn a_second_drainer_starts_when_a_statement_cannot_take_what_waits() {
-        let mut queue = Queue::<usize, usize> {
-            waiting: Vec::new(),
-            drainers: 0,
-        };
-        let mut starts = Vec::new();
-        for key in 0..30 {
-            queue.waiting.push((key, oneshot::channel().0));
-            starts.push(queue.start_drainer(8));
-        }
-        let started: Vec<usize> = (0..30).filter(|&key| starts[key]).collect();
-        // The first key, and the ninth waiting key.
-        assert_eq!(started, vec![0, 8]);
-        assert_eq!(queue.drainers, MAX_DRAINERS);
-        queue.waiting.clear();
-        queue.drainers = 0;
-        queue.waiting.push((30, oneshot::channel().0));
-        assert!(queue.start_drainer(8));
     }
 }
