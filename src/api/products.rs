@@ -895,7 +895,7 @@ pub async fn check_organic_code(
 /// Writes an `OrganicCodeCheck` up to its certificate: its object opened,
 /// and every field before `certificate` written as serde would write them
 /// (by hand, as certificates are: serde's writer and the splice of the
-/// certificate into its output cost a check 4 % of its instructions).
+/// certificate into its output cost a check 5 % of its instructions).
 fn write_check(out: &mut Vec<u8>, code: &OrganicCode, issuer: Option<&Issuer>) {
     // The code's parts are digits (`OrganicCode::decode`) and the layout a
     // name of ours: none needs escaping. The body's names may.
