@@ -656,23 +656,6 @@ pub fn look_up(
     get_many(conn, numbers)
 }
 
-/// The certificates `keys` (a number, and where SQLite keeps it: its
-/// rowid), in their order, `None` where none is. SQLite reads each at its
-/// rowid (`get_at`); PostgreSQL reads them by number, in one statement.
-fn get_many_at(conn: &mut DbConn, keys: &[(&str, i64)]) -> DbResult<Vec<Option<Certificate>>> {
-    if let DbConn::Sqlite(_) = conn {
-        return keys
-            .iter()
-            .map(|&(number, row)| get_at(conn, number, row))
-            .collect();
-    }
-    let numbers: Vec<String> = keys
-        .iter()
-        .map(|(number, _)| (*number).to_owned())
-        .collect();
-    get_many(conn, &numbers)
-}
-
 /// Certificate `number`, read on SQLite at `row`, its rowid: one B-tree
 /// descent, where a number is two (its index, then the table). The rowid
 /// is a hint: a VACUUM may renumber a table keyed by text, so a row there
@@ -935,17 +918,31 @@ pub fn check_codes(
 ) -> DbResult<Vec<CodeCheck>> {
     let ranges = indexes.code_ranges.current(conn)?;
     let hits = match &ranges {
-        // The holders from memory, their certificates as look-ups are read.
+        // The holders from memory, their certificates as look-ups are read:
+        // on SQLite each at its rowid, as it comes (no key lists to build
+        // for what is always a batch of one).
+        Some(ranges) if matches!(conn, DbConn::Sqlite(_)) => codes
+            .iter()
+            .map(|(value, _)| match ranges.holder(*value) {
+                Some((number, row)) => get_at(conn, number, row),
+                None => Ok(None),
+            })
+            .collect::<DbResult<Vec<_>>>()?,
+        // On PostgreSQL, the holders' certificates by number, in one statement.
         Some(ranges) => {
             let holders: Vec<Option<(&str, i64)>> = codes
                 .iter()
                 .map(|(value, _)| ranges.holder(*value))
                 .collect();
-            let keys: Vec<(&str, i64)> = holders.iter().flatten().copied().collect();
-            let found = if keys.is_empty() {
+            let numbers: Vec<String> = holders
+                .iter()
+                .flatten()
+                .map(|(number, _)| (*number).to_owned())
+                .collect();
+            let found = if numbers.is_empty() {
                 Vec::new()
             } else {
-                get_many_at(conn, &keys)?
+                get_many(conn, &numbers)?
             };
             let mut found = found.into_iter();
             holders
