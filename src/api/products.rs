@@ -924,8 +924,7 @@ fn write_check(out: &mut Vec<u8>, code: &OrganicCode, issuer: Option<&Issuer>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{write_check, Certifier, OrganicCodeCheck};
-    use crate::db::products::Issuer;
+    use super::{write_check, Certifier, Issuer, OrganicCodeCheck};
     use crate::domain::OrganicCode;
 
     /// A check is written as serde writes an `OrganicCodeCheck` (the

@@ -902,7 +902,7 @@ pub type CodeCheck = (Option<Certificate>, Option<Arc<Issuer>>);
 /// The certification body that issued an organic code, as the stored
 /// certificates by its prefix name it; shared, not copied, by the checks
 /// that answer with it.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Issuer {
     pub name: Box<str>,
     pub approval_no: Box<str>,
@@ -930,15 +930,11 @@ pub fn check_codes(
             .collect::<DbResult<Vec<_>>>()?,
         // On PostgreSQL, the holders' certificates by number, in one statement.
         Some(ranges) => {
-            let holders: Vec<Option<(&str, i64)>> = codes
+            let holders: Vec<Option<&str>> = codes
                 .iter()
-                .map(|(value, _)| ranges.holder(*value))
+                .map(|(value, _)| ranges.holder(*value).map(|(number, _)| number))
                 .collect();
-            let numbers: Vec<String> = holders
-                .iter()
-                .flatten()
-                .map(|(number, _)| (*number).to_owned())
-                .collect();
+            let numbers: Vec<String> = holders.iter().flatten().map(|n| n.to_string()).collect();
             let found = if numbers.is_empty() {
                 Vec::new()
             } else {
