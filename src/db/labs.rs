@@ -150,11 +150,6 @@ struct StoredSession {
     body: Option<Vec<u8>>,
 }
 
-/// A row's `ctid` (block, offset) on PostgreSQL as one number, block
-/// times 2^16 plus offset, for `SessionsAtRows`.
-pub(super) const CTID_AS_BIGINT: &str = "CAST((open_days.ctid::text::point)[0] * 65536 \
-     + (open_days.ctid::text::point)[1] AS BIGINT)";
-
 /// `SELECT id, starts_at, body` of the sessions at `rows`: where the
 /// database keeps them, a hint that the caller checks against the ids.
 /// On SQLite a JSON array of rowids, joined one row at a time in that
@@ -172,18 +167,12 @@ impl SessionsAtRows {
     /// statement takes them.
     fn new(conn: &DbConn, rows: impl Iterator<Item = i64>) -> Self {
         let rows = match conn {
-            DbConn::Sqlite(_) => serde_json::to_string(&rows.collect::<Vec<_>>()),
-            // A `tid[]` literal: {"(block,offset)",...}.
-            DbConn::Pg(_) => Ok(format!(
-                "{{{}}}",
-                rows.map(|row| format!("\"({},{})\"", row >> 16, row & 0xffff))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            )),
+            DbConn::Sqlite(_) => {
+                serde_json::to_string(&rows.collect::<Vec<_>>()).expect("numbers are JSON")
+            }
+            DbConn::Pg(_) => super::tid_array(rows),
         };
-        Self {
-            rows: rows.expect("numbers are JSON"),
-        }
+        Self { rows }
     }
 }
 

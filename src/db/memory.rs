@@ -284,8 +284,8 @@ impl<T: Snapshot> Slot<T> {
     }
 }
 
-/// The posting lists of `index`; `located`, with each record's rowid
-/// (for readers that use it: certificate search pages).
+/// The posting lists of `index`; `located`, with where the database keeps
+/// each record (for readers that use it: certificate search pages).
 fn posting_lists(index: TextIndex, located: bool) -> Builder<Postings> {
     Box::new(move |conn, version| {
         let lists = Postings::build(version, |each| index.for_each_entry(conn, each))?;

@@ -531,6 +531,32 @@ pub(crate) fn cut_page<T>(rows: &mut Vec<T>, limit: i64) -> bool {
     more
 }
 
+/// Where PostgreSQL keeps each row of `table`: its `ctid` (block, offset)
+/// as one number, block times 2^16 plus offset. Like SQLite's rowid it is a
+/// hint: an UPDATE moves a row, and a VACUUM lets another take its place,
+/// so a reader checks the key of whatever it finds there.
+pub(crate) fn ctid_as_bigint(table: &str) -> String {
+    format!(
+        "CAST(({table}.ctid::text::point)[0] * 65536 + ({table}.ctid::text::point)[1] AS BIGINT)"
+    )
+}
+
+/// Rows numbered as `ctid_as_bigint` numbers them, as PostgreSQL's `tid[]`
+/// literal (`{"(block,offset)",...}`), for a TID scan: `ctid = ANY(CAST($1
+/// AS tid[]))`. A row not known (0) is left out.
+pub(crate) fn tid_array(rows: impl Iterator<Item = i64>) -> String {
+    use std::fmt::Write;
+    let mut array = String::from("{");
+    for row in rows.filter(|&row| row > 0) {
+        if array.len() > 1 {
+            array.push(',');
+        }
+        write!(array, "\"({},{})\"", row >> 16, row & 0xffff).expect("a String takes any text");
+    }
+    array.push('}');
+    array
+}
+
 /// The database-wide data version, bumped by every committed write of any
 /// process.
 pub fn data_version(conn: &mut DbConn) -> DbResult<i64> {

@@ -67,7 +67,7 @@ struct Lab {
 struct Session {
     id: Box<str>,
     /// Where the database keeps the row (SQLite's rowid, PostgreSQL's
-    /// `ctid` as `super::labs::CTID_AS_BIGINT` has it), read in one step
+    /// `ctid` as `super::ctid_as_bigint` numbers it), read in one step
     /// where the id is an index look-up first.
     row: i64,
     starts_at: NaiveDateTime,
@@ -106,9 +106,9 @@ impl Nearby {
                 labs::z,
             ))
             .load(conn)?;
-        let row = diesel::dsl::sql::<diesel::sql_types::BigInt>(match conn {
-            DbConn::Sqlite(_) => "open_days.rowid",
-            DbConn::Pg(_) => super::labs::CTID_AS_BIGINT,
+        let row = diesel::dsl::sql::<diesel::sql_types::BigInt>(&match conn {
+            DbConn::Sqlite(_) => "open_days.rowid".to_owned(),
+            DbConn::Pg(_) => super::ctid_as_bigint("open_days"),
         });
         let session_rows: Vec<SessionColumns> = open_days::table
             .select((

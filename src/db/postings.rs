@@ -29,8 +29,9 @@ pub struct Postings {
     version: i64,
     /// Search keys, highest (newest) first: a bitmap's ordinals index this.
     keys: Vec<i64>,
-    /// Where SQLite keeps each record (its rowid), by ordinal as `keys`;
-    /// empty on PostgreSQL. A hint: the reader checks the key it finds.
+    /// Where the database keeps each record (SQLite's rowid, PostgreSQL's
+    /// `ctid`), by ordinal as `keys`; empty where the index's reader does
+    /// not use it. A hint: the reader checks the key it finds.
     rows: Vec<i64>,
     title: HashMap<Box<str>, RoaringBitmap>,
     everything: HashMap<Box<str>, RoaringBitmap>,
@@ -104,7 +105,7 @@ impl Postings {
         })
     }
 
-    /// With each record's place (`rows`: search key and rowid, highest key
+    /// With each record's place (`rows`: search key and row, highest key
     /// first, as `TextIndex::rows_by_key` reads them); a key without one
     /// gets 0, "unknown" (the reader checks the key of whatever it finds).
     pub fn located(mut self, rows: Vec<(i64, i64)>) -> Self {
@@ -253,8 +254,8 @@ impl Matches<'_> {
     }
 }
 
-/// A matching record: its search key, and where SQLite keeps it (0: not
-/// known).
+/// A matching record: its search key, and where the database keeps it
+/// (`Postings::rows`; 0: not known).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Located {
     pub key: i64,

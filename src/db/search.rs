@@ -309,9 +309,9 @@ impl TextIndex {
         Ok(())
     }
 
-    /// On SQLite, every record's search key and rowid, highest key first
-    /// (from the `search_key` index, which holds both); on PostgreSQL,
-    /// which reads by key, none.
+    /// Every record's search key and where the database keeps it, highest
+    /// key first: on SQLite its rowid (from the `search_key` index, which
+    /// holds both), on PostgreSQL its `ctid` (`super::ctid_as_bigint`).
     pub fn rows_by_key(self, conn: &mut DbConn) -> DbResult<Vec<(i64, i64)>> {
         #[derive(QueryableByName)]
         struct Place {
@@ -320,18 +320,19 @@ impl TextIndex {
             #[diesel(sql_type = BigInt)]
             row: i64,
         }
-        let DbConn::Sqlite(c) = conn else {
-            return Ok(Vec::new());
+        let row = match conn {
+            DbConn::Sqlite(_) => "rowid".to_owned(),
+            DbConn::Pg(_) => super::ctid_as_bigint(self.records),
         };
         let sql = format!(
-            "SELECT search_key AS key, rowid AS row FROM {} ORDER BY search_key DESC",
+            "SELECT search_key AS key, {row} AS row FROM {} ORDER BY search_key DESC",
             self.records
         );
         let query = diesel::sql_query(sql);
-        query
+        super::on_backend!(conn, |c| query
             .load_iter::<Place, diesel::connection::DefaultLoadingMode>(c)?
             .map(|place| Ok(place.map(|p| (p.key, p.row))?))
-            .collect()
+            .collect())
     }
 
     /// "The record's `search_key` is one of `keys`", as a predicate whose
