@@ -329,10 +329,18 @@ impl TextIndex {
             self.records
         );
         let query = diesel::sql_query(sql);
-        super::on_backend!(conn, |c| query
-            .load_iter::<Place, diesel::connection::DefaultLoadingMode>(c)?
-            .map(|place| Ok(place.map(|p| (p.key, p.row))?))
-            .collect())
+        match conn {
+            DbConn::Sqlite(c) => query
+                .load_iter::<Place, diesel::connection::DefaultLoadingMode>(c)?
+                .map(|place| Ok(place.map(|p| (p.key, p.row))?))
+                .collect(),
+            // Row by row: libpq's whole result for 200,000 records stayed
+            // in the heap, 16 MiB of resident memory after start-up.
+            DbConn::Pg(c) => query
+                .load_iter::<Place, diesel::pg::PgRowByRowLoadingMode>(c)?
+                .map(|place| Ok(place.map(|p| (p.key, p.row))?))
+                .collect(),
+        }
     }
 
     /// "The record's `search_key` is one of `keys`", as a predicate whose
