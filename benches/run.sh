@@ -38,7 +38,7 @@ done
 backend=$([ -n "$pg_url" ] && echo postgres || echo sqlite)
 work=$(mktemp -d /tmp/ticweek-bench.XXXXXX)
 port=$((20000 + RANDOM % 20000))
-server_pid="" schema="" pg_mask=""
+server_pid="" schema="" postmaster="" pg_mask=""
 
 cleanup() {
     status=$?
@@ -48,7 +48,7 @@ cleanup() {
     fi
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
     if [ -n "$pg_mask" ]; then
-        for p in $(pgrep -u postgres -x postgres); do taskset -a -p "$pg_mask" "$p" >/dev/null 2>&1 || true; done
+        for p in "$postmaster" $(pgrep -P "$postmaster"); do taskset -a -p "$pg_mask" "$p" >/dev/null 2>&1 || true; done
     fi
     if [ -n "$schema" ]; then psql -q "$pg_url" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true; fi
     rm -rf "$work"
@@ -121,19 +121,30 @@ fi
 # a server on its own host would stay off the API's: left to the scheduler,
 # it ran a third of its time on the API's core (woken from there), which
 # sat saturated while the other core was 60 % idle (`perf record -a`,
-# certificate search, 2026-12-07).
+# certificate search, 2026-12-07). The server is the process listening on
+# the URL's port; it and its children (backends, and those it starts
+# later, which inherit it) are pinned, and given back their mask at exit.
 pg_where=""
 if [ -n "$pg_url" ]; then
-    pg_where="PostgreSQL on this host, left to the scheduler"
-    if [ "$pg_pin" = 1 ] && [ "$cores" -gt 1 ] \
-        && [[ "$pg_url" =~ @(127\.0\.0\.1|localhost|\[::1\])([:/]|$) ]] \
-        && postmaster=$(pgrep -o -u postgres -x postgres); then
-        pg_mask=$(taskset -p "$postmaster" | awk '{print $NF}')
-        pinned=1
-        for p in $(pgrep -u postgres -x postgres); do
-            taskset -a -p -c "$load_cpu" "$p" >/dev/null 2>&1 || pinned=0
-        done
-        [ "$pinned" = 1 ] && pg_where="PostgreSQL on this host pinned to CPU $load_cpu (with wrk)"
+    pg_where="PostgreSQL not on this host or not found here, not pinned"
+    if [[ "$pg_url" =~ ://([^@/?]*@)?(127\.0\.0\.1|localhost|\[::1\])(:([0-9]+))?([/?]|$) ]]; then
+        pg_port=${BASH_REMATCH[4]:-5432}
+        postmaster=$(ss -Hltnp "sport = :$pg_port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2 || true)
+    fi
+    if [ -n "$postmaster" ]; then
+        pg_where="PostgreSQL on this host, left to the scheduler"
+        if [ "$pg_pin" = 1 ] && [ "$cores" -gt 1 ]; then
+            mask=$(taskset -p "$postmaster" | awk '{print $NF}')
+            if taskset -a -p -c "$load_cpu" "$postmaster" >/dev/null 2>&1; then
+                pg_mask=$mask
+                for p in $(pgrep -P "$postmaster"); do
+                    taskset -a -p -c "$load_cpu" "$p" >/dev/null 2>&1 || true
+                done
+                pg_where="PostgreSQL on this host pinned to CPU $load_cpu (with wrk)"
+            else
+                echo "could not pin PostgreSQL (pid $postmaster) to CPU $load_cpu: it runs where the scheduler puts it" >&2
+            fi
+        fi
     fi
 fi
 

@@ -137,8 +137,16 @@ pub fn prepare(conn: &mut DbConn) -> DbResult<()> {
     }
     db::exclusive_transaction(conn, |conn| {
         db::migrate(conn)?;
-        render_certificates(conn)?;
-        render_sessions(conn)?;
+        // Storing a representation moves its row on PostgreSQL (an UPDATE
+        // writes a new version), and the in-memory indexes keep each row's
+        // place: every process rebuilds them (their reads fall back to the
+        // key meanwhile).
+        if render_certificates(conn)? > 0 {
+            db::touch(db::Indexed::Products);
+        }
+        if render_sessions(conn)? > 0 {
+            db::touch(db::Indexed::Labs);
+        }
         if !db::import::is_empty(conn)? {
             return Ok(());
         }
@@ -161,7 +169,8 @@ pub fn prepare(conn: &mut DbConn) -> DbResult<()> {
 /// Renders the stored representation of every certificate written before
 /// certificates carried one (migration 000013). Readers do without it, more
 /// slowly; none is missing once this has run, since every write renders it.
-pub fn render_certificates(conn: &mut DbConn) -> DbResult<()> {
+/// Answers how many it rendered.
+pub fn render_certificates(conn: &mut DbConn) -> DbResult<usize> {
     let mut after = String::new();
     let mut rendered = 0;
     loop {
@@ -177,13 +186,13 @@ pub fn render_certificates(conn: &mut DbConn) -> DbResult<()> {
     if rendered > 0 {
         log::info!("rendered the stored representation of {rendered} certificates");
     }
-    Ok(())
+    Ok(rendered)
 }
 
 /// Renders the stored representation of every open-day session written
 /// before sessions carried one (migration 000014), as `render_certificates`
 /// does for certificates.
-pub fn render_sessions(conn: &mut DbConn) -> DbResult<()> {
+pub fn render_sessions(conn: &mut DbConn) -> DbResult<usize> {
     let mut after = String::new();
     let mut rendered = 0;
     loop {
@@ -198,7 +207,7 @@ pub fn render_sessions(conn: &mut DbConn) -> DbResult<()> {
     if rendered > 0 {
         log::info!("rendered the stored representation of {rendered} open-day sessions");
     }
-    Ok(())
+    Ok(rendered)
 }
 
 #[cfg(test)]

@@ -162,20 +162,6 @@ struct SessionsAtRows {
     rows: String,
 }
 
-impl SessionsAtRows {
-    /// For `conn`'s backend: the rows' numbers (`Near::row`) as its
-    /// statement takes them.
-    fn new(conn: &DbConn, rows: impl Iterator<Item = i64>) -> Self {
-        let rows = match conn {
-            DbConn::Sqlite(_) => {
-                serde_json::to_string(&rows.collect::<Vec<_>>()).expect("numbers are JSON")
-            }
-            DbConn::Pg(_) => super::tid_array(rows),
-        };
-        Self { rows }
-    }
-}
-
 impl diesel::query_builder::QueryId for SessionsAtRows {
     type QueryId = Self;
     const HAS_STATIC_QUERY_ID: bool = true;
@@ -295,8 +281,11 @@ impl SessionReading for Listed {
         if ids.is_empty() {
             return Ok(ById::default());
         }
-        let at = SessionsAtRows::new(conn, page.iter().map(|near| near.row));
-        let read: Vec<StoredSession> = super::on_backend!(conn, |c| at.load(c))?;
+        let read: Vec<StoredSession> =
+            match super::places_param(conn, page.iter().map(|near| near.row)) {
+                Some(rows) => super::on_backend!(conn, |c| SessionsAtRows { rows }.load(c))?,
+                None => Vec::new(),
+            };
         Self::complete(conn, &ids, read)
     }
 

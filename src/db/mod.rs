@@ -541,20 +541,33 @@ pub(crate) fn ctid_as_bigint(table: &str) -> String {
     )
 }
 
-/// Rows numbered as `ctid_as_bigint` numbers them, as PostgreSQL's `tid[]`
-/// literal (`{"(block,offset)",...}`), for a TID scan: `ctid = ANY(CAST($1
-/// AS tid[]))`. A row not known (0) is left out.
-pub(crate) fn tid_array(rows: impl Iterator<Item = i64>) -> String {
+/// Where rows are (SQLite's rowids, PostgreSQL's `ctid`s numbered as
+/// `ctid_as_bigint` numbers them), as `conn`'s statement for reading rows
+/// at their places takes them: on SQLite a JSON array of rowids, on
+/// PostgreSQL a `tid[]` literal (`{"(block,offset)",...}`) for a TID scan,
+/// `ctid = ANY(CAST($1 AS tid[]))`. A place not known (0) is left out;
+/// `None` when none is known, and there is nothing to read.
+pub(crate) fn places_param(conn: &DbConn, rows: impl Iterator<Item = i64>) -> Option<String> {
     use std::fmt::Write;
-    let mut array = String::from("{");
-    for row in rows.filter(|&row| row > 0) {
-        if array.len() > 1 {
-            array.push(',');
+    let mut rows = rows.filter(|&row| row > 0).peekable();
+    rows.peek()?;
+    Some(match conn {
+        DbConn::Sqlite(_) => {
+            serde_json::to_string(&rows.collect::<Vec<_>>()).expect("numbers are JSON")
         }
-        write!(array, "\"({},{})\"", row >> 16, row & 0xffff).expect("a String takes any text");
-    }
-    array.push('}');
-    array
+        DbConn::Pg(_) => {
+            let mut array = String::from("{");
+            for row in rows {
+                if array.len() > 1 {
+                    array.push(',');
+                }
+                write!(array, "\"({},{})\"", row >> 16, row & 0xffff)
+                    .expect("a String takes any text");
+            }
+            array.push('}');
+            array
+        }
+    })
 }
 
 /// The database-wide data version, bumped by every committed write of any

@@ -533,17 +533,11 @@ fn keys_of(records: &[Located]) -> Vec<i64> {
 /// statements on the concrete connection, which map rows without the
 /// multi-backend wrappers (7 % of a search page).
 fn stored_at(conn: &mut DbConn, records: &[Located]) -> DbResult<Vec<StoredProduct>> {
-    let rows = records.iter().map(|record| record.row);
-    let mut found: Vec<StoredProduct> = match conn {
-        DbConn::Sqlite(c) => StoredAtRows {
-            rows: serde_json::to_string(&rows.collect::<Vec<_>>()).expect("numbers are JSON"),
-        }
-        .load(c)?,
-        DbConn::Pg(c) => StoredAtRows {
-            rows: super::tid_array(rows),
-        }
-        .load(c)?,
-    };
+    let mut found: Vec<StoredProduct> =
+        match super::places_param(conn, records.iter().map(|record| record.row)) {
+            Some(rows) => super::on_backend!(conn, |c| StoredAtRows { rows }.load(c))?,
+            None => Vec::new(),
+        };
     let mut missing: HashSet<i64> = records.iter().map(|record| record.key).collect();
     // Each record asked for once: a row of another record, or a second
     // copy of one (two stale places), is dropped.

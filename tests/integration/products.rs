@@ -983,8 +983,8 @@ async fn stored_representations_answer_as_the_rows_they_were_rendered_from() {
 
     let mut conn = db.connect();
     // Organic-code checks and searches read certificates where the
-    // indexes in memory last saw them (their rowids), which SQLite may
-    // have moved since.
+    // indexes in memory last saw them (SQLite's rowids, PostgreSQL's
+    // ctids), which either database may have moved since.
     db.renumber_rows("products", "certificate_no");
     assert_eq!(read_all(&app).await, stored, "rows moved");
     let unrendered = |conn: &mut ticweek::db::DbConn| -> i64 {
