@@ -531,18 +531,24 @@ pub(crate) fn cut_page<T>(rows: &mut Vec<T>, limit: i64) -> bool {
     more
 }
 
-/// Where PostgreSQL keeps each row of `table`: its `ctid` (block, offset)
-/// as one number, block times 2^16 plus offset. Like SQLite's rowid it is a
-/// hint: an UPDATE moves a row, and a VACUUM lets another take its place,
-/// so a reader checks the key of whatever it finds there.
-pub(crate) fn ctid_as_bigint(table: &str) -> String {
-    format!(
-        "CAST(({table}.ctid::text::point)[0] * 65536 + ({table}.ctid::text::point)[1] AS BIGINT)"
-    )
+/// Where the database keeps each row of `table`, as a column expression
+/// of one number: SQLite's rowid, or PostgreSQL's `ctid` (block, offset)
+/// as block times 2^16 plus offset. A hint, as a place: a VACUUM may
+/// renumber SQLite's rows, an UPDATE moves a PostgreSQL row and lets
+/// another take its place, so a reader checks the key of whatever it finds
+/// there.
+pub(crate) fn place_column(conn: &DbConn, table: &str) -> String {
+    match conn {
+        DbConn::Sqlite(_) => format!("{table}.rowid"),
+        DbConn::Pg(_) => format!(
+            "CAST(({table}.ctid::text::point)[0] * 65536 \
+             + ({table}.ctid::text::point)[1] AS BIGINT)"
+        ),
+    }
 }
 
 /// Where rows are (SQLite's rowids, PostgreSQL's `ctid`s numbered as
-/// `ctid_as_bigint` numbers them), as `conn`'s statement for reading rows
+/// `place_column` numbers them), as `conn`'s statement for reading rows
 /// at their places takes them: on SQLite a JSON array of rowids, on
 /// PostgreSQL a `tid[]` literal (`{"(block,offset)",...}`) for a TID scan,
 /// `ctid = ANY(CAST($1 AS tid[]))`. A place not known (0) is left out;

@@ -67,7 +67,7 @@ struct Lab {
 struct Session {
     id: Box<str>,
     /// Where the database keeps the row (SQLite's rowid, PostgreSQL's
-    /// `ctid` as `super::ctid_as_bigint` numbers it), read in one step
+    /// `ctid` as `super::place_column` numbers it), read in one step
     /// where the id is an index look-up first.
     row: i64,
     starts_at: NaiveDateTime,
@@ -106,10 +106,8 @@ impl Nearby {
                 labs::z,
             ))
             .load(conn)?;
-        let row = diesel::dsl::sql::<diesel::sql_types::BigInt>(&match conn {
-            DbConn::Sqlite(_) => "open_days.rowid".to_owned(),
-            DbConn::Pg(_) => super::ctid_as_bigint("open_days"),
-        });
+        let row =
+            diesel::dsl::sql::<diesel::sql_types::BigInt>(&super::place_column(conn, "open_days"));
         let session_rows: Vec<SessionColumns> = open_days::table
             .select((
                 open_days::lab_id,

@@ -309,9 +309,10 @@ impl TextIndex {
         Ok(())
     }
 
-    /// Every record's search key and where the database keeps it, highest
-    /// key first: on SQLite its rowid (from the `search_key` index, which
-    /// holds both), on PostgreSQL its `ctid` (`super::ctid_as_bigint`).
+    /// Every record's search key and where the database keeps it
+    /// (`super::place_column`: SQLite's rowid, PostgreSQL's `ctid`),
+    /// highest key first; on SQLite from the `search_key` index, which
+    /// holds both.
     pub fn rows_by_key(self, conn: &mut DbConn) -> DbResult<Vec<(i64, i64)>> {
         #[derive(QueryableByName)]
         struct Place {
@@ -320,25 +321,22 @@ impl TextIndex {
             #[diesel(sql_type = BigInt)]
             row: i64,
         }
-        let row = match conn {
-            DbConn::Sqlite(_) => "rowid".to_owned(),
-            DbConn::Pg(_) => super::ctid_as_bigint(self.records),
-        };
-        let sql = format!(
-            "SELECT search_key AS key, {row} AS row FROM {} ORDER BY search_key DESC",
+        let query = diesel::sql_query(format!(
+            "SELECT search_key AS key, {} AS row FROM {} ORDER BY search_key DESC",
+            super::place_column(conn, self.records),
             self.records
-        );
-        let query = diesel::sql_query(sql);
+        ));
+        let place = |place: QueryResult<Place>| Ok(place.map(|p| (p.key, p.row))?);
         match conn {
             DbConn::Sqlite(c) => query
                 .load_iter::<Place, diesel::connection::DefaultLoadingMode>(c)?
-                .map(|place| Ok(place.map(|p| (p.key, p.row))?))
+                .map(place)
                 .collect(),
             // Row by row: libpq's whole result for 200,000 records stayed
             // in the heap, 16 MiB of resident memory after start-up.
             DbConn::Pg(c) => query
                 .load_iter::<Place, diesel::pg::PgRowByRowLoadingMode>(c)?
-                .map(|place| Ok(place.map(|p| (p.key, p.row))?))
+                .map(place)
                 .collect(),
         }
     }
